@@ -1,0 +1,68 @@
+"""Saving tables (CSV, Markdown, LaTeX) and figures (PNG, PDF) with provenance, for the notebooks.
+
+Each artefact gets a `<name>.json` sidecar with profile, notebook, parameters, git revision and time;
+`pdlib.run` collects the sidecars into `outputs/<profile>/index.md`. The runner passes the notebook's
+name and parameters through the environment (PDLIB_NOTEBOOK, PDLIB_PARAMS).
+"""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from pdlib.paths import out_dir, repo_root
+
+
+def git_revision() -> str:
+    """Short git revision of the repository, with `+dirty` when the work tree has changes."""
+    try:
+        root = repo_root()
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (rev or "unknown") + ("+dirty" if dirty else "")
+
+
+def provenance(profile: str, **extra) -> dict:
+    """Who made an artefact: profile, notebook, its parameters, git revision, time."""
+    params = json.loads(os.environ.get("PDLIB_PARAMS", "{}"))
+    return {"profile": profile, "notebook": os.environ.get("PDLIB_NOTEBOOK", "interactive"),
+            "parameters": params, "git_revision": git_revision(),
+            "created": time.strftime("%Y-%m-%d %H:%M:%S"), **extra}
+
+
+def _write_sidecar(path: Path, meta: dict) -> None:
+    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str))
+
+
+def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", index: bool = False) -> Path:
+    """Write `tables/<name>.{csv,md,tex}` plus provenance; returns the CSV path."""
+    d = out_dir(profile, "tables")
+    meta = provenance(profile, kind="table", name=name, caption=caption, rows=len(df))
+    prov = f"profile={profile}, notebook={meta['notebook']}, git={meta['git_revision']}"
+    csv = d / f"{name}.csv"
+    df.to_csv(csv, index=index)
+    md = df.to_markdown(index=index)
+    (d / f"{name}.md").write_text(f"{caption}\n\n{md}\n\n<!-- {prov} -->\n" if caption else f"{md}\n\n<!-- {prov} -->\n")
+    tex = df.to_latex(index=index, caption=caption or None, label=f"tab:{name}", escape=True)
+    (d / f"{name}.tex").write_text(f"% {prov}\n{tex}")
+    _write_sidecar(d / name, meta)
+    return csv
+
+
+def save_figure(fig, name: str, profile: str, caption: str = "") -> Path:
+    """Write `figures/<name>.{png,pdf}` (matplotlib figure) plus provenance; returns the PNG path."""
+    d = out_dir(profile, "figures")
+    meta = provenance(profile, kind="figure", name=name, caption=caption)
+    png = d / f"{name}.png"
+    fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": f"pdlib git {meta['git_revision']}"})
+    fig.savefig(d / f"{name}.pdf", bbox_inches="tight")
+    _write_sidecar(d / name, meta)
+    return png
+

@@ -1,0 +1,41 @@
+"""Where the suite reads and writes: the repository root and `outputs/<profile>/` (DESIGN.md)."""
+
+import os
+from pathlib import Path
+
+SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "predictions", "data", "cache")
+
+
+def repo_root() -> Path:
+    """The project root: $PDLIB_ROOT, else the nearest parent of the cwd holding pdlib's pyproject."""
+    env = os.environ.get("PDLIB_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() and (d / "pdlib").is_dir():
+            return d
+    return here
+
+
+def outputs_root() -> Path:
+    """`outputs/` of the repository, or $PDLIB_OUTPUTS (the tests use a temporary one)."""
+    env = os.environ.get("PDLIB_OUTPUTS")
+    return Path(env).resolve() if env else repo_root() / "outputs"
+
+
+def out_dir(profile: str, sub: str | None = None) -> Path:
+    """`outputs/<profile>[/<sub>]`, created on first use."""
+    if sub is not None and sub not in SUBDIRS:
+        raise ValueError(f"unknown output folder {sub!r}; expected one of {SUBDIRS}")
+    d = outputs_root() / profile
+    if sub:
+        d = d / sub
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def resolve(path: str | os.PathLike) -> Path:
+    """A path from params: absolute as given, relative to the repository root otherwise."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else repo_root() / p

@@ -1,0 +1,125 @@
+"""The install contract (pyproject vs environment.yml), the runner's errors and the output helpers."""
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import matplotlib
+import pandas as pd
+import pytest
+import yaml
+
+from pdlib import outputs, run
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+CONDA_TO_PYPI = {"pytorch": "torch"}
+
+
+def _name(req: str) -> str:
+    return re.split(r"[<>=!~ \[]", req.strip(), maxsplit=1)[0].lower()
+
+
+def test_environment_yml_names_the_same_packages_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pypi = {_name(r) for r in project["dependencies"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {CONDA_TO_PYPI.get(_name(d), _name(d)) for d in env["dependencies"] if isinstance(d, str)}
+    conda -= {"python", "pip"}
+    assert conda == pypi
+    pip_entries = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert any(".[dev]" in e for e in pip_entries)
+    assert project["scripts"]["pdlib"] == "pdlib.cli:main"
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "pdlib.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, env=env, timeout=300)
+
+
+def test_unknown_profile_is_a_short_error():
+    res = _cli("reproduce", "--profile", "nosuch")
+    assert res.returncode != 0
+    assert "unknown profile 'nosuch'" in res.stderr and "smoke" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_unknown_notebook_in_only_is_a_short_error():
+    res = _cli("reproduce", "--profile", "smoke", "--only", "99_nothing")
+    assert res.returncode != 0
+    assert "99_nothing" in res.stderr and "00_dataset" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def _mini_repo(tmp_path: Path, cell: str, params: dict) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("x = 1")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell(cell)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "params").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "00_mini.ipynb")
+    (tmp_path / "params" / "tiny.yaml").write_text(yaml.safe_dump(params))
+    return tmp_path
+
+
+def test_undeclared_parameter_key_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDLIB_OUTPUTS", str(tmp_path / "out"))
+    root = _mini_repo(tmp_path, "y = x + 1", {"x": 2, "bogus": 3})
+    with pytest.raises(run.ReproduceError, match="bogus"):
+        run.reproduce("tiny", root=root, progress=False)
+
+
+def test_failing_notebook_names_notebook_cell_and_exception(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDLIB_OUTPUTS", str(tmp_path / "out"))
+    root = _mini_repo(tmp_path, "raise ValueError('broken on purpose')", {"x": 2})
+    with pytest.raises(run.ReproduceError) as err:
+        run.reproduce("tiny", root=root, progress=False)
+    msg = str(err.value)
+    assert "00_mini.ipynb" in msg and "ValueError: broken on purpose" in msg and "cell" in msg
+    assert (tmp_path / "out" / "tiny" / "index.md").is_file()
+
+
+def test_runner_passes_declared_params_and_writes_index(tmp_path, monkeypatch):
+    monkeypatch.setenv("PDLIB_OUTPUTS", str(tmp_path / "out"))
+    cell = ("import pandas as pd\nfrom pdlib.outputs import save_table\n"
+            "save_table(pd.DataFrame({'a': [x]}), 'table_x', 'tiny', caption='x table')")
+    root = _mini_repo(tmp_path, cell, {"x": 7})
+    summary = run.reproduce("tiny", root=root, progress=False)
+    assert [r.name for r in summary.runs] == ["00_mini"]
+    table = pd.read_csv(tmp_path / "out" / "tiny" / "tables" / "table_x.csv")
+    assert table["a"].tolist() == [7]
+    meta = json.loads((tmp_path / "out" / "tiny" / "tables" / "table_x.json").read_text())
+    assert meta["parameters"] == {"x": 7} and meta["notebook"] == "00_mini"
+    index = summary.index.read_text()
+    assert "table_x" in index and "00_mini" in index and '{"x": 7}' in index
+
+
+def test_save_table_and_figure_write_all_formats(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setenv("PDLIB_OUTPUTS", str(tmp_path))
+    df = pd.DataFrame({"task": ["finger", "hand"], "MCC": [0.5, 0.25]})
+    outputs.save_table(df, "t", "p", caption="Table")
+    for ext in ("csv", "md", "tex", "json"):
+        assert (tmp_path / "p" / "tables" / f"t.{ext}").stat().st_size > 0
+    assert "0.25" in (tmp_path / "p" / "tables" / "t.md").read_text()
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1])
+    outputs.save_figure(fig, "f", "p")
+    assert (tmp_path / "p" / "figures" / "f.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "p" / "figures" / "f.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_select_by_prefix_and_from():
+    nbs = [Path(f"{n}.ipynb") for n in ("00_dataset", "01_pretraining", "02_task_level")]
+    assert run.select(nbs, None, "01") == nbs[1:]
+    assert run.select(nbs, ["02_task_level", "00"], None) == [nbs[0], nbs[2]]
+    with pytest.raises(run.ReproduceError, match="no notebook matches"):
+        run.select(nbs, ["zz"], None)
