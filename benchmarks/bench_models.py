@@ -1,0 +1,124 @@
+"""Training-step throughput of I3D (r3d34) and TSA (r3d34_tsa): fp32 eager vs bf16 autocast + channels_last_3d
+(+ torch.compile). On CUDA at the study's size (batch 15, 32x224x224); on CPU at a reduced size (--cpu-small).
+
+    python benchmarks/bench_models.py              # CUDA when available, else the CPU-small profile
+    python benchmarks/bench_models.py --compile    # also try torch.compile on CPU (slow to compile)
+
+Reference on an H100: fp32 eager 395 ms/step; bf16 + channels-last + compile 66 ms (I3D-34), 72 ms (TSA);
+targets: the fast mode >= 6x the fp32 eager step, TSA <= 1.15x I3D.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sys
+import time
+from contextlib import nullcontext
+
+import torch
+
+from pdlib.losses import ClassBalancedFocalLoss
+from pdlib.models import build_model
+
+MODES = {  # name -> (bf16 autocast + channels_last_3d, torch.compile)
+    "fp32 eager": (False, False),
+    "bf16+cl": (True, False),
+    "bf16+cl+compile": (True, True),
+}
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak GPU memory of the last measurement, or the process's peak RSS so far on CPU (Linux: KiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+
+
+def train_step_ms(name: str, mode: str, batch: int, frames: int, size: int, steps: int, warmup: int,
+                  device: torch.device) -> tuple[float, float]:
+    """Mean ms of SGD training steps (forward, class-balanced focal loss, backward, update) and peak memory."""
+    fast, compile_ = MODES[mode]
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=2).to(device)
+    clip = torch.randn(batch, 3, frames, size, size, device=device)  # (N, C, T, H, W)
+    target = torch.randint(0, 2, (batch,), device=device)
+    if fast:
+        model = model.to(memory_format=torch.channels_last_3d)
+        clip = clip.contiguous(memory_format=torch.channels_last_3d)
+    step_model = torch.compile(model) if compile_ else model
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=0.01)
+    criterion = ClassBalancedFocalLoss([batch // 2 + 1, batch - batch // 2]).to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if fast else nullcontext()
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        with autocast:
+            loss = criterion(step_model(clip), target)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):  # compilation, cuDNN autotuning, allocator warm-up
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return (time.perf_counter() - start) / steps * 1e3, peak_memory_mb(device)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--cpu-small", action=argparse.BooleanOptionalAction, default=None,
+                        help="batch 2, 16x112x112 (default on CPU)")
+    parser.add_argument("--batch", type=int)
+    parser.add_argument("--frames", type=int)
+    parser.add_argument("--size", type=int)
+    parser.add_argument("--steps", type=int)
+    parser.add_argument("--warmup", type=int)
+    parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                        help="also time torch.compile (default: on CUDA only)")
+    parser.add_argument("--models", nargs="+", default=["r3d34", "r3d34_tsa"])
+    args = parser.parse_args(argv)
+    device = torch.device(args.device)
+    small = device.type == "cpu" if args.cpu_small is None else args.cpu_small
+    batch, frames, size = (2, 16, 112) if small else (15, 32, 224)
+    batch, frames, size = args.batch or batch, args.frames or frames, args.size or size
+    steps = args.steps or (3 if small else 20)
+    warmup = args.warmup or (1 if small else 5)
+    modes = [m for m in MODES if args.compile or (args.compile is None and device.type == "cuda")
+             or not MODES[m][1]]
+    print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
+          f"torch {torch.__version__}, batch {batch}, clip {frames}x{size}x{size}, {steps} steps after {warmup}")
+    mem = "peak GPU MiB" if device.type == "cuda" else "process peak RSS MiB"
+    print(f"{'model':<12} {'mode':<17} {'ms/step':>9} {mem:>22}")
+    results: dict[tuple[str, str], float] = {}
+    for mode in modes:
+        for name in args.models:
+            try:
+                ms, peak = train_step_ms(name, mode, batch, frames, size, steps, warmup, device)
+            except Exception as err:  # e.g. torch.compile without a working compiler: report and go on
+                print(f"{name:<12} {mode:<17} failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
+                continue
+            results[name, mode] = ms
+            print(f"{name:<12} {mode:<17} {ms:9.1f} {peak:22.0f}")
+            sys.stdout.flush()
+    print("ratios within this run:")
+    base, tsa = args.models[0], args.models[-1]
+    for mode in modes:
+        if (base, mode) in results and (tsa, mode) in results and base != tsa:
+            print(f"  {tsa}/{base} [{mode}]: {results[tsa, mode] / results[base, mode]:.2f}x (target <= 1.15)")
+    for name in args.models:
+        for mode in modes[1:]:
+            if (name, mode) in results and (name, "fp32 eager") in results:
+                speedup = results[name, "fp32 eager"] / results[name, mode]
+                print(f"  {name} speed-up of {mode} over fp32 eager: {speedup:.2f}x (target >= 6 on GPU)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""Examination-level severity from task features (Sec. V-D): single-task baseline and task assembling.
+
+Heads are trained and tested within fold k on the features that fold k's task models extracted
+(`features/<setting>/<task>/fold<k>.npz`), repeated with different seeds, and summarised for the study's
+Tables VII, VIII, IX and Fig. 7.
+
+Evaluation, exactly: in repeat r, fold k's head is trained on the examinations of the patients outside
+fold k and predicts fold k's examinations; the five folds' out-of-fold predictions are pooled and give
+one accuracy and one MCC (multi-class R_K, scikit-learn) for repeat r. Tables report mean ± std (ddof 0)
+of these over the repeats (the study: 20 repeats).
+
+Head training (the study gives no settings for the shallow heads; these are our choices, `HeadConfig`):
+full-batch Adam, the class-balanced focal loss of Eq. 1 with the class counts of the fold's training
+examinations (β = (N - 1)/N, N = number of training examinations), fixed epochs, no early stopping.
+Features are standardised per channel with the training examinations' present tasks.
+"""
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.metrics import accuracy_score, matthews_corrcoef
+
+from pdlib.data import load_manifest
+from pdlib.features import load_exam_features
+from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, load_or_make_folds
+from pdlib.losses import ClassBalancedFocalLoss
+from pdlib.models.assemble import METHOD_INPUT, METHODS, AssemblingHead, build_assembler, task_weights
+from pdlib.paths import out_dir, resolve
+from pdlib.tasks import TASKS
+
+INPUTS: tuple[str, ...] = ("avgpool", "layer4")
+NUMERIC: list[str] = ["exams", "acc_mean", "acc_std", "mcc_mean", "mcc_std"]  # numeric table columns
+MISSING_COLUMNS: list[str] = ["exam", "patient", "fold", "side", "reason"]
+# Row labels of Tables VIII and IX.
+METHOD_LABELS: dict[str, str] = {
+    "single_task": "single task baseline",
+    "vector_averaging": "vector averaging",
+    "vector_weighting": "vector weighting",
+    "channel_attention": "channel-wise attention weighting",
+    "pixel_attention": "pixel-wise attention weighting",
+}
+
+
+@dataclass
+class HeadConfig:
+    """Training and shape of the shallow heads (our choices; the study does not give them)."""
+
+    epochs: int = 100  # full-batch Adam steps; tiny heads converge well within this at lr 1e-2
+    lr: float = 1e-2
+    weight_decay: float = 1e-3  # L2 (Adam): d ~ 100-500 features for ~100 examinations overfit without it
+    gamma: float = 2.0  # focusing parameter of Eq. 1
+    hidden_layers: int = 0  # MLP head on vectors: 0, 1 or 2 hidden ReLU layers (footnote 3)
+    hidden_units: int = 64
+    reduction: int = 2  # SE reduction ratio r of Eq. 10
+    heads: int = 2  # attention heads of Eq. 12-13
+    head_dim: int = 8  # d_k = d_v per attention head
+    threads: int = 1  # torch threads during the many tiny trainings (faster than sharing cores)
+
+    def head_options(self) -> dict:
+        """The keyword options of `build_assembler`."""
+        keys = ("hidden_layers", "hidden_units", "reduction", "heads", "head_dim")
+        return {k: v for k, v in asdict(self).items() if k in keys}
+
+
+@dataclass
+class FoldData:
+    """The labelled examinations with features, as fold k's task models see them (standardised)."""
+
+    fold: int
+    exam: np.ndarray  # (E,) str
+    patient: np.ndarray  # (E,) str
+    train: np.ndarray  # (E,) bool: patients outside fold k
+    label: np.ndarray  # (E,) int
+    avgpool: np.ndarray  # (E, M, d) float32
+    layer4: np.ndarray  # (E, M, C, T', H', W') float32
+    mask: np.ndarray  # (E, M) bool
+
+
+@dataclass
+class AssemblingData:
+    """Everything the experiments of Sec. V-D need: tasks, classes, per-fold features, what is missing."""
+
+    tasks: tuple[str, ...]
+    class_names: tuple[str, ...]
+    exams: pd.DataFrame  # exam, patient, fold, label of the labelled examinations
+    folds: list[FoldData]
+    missing: pd.DataFrame = field(default_factory=pd.DataFrame)  # exam, patient, fold, side, reason
+    missing_tasks: tuple[str, ...] = ()  # study tasks with no feature folder
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold predictions and task weights of one head over folds and repeats."""
+
+    predictions: pd.DataFrame  # repeat, fold, exam, label, pred
+    weights: pd.DataFrame  # repeat, fold, task, weight (mean over the fold's test examinations/points)
+
+    def scores(self) -> pd.DataFrame:
+        """Per repeat: accuracy and MCC of the predictions pooled over the folds."""
+        rows = [{"repeat": r, "exams": len(g), "acc": accuracy_score(g["label"], g["pred"]),
+                 "mcc": matthews_corrcoef(g["label"], g["pred"])}
+                for r, g in self.predictions.groupby("repeat")]
+        return pd.DataFrame(rows)
+
+    def summary(self) -> dict[str, float]:
+        """exams, acc_mean, acc_std, mcc_mean, mcc_std over the repeats (std with ddof 0)."""
+        s = self.scores()
+        return {"exams": int(s["exams"].iloc[0]),
+                "acc_mean": s["acc"].mean(), "acc_std": s["acc"].std(ddof=0),
+                "mcc_mean": s["mcc"].mean(), "mcc_std": s["mcc"].std(ddof=0)}
+
+
+def feature_tasks(feature_dir: str | Path) -> tuple[list[str], list[str]]:
+    """(present, missing) study tasks in a feature folder; raises when the folder or every task is absent."""
+    feature_dir = Path(feature_dir)
+    hint = "run notebooks/02_task_level.ipynb first (it extracts features/<setting>/<task>/fold<k>.npz)"
+    if not feature_dir.is_dir():
+        raise FileNotFoundError(f"feature folder {feature_dir} does not exist: {hint}")
+    present = [t for t in TASKS if sorted((feature_dir / t).glob("fold*.npz"))]
+    if not present:
+        raise FileNotFoundError(f"feature folder {feature_dir} holds no <task>/fold<k>.npz for any of "
+                                f"{TASKS}: {hint}")
+    return present, [t for t in TASKS if t not in present]
+
+
+def _standardise(x: np.ndarray, mask: np.ndarray, train: np.ndarray) -> np.ndarray:
+    """Per-channel (axis 2) standardisation with the training examinations' present tasks; missing = 0."""
+    ref = x[train][mask[train]]  # (P, C, ...)
+    axes = (0, *range(2, ref.ndim))
+    mu, sd = ref.mean(axis=axes), ref.std(axis=axes) + 1e-6  # (C,)
+    shape = (1, 1, -1) + (1,) * (x.ndim - 3)
+    out = (x - mu.reshape(shape)) / sd.reshape(shape)
+    out[~mask] = 0.0
+    return out.astype(np.float32)
+
+
+def load_assembling_data(feature_dir: str | Path, exams: pd.DataFrame, folds: pd.Series,
+                         scheme: str = "cutoffs", slight_vs_severe: bool = False) -> AssemblingData:
+    """Per-fold features and examination classes for Sec. V-D (Tables VII-IX).
+
+    exams: the dataset's exams table (exam, patient, total); folds: fold per patient (folds.csv). Classes by
+    `exam_classes(total, scheme, slight_vs_severe)`. Every labelled examination must have features in every
+    fold; one without features of any task (or whose patient has no fold) is listed in `missing`, not used.
+    """
+    present, absent = feature_tasks(feature_dir)
+    for col in ("exam", "patient", "total"):
+        if col not in exams.columns:
+            raise KeyError(f"exams table has no column {col!r} (columns: {list(exams.columns)})")
+    exams = exams.assign(exam=exams["exam"].astype(str), patient=exams["patient"].astype(str))
+    folds = pd.Series(folds.to_numpy(), index=folds.index.astype(str))
+    labels = exam_classes(exams.set_index("exam")["total"], scheme=scheme, slight_vs_severe=slight_vs_severe)
+    table = exams.set_index("exam").loc[labels.index, ["patient"]].assign(label=labels)
+    table["fold"] = table["patient"].map(folds)
+    missing = [{"exam": e, "patient": p, "fold": None, "side": "",
+                "reason": "patient has no fold in folds.csv"}
+               for e, p in table.loc[table["fold"].isna(), "patient"].items()]
+    table = table.dropna(subset=["fold"]).astype({"fold": int})
+    fold_data = []
+    for k in sorted(table["fold"].unique()):
+        feats = load_exam_features(feature_dir, present, int(k))
+        where = {str(e): i for i, e in enumerate(feats["exam"])}
+        has = np.array([e in where and bool(feats["mask"][where[e]].any()) for e in table.index])
+        for e in table.index[~has]:
+            missing.append({"exam": e, "patient": table.at[e, "patient"], "fold": int(k),
+                            "side": "test" if table.at[e, "fold"] == k else "train",
+                            "reason": "no features for any task"})
+        sel = table[has]
+        idx = np.array([where[e] for e in sel.index], dtype=int)
+        train = (sel["fold"] != k).to_numpy()
+        assert_patient_disjoint(sel.loc[train, "patient"], sel.loc[~train, "patient"])
+        mask = feats["mask"][idx].astype(bool)  # (E, M)
+        fold_data.append(FoldData(
+            fold=int(k), exam=sel.index.to_numpy(str), patient=sel["patient"].to_numpy(str), train=train,
+            label=sel["label"].to_numpy(int), mask=mask,
+            avgpool=_standardise(feats["avgpool"][idx], mask, train),
+            layer4=_standardise(feats["layer4"][idx], mask, train)))
+    names = (CLASS_NAMES[0], CLASS_NAMES[2]) if slight_vs_severe else CLASS_NAMES
+    return AssemblingData(tasks=tuple(present), class_names=names,
+                          exams=table.reset_index()[["exam", "patient", "fold", "label"]], folds=fold_data,
+                          missing=pd.DataFrame(missing, columns=MISSING_COLUMNS),
+                          missing_tasks=tuple(absent))
+
+
+def load_study_data(profile: str, dataset: str = "", feature_setting: str = "tsa_synact", n_splits: int = 5,
+                    seed: int = 0, scheme: str = "cutoffs", slight_vs_severe: bool = False) -> AssemblingData:
+    """`load_assembling_data` at the profile's conventional places (ARCHITECTURE.md).
+
+    dataset "" = SynPD in `outputs/<profile>/data/synpd`; features in `outputs/<profile>/features/<setting>`;
+    folds in `outputs/<profile>/data/folds.csv` (the file notebook 02 used).
+    """
+    feature_dir = out_dir(profile, "features") / feature_setting
+    feature_tasks(feature_dir)  # fail on missing features before reading the dataset
+    root = resolve(dataset) if dataset else out_dir(profile, "data") / "synpd"
+    videos, exams = load_manifest(root)
+    folds = load_or_make_folds(videos, out_dir(profile, "data") / "folds.csv", n_splits=n_splits, seed=seed)
+    return load_assembling_data(feature_dir, exams, folds, scheme=scheme, slight_vs_severe=slight_vs_severe)
+
+
+def _seed(*keys: int) -> int:
+    return int(np.random.SeedSequence(list(keys)).generate_state(1)[0])
+
+
+def fit_head(method: str, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, num_classes: int,
+             config: HeadConfig, seed: int = 0) -> AssemblingHead:
+    """Train one head (Table I) full-batch with the class-balanced focal loss (Eq. 1, N = examinations)."""
+    torch.manual_seed(seed)
+    head = build_assembler(method, tuple(x.shape[1:]), num_classes, **config.head_options())
+    counts = np.maximum(np.bincount(y.numpy(), minlength=num_classes), 1)  # a class absent from training
+    loss_fn = ClassBalancedFocalLoss(counts.tolist(), gamma=config.gamma)
+    opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    head.train()
+    for _ in range(config.epochs):
+        opt.zero_grad(set_to_none=True)
+        loss_fn(head(x, mask), y).backward()
+        opt.step()
+    return head.eval()
+
+
+def cross_validate(data: AssemblingData, method: str, input: str, tasks: tuple[str, ...] | None = None,
+                   config: HeadConfig | None = None, repeats: int = 20, seed: int = 0) -> CVResult:
+    """Train/test one head within every fold, `repeats` times (Sec. V-D); see the module docstring.
+
+    tasks: the tasks assembled (default all of `data.tasks`); with one task and method "single_task" this is
+    the baseline of Table VII, evaluated on the examinations that have that task.
+    """
+    config = config or HeadConfig()
+    tasks = tuple(tasks or data.tasks)
+    cols = [data.tasks.index(t) for t in tasks]
+    preds, weights = [], []
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        for fd in data.folds:
+            mask = fd.mask[:, cols]  # (E, M)
+            use = mask.any(axis=1)
+            x = torch.from_numpy(getattr(fd, input)[:, cols][use])  # (E', M, ...)
+            m, y = torch.from_numpy(mask[use]), torch.from_numpy(fd.label[use])
+            tr, te = torch.from_numpy(fd.train[use]), torch.from_numpy(~fd.train[use])
+            for r in range(repeats):
+                seed_r = _seed(seed, r, fd.fold)
+                head = fit_head(method, x[tr], m[tr], y[tr], data.num_classes, config, seed_r)
+                with torch.no_grad():
+                    pred = head(x[te], m[te]).argmax(dim=1).numpy()
+                w = task_weights(head, x[te], m[te])
+                w = w.reshape(-1, len(tasks)).mean(dim=0).numpy() if w.dim() > 1 else w.numpy()  # (M,)
+                preds.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "exam": fd.exam[use][te.numpy()],
+                                           "label": y[te].numpy(), "pred": pred}))
+                weights.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "task": tasks, "weight": w}))
+    finally:
+        torch.set_num_threads(threads)
+    return CVResult(pd.concat(preds, ignore_index=True), pd.concat(weights, ignore_index=True))
+
+
+def single_task_results(data: AssemblingData, config: HeadConfig | None = None, repeats: int = 20,
+                        seed: int = 0, tasks: tuple[str, ...] | None = None,
+                        inputs: tuple[str, ...] = INPUTS) -> pd.DataFrame:
+    """Each task alone -> examination class (Table VII): a row per (task, input), mean/std over repeats."""
+    rows = [{"task": t, "input": i,
+             **cross_validate(data, "single_task", i, (t,), config, repeats, seed).summary()}
+            for t in (tasks or data.tasks) for i in inputs]
+    return pd.DataFrame(rows)
+
+
+def _fmt(df: pd.DataFrame) -> tuple[pd.Series, pd.Series]:
+    """Accuracy as "60.3±2.8" (percent) and MCC as "0.30±0.05", the study's format."""
+    acc = [f"{100 * m:.1f}±{100 * s:.1f}" for m, s in zip(df["acc_mean"], df["acc_std"], strict=True)]
+    mcc = [f"{m:.2f}±{s:.2f}" for m, s in zip(df["mcc_mean"], df["mcc_std"], strict=True)]
+    return pd.Series(acc, index=df.index), pd.Series(mcc, index=df.index)
+
+
+def table_vii(results: pd.DataFrame) -> pd.DataFrame:
+    """Table VII: Task, Input, Accuracy, MCC, Rank (by the task's MCC averaged over its inputs), numbers."""
+    rank = results.groupby("task")["mcc_mean"].mean().rank(ascending=False, method="min").astype(int)
+    acc, mcc = _fmt(results)
+    out = pd.DataFrame({"Task": results["task"], "Input": results["input"], "Accuracy": acc, "MCC": mcc,
+                        "Rank": results["task"].map(rank)})
+    return pd.concat([out, results[NUMERIC]], axis=1)
+
+
+def best_single_task(table_vii_csv: str | Path) -> tuple[str, str]:
+    """(task, input) of the single-task baseline: the rank-1 task of Table VII with its better input."""
+    path = Path(table_vii_csv)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: run notebooks/03_single_task_baseline.ipynb first "
+                                "(its Table VII picks the single-task baseline)")
+    t = pd.read_csv(path)
+    best = t[t["Rank"] == t["Rank"].min()].sort_values("mcc_mean", ascending=False).iloc[0]
+    return str(best["Task"]), str(best["Input"])
+
+
+def assembling_results(data: AssemblingData, baseline: tuple[str, str], config: HeadConfig | None = None,
+                       repeats: int = 20, seed: int = 0,
+                       methods: tuple[str, ...] = METHODS) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Tables VIII/IX: the baseline (task, input) and the methods of Table I on all tasks.
+
+    Returns (table, weights): the table has Method, Input, Tasks, Accuracy, MCC and the numbers; weights
+    has method, repeat, fold, task, weight (Fig. 7 uses vector_weighting).
+    """
+    task, inp = baseline
+    runs = {"single_task": (inp, cross_validate(data, "single_task", inp, (task,), config, repeats, seed))}
+    runs |= {m: (METHOD_INPUT[m], cross_validate(data, m, METHOD_INPUT[m], None, config, repeats, seed))
+             for m in methods}
+    all_tasks = ", ".join(data.tasks)
+    rows = pd.DataFrame([{"method": m, "input": i, "tasks": task if m == "single_task" else all_tasks,
+                          **res.summary()} for m, (i, res) in runs.items()])
+    acc, mcc = _fmt(rows)
+    labels = pd.DataFrame({"Method": rows["method"].map(METHOD_LABELS), "Input": rows["input"],
+                           "Tasks": rows["tasks"], "Accuracy": acc, "MCC": mcc})
+    table = pd.concat([labels, rows[NUMERIC]], axis=1)
+    weights = pd.concat([res.weights.assign(method=m) for m, (_, res) in runs.items() if m != "single_task"],
+                        ignore_index=True)
+    return table, weights
+
+
+def weight_summary(weights: pd.DataFrame, method: str = "vector_weighting") -> pd.DataFrame:
+    """Fig. 7's numbers: a method's task weights, mean and std (ddof 0) over all repeats and folds."""
+    w = weights[weights["method"] == method]
+    if w.empty:
+        raise ValueError(f"no task weights of method {method!r}; found {sorted(weights['method'].unique())}")
+    order = list(dict.fromkeys(w["task"]))
+    s = w.groupby("task")["weight"].agg(mean="mean", std=lambda v: v.std(ddof=0), runs="count")
+    return s.loc[order].reset_index()
+
+
+def plot_task_weights(summary: pd.DataFrame, title: str = "vector weighting") -> plt.Figure:
+    """Fig. 7: bar per task of the mean learned weight α_m (Eq. 8), error bars = std, dashed line = 1/M."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(summary["task"], summary["mean"], yerr=summary["std"], capsize=3, color="#4c72b0")
+    ax.axhline(1 / len(summary), color="grey", ls="--", lw=1, label=f"uniform 1/{len(summary)}")
+    ax.set_ylabel("task weight α")
+    ax.set_title(f"{title}: {int(summary['runs'].iloc[0])} runs (repeats × folds)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig

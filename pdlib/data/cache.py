@@ -1,0 +1,229 @@
+"""The clip cache: every video decoded once, in worker processes, into a uint8 `.npy` keyed by its content.
+
+Layout of a cache folder (default `<dataset>/.pdlib_cache`):
+    hashes.json                                   {absolute path: [size, mtime_ns, blake2b]} (a memo only)
+    clips/T<frames>_S<size>[_W<window>]_v<SAMPLER_VERSION>/
+        <blake2b>[_crop<x0>-<y0>-<x1>-<y1>].npy   (T, S, S, 3) uint8, np.load(mmap_mode="r") friendly
+        <same stem>.json                          {"ok", "reason", "warnings", "frames", "header_frames",
+                                                   "indices", "source"}; a failure has no .npy
+    report_<dataset>_T<frames>_S<size>.csv        video, status (skipped | warning), reason
+The key is the blake2b-128 of the file's bytes; (size, mtime_ns) only spares re-hashing an unchanged
+file. A changed video, or changed sampling parameters, re-decodes only what changed; a failure is
+remembered too (decoding is deterministic), so a second run decodes nothing.
+"""
+
+import hashlib
+import json
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip
+
+REPORT_COLUMNS = ("video", "status", "reason")
+
+
+def content_hash(path: str | os.PathLike) -> str:
+    """blake2b-128 hex digest of the file's bytes (the cache key of its clips)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def clip_dir(cache_dir: str | os.PathLike, frames: int, size: int, window: int | str | None = None) -> Path:
+    """The folder holding the clips of one set of sampling parameters."""
+    tag = f"T{frames}_S{size}" + (f"_W{window}" if window is not None else "") + f"_v{SAMPLER_VERSION}"
+    return Path(cache_dir) / "clips" / tag
+
+
+def report_path(cache_dir: str | os.PathLike, dataset: str, frames: int, size: int) -> Path:
+    """`<cache_dir>/report_<dataset>_T<frames>_S<size>.csv`: the videos skipped or warned about.
+
+    The dataset's folder name is part of the name because several datasets may share one cache.
+    """
+    return Path(cache_dir) / f"report_{dataset}_T{frames}_S{size}.csv"
+
+
+def _stem(digest: str, crop) -> str:
+    return digest + ("_crop" + "-".join(map(str, crop)) if crop else "")
+
+
+def _atomic_write(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    with open(path, "wb") as f:  # a file object: np.save would append ".npy" to a temporary name
+        np.save(f, array)
+
+
+def _cached(npy: Path) -> dict | None:
+    """The stored outcome of a clip (a success only while its .npy exists), or None."""
+    try:
+        done = json.loads(npy.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return None
+    return None if done.get("ok") and not npy.is_file() else done
+
+
+def _failure(reason: str) -> dict:
+    """The outcome of a video that could not even be read (not cached: it may be fixed in place)."""
+    return {"hash": None, "ok": False, "reason": reason, "warnings": [], "decoded": False}
+
+
+def _work(path: str, digest: str | None, out: str, frames: int, size: int, window, crop) -> dict:
+    """Worker: hash (when unknown), decode and store one video; never raises for a bad video."""
+    try:
+        digest = digest or content_hash(path)
+    except OSError as e:
+        return _failure(f"unreadable file ({e})")
+    npy = Path(out) / f"{_stem(digest, crop)}.npy"
+    done = _cached(npy)
+    if done is not None:
+        return {**done, "hash": digest, "decoded": False}
+    try:
+        clip, info = decode_clip(path, frames, size, window=window, crop=crop)
+        result = {"ok": True, "reason": "", "warnings": info.warnings, "frames": info.frames,
+                  "header_frames": info.header_frames, "indices": info.indices}
+        _atomic_write(npy, lambda p: _save_npy(p, clip))
+    except VideoDecodeError as e:
+        result = {"ok": False, "reason": str(e).removeprefix(f"{path}: "), "warnings": [], "frames": 0}
+    result["source"] = path
+    _atomic_write(npy.with_suffix(".json"), lambda p: p.write_text(json.dumps(result)))
+    return {**result, "hash": digest, "decoded": True}
+
+
+def _load_memo(cache_dir: Path) -> dict:
+    try:
+        return json.loads((cache_dir / "hashes.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.PathLike, *,
+                crops: list | None = None, window: int | str | None = None, workers: int | None = None,
+                progress: bool = True) -> pd.DataFrame:
+    """Decode every video not yet in the cache (worker processes); one row per path, in order.
+
+    Columns: path, ok, reason, warning ("; "-joined), decoded (True when decoded by this call), cache
+    (the .npy, "" when skipped), frames (decoded frame count), hash. A video that cannot be used never
+    stops the run: its row has ok=False and the reason.
+    """
+    cache_dir = Path(cache_dir)
+    out = clip_dir(cache_dir, frames, size, window)
+    out.mkdir(parents=True, exist_ok=True)
+    crops = crops if crops is not None else [None] * len(paths)
+    memo = _load_memo(cache_dir)
+    results: list[dict | None] = [None] * len(paths)
+    jobs = {}
+    for i, (path, crop) in enumerate(zip(paths, crops, strict=True)):
+        try:
+            st = os.stat(path)
+        except OSError:
+            results[i] = _failure("missing file")
+            continue
+        known = memo.get(str(path))
+        digest = known[2] if known and known[:2] == [st.st_size, st.st_mtime_ns] else None
+        done = _cached(out / f"{_stem(digest, crop)}.npy") if digest else None
+        if done is not None:
+            results[i] = {**done, "hash": digest, "decoded": False}
+        else:
+            jobs[i] = (str(path), digest, str(out), frames, size, window, crop)
+            memo[str(path)] = [st.st_size, st.st_mtime_ns, None]
+    workers = min(workers or default_workers(), len(jobs))
+    bar = tqdm(total=len(jobs), desc=f"decoding T{frames} S{size}", disable=not progress or not jobs,
+               file=sys.stderr)
+    if workers <= 1:
+        for i, job in jobs.items():
+            results[i] = _work(*job)
+            bar.update()
+    else:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(_work, *job): i for i, job in jobs.items()}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                bar.update()
+    bar.close()
+    for i in jobs:
+        memo[jobs[i][0]][2] = results[i]["hash"]
+    memo = {p: v for p, v in memo.items() if v[2]}
+    _atomic_write(cache_dir / "hashes.json", lambda p: p.write_text(json.dumps(memo)))
+    return pd.DataFrame({
+        "path": [str(p) for p in paths],
+        "ok": [r["ok"] for r in results],
+        "reason": [r["reason"] for r in results],
+        "warning": ["; ".join(r["warnings"]) for r in results],
+        "decoded": [r["decoded"] for r in results],
+        "cache": [str(out / f"{_stem(r['hash'], c)}.npy") if r["ok"] else ""
+                  for r, c in zip(results, crops, strict=True)],
+        "frames": [r.get("frames", 0) for r in results],
+        "hash": [r["hash"] or "" for r in results],
+    })
+
+
+def write_report(status: pd.DataFrame, path: Path) -> pd.DataFrame:
+    """Write the rows of `status` (video, ok, reason, warning) that were skipped or warned about."""
+    skipped = status.loc[~status["ok"], ["video", "reason"]].assign(status="skipped")
+    warned = status.loc[status["ok"] & (status["warning"] != ""), ["video", "warning"]]
+    warned = warned.rename(columns={"warning": "reason"}).assign(status="warning")
+    report = pd.concat([skipped, warned])[list(REPORT_COLUMNS)].reset_index(drop=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _atomic_write(path, lambda p: report.to_csv(p, index=False))
+    return report
+
+
+def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str | os.PathLike | None = None,
+               workers: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Decode every video of a dataset once into the clip cache (DESIGN.md "Clips"; the study: 32x224).
+
+    Returns the manifest's videos with ok, reason, warning, decoded, cache, frames, hash (see
+    `cache_clips`); `.attrs["report"]` is the report CSV of skipped and warned-about videos
+    (`report_path`). A second call decodes nothing. Raises DatasetError for a malformed dataset.
+    """
+    from pdlib.data.manifest import load_manifest
+
+    root = Path(root).resolve()
+    cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
+    videos, _ = load_manifest(root)
+    crops = list(videos["crop"]) if "crop" in videos.columns else None
+    status = cache_clips(list(videos["path"]), frames, size, cache_dir, crops=crops, workers=workers,
+                         progress=progress)
+    result = pd.concat([videos.reset_index(drop=True), status.drop(columns="path")], axis=1)
+    result.attrs["report"] = str(report_path(cache_dir, root.name, frames, size))
+    write_report(result, Path(result.attrs["report"]))
+    return result
+
+
+def preprocess_main(root: str, frames: int, size: int, cache_dir: str | None = None,
+                    workers: int | None = None) -> int:
+    """`pdlib preprocess DIR --frames T --size S`: 0 when every video is cached, 1 when some were
+    skipped (listed), 2 when the dataset is malformed."""
+    from pdlib.data.manifest import DatasetError
+
+    try:
+        result = preprocess(root, frames, size, cache_dir, workers)
+    except DatasetError as e:
+        print(e)
+        return 2
+    skipped = result.loc[~result["ok"]]
+    print(f"{len(result)} videos: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} decoded "
+          f"now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings")
+    for r in skipped.itertuples():
+        print(f"  skipped {r.video}: {r.reason}")
+    print(f"report: {result.attrs['report']}")
+    return 1 if len(skipped) else 0

@@ -1,0 +1,259 @@
+"""torch Datasets of cached uint8 clips: a PD task (SynPD or real), action sets (UCF-101, HMDB-51, SynAct),
+PD4T."""
+
+import os
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from pdlib.data.cache import cache_clips, preprocess, report_path, write_report
+from pdlib.tasks import task_label
+
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
+SIDES = ("l", "r")  # PD4T's side token in a video id
+PD4T_TASKS = {"finger": "Finger tapping", "hand": "Hand movement", "leg": "Leg agility", "gait": "Gait"}
+
+
+class ClipDataset(torch.utils.data.Dataset):
+    """uint8 clips (N, T, S, S, 3) in one tensor, their labels (N,) and `meta` (a DataFrame, row i = clip i).
+
+    Items are (clip (T, S, S, 3) uint8, label); `to_model_input` turns a batch into the network's input.
+    """
+
+    def __init__(self, clips: torch.Tensor, labels: torch.Tensor, meta: pd.DataFrame):
+        if clips.dtype != torch.uint8 or clips.ndim != 5 or clips.shape[-1] != 3:
+            raise ValueError(f"ClipDataset: expected uint8 clips (N, T, S, S, 3), found {clips.dtype} "
+                             f"{tuple(clips.shape)}")
+        if not len(clips) == len(labels) == len(meta):
+            raise ValueError(f"ClipDataset: {len(clips)} clips, {len(labels)} labels, {len(meta)} meta rows")
+        self.clips = clips
+        self.labels = labels.long()
+        self.meta = meta.reset_index(drop=True)
+
+    @classmethod
+    def from_files(cls, files: Sequence[str], labels: Sequence[int], meta: pd.DataFrame) -> "ClipDataset":
+        """Load cached `.npy` clips (all of one shape) into one preallocated tensor."""
+        if not len(files):
+            raise ValueError("ClipDataset.from_files: no clip files")
+        first = np.load(files[0], mmap_mode="r")
+        clips = torch.empty((len(files), *first.shape), dtype=torch.uint8)
+        for i, f in enumerate(files):
+            clips[i] = torch.from_numpy(np.load(f))
+        return cls(clips, torch.as_tensor(np.asarray(labels, dtype=np.int64)), meta)
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.clips[i], self.labels[i]
+
+    def subset(self, index) -> "ClipDataset":
+        """The rows `index` (integer positions or a boolean mask), meta re-indexed from 0."""
+        idx = np.asarray(index)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+        t = torch.as_tensor(idx, device=self.clips.device)
+        return ClipDataset(self.clips[t], self.labels[t.to(self.labels.device)], self.meta.iloc[idx])
+
+    def to(self, device: str | torch.device, max_fraction: float = 0.5) -> "ClipDataset":
+        """GPU-resident mode: the clips and labels on `device` when they take at most `max_fraction` of its
+        free memory (the rest is for the model); else a warning and the dataset unchanged."""
+        device = torch.device(device)
+        if device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(device)
+            need = self.clips.nbytes
+            if need > max_fraction * free:
+                warnings.warn(f"ClipDataset.to({device}): clips need {need / 2**30:.1f} GiB, more than "
+                              f"{max_fraction:.0%} of the {free / 2**30:.1f} GiB free; "
+                              f"kept on {self.clips.device}", stacklevel=2)
+                return self
+        return ClipDataset(self.clips.to(device), self.labels.to(device), self.meta)
+
+    def batches(self, batch_size: int, shuffle: bool = False,
+                generator: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(clips, labels) batches gathered straight from the tensor, on its device (no DataLoader)."""
+        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        order = order.to(self.clips.device)
+        for start in range(0, len(self), batch_size):
+            idx = order[start:start + batch_size]
+            yield self.clips.index_select(0, idx), self.labels.index_select(0, idx.to(self.labels.device))
+
+
+def _from_status(status: pd.DataFrame, meta: pd.DataFrame, labels: np.ndarray) -> ClipDataset:
+    """The usable rows of a `cache_clips` status (aligned with meta and labels) as a ClipDataset."""
+    ok = status["ok"].to_numpy()
+    return ClipDataset.from_files(list(status.loc[ok, "cache"]), labels[ok], meta.loc[ok])
+
+
+def task_clips(root: str | os.PathLike, task: str, frames: int, size: int,
+               cache_dir: str | os.PathLike | None = None) -> ClipDataset:
+    """The usable videos of one task of a PD dataset (DESIGN.md format) as clips; labels as in Sec. IV-B.
+
+    Runs `preprocess` (which decodes only what the cache lacks); meta has video, patient, exam, task,
+    side, score, label, path.
+    """
+    status = preprocess(root, frames, size, cache_dir, progress=True)
+    rows = status.loc[status["task"] == task].reset_index(drop=True)
+    if not rows["ok"].any():
+        raise ValueError(f"task_clips: no usable video of task {task!r} in {root} "
+                         f"(tasks: {sorted(status['task'].unique())}; report: {status.attrs['report']})")
+    meta = rows[["video", "patient", "exam", "task", "side", "score", "label", "path"]]
+    return _from_status(rows, meta, rows["label"].to_numpy())
+
+
+def _read_lines(path: Path) -> list[list[str]]:
+    return [line.split() for line in path.read_text().splitlines() if line.strip()]
+
+
+def _first_dir(root: Path, names: Sequence[str], what: str) -> Path:
+    for name in names:
+        if (root / name).is_dir():
+            return root / name
+    raise FileNotFoundError(f"{root}: expected {what} in one of {list(names)}, found none")
+
+
+def _resolver(video_dir: Path):
+    """Path of a listed video; case-insensitive fallback (UCF-101 lists 'HandStandPushups' files
+    inside the 'HandstandPushups' folder)."""
+    lower = None
+
+    def resolve(rel: str) -> str:
+        nonlocal lower
+        path = video_dir / rel
+        if path.exists():
+            return str(path)
+        if lower is None:
+            lower = {str(p.relative_to(video_dir)).lower(): p for p in video_dir.rglob("*") if p.is_file()}
+        return str(lower.get(rel.lower(), path))
+
+    return resolve
+
+
+def _ucf_lists(root: Path, split: int) -> tuple[list[str], list[tuple[str, int, bool]], Path]:
+    """(class names, [(relative video, class, is_train)], video folder) of the UCF-101 layout."""
+    split_dir = _first_dir(root, ("ucfTrainTestlist", "splits"), "the split files")
+    video_dir = root / "videos" if (root / "videos").is_dir() else root
+    classes = [" ".join(parts[1:]) for parts in _read_lines(split_dir / "classInd.txt")]
+    index = {c.lower(): i for i, c in enumerate(classes)}
+    items = []
+    for name, train in ((f"trainlist0{split}.txt", True), (f"testlist0{split}.txt", False)):
+        for line, parts in enumerate(_read_lines(split_dir / name), start=1):
+            cls = parts[0].split("/")[0].lower()
+            if cls not in index:
+                raise ValueError(f"{split_dir / name}, line {line}: class {parts[0].split('/')[0]!r} "
+                                 f"is not in classInd.txt")
+            items.append((parts[0], index[cls], train))
+    return classes, items, video_dir
+
+
+def _hmdb_lists(root: Path, split: int) -> tuple[list[str], list[tuple[str, int, bool]], Path]:
+    """HMDB-51: `<class>_test_split<N>.txt` lines 'file.avi k' with k = 1 train, 2 test, 0 unused."""
+    files = sorted(root.rglob(f"*_test_split{split}.txt"))
+    if not files:
+        raise FileNotFoundError(f"{root}: expected HMDB-51 split files '*_test_split{split}.txt', found none")
+    video_dir = root / "videos" if (root / "videos").is_dir() else root
+    classes = [f.name[: -len(f"_test_split{split}.txt")] for f in files]
+    items = []
+    for c, (cls, f) in enumerate(zip(classes, files, strict=True)):
+        for line, parts in enumerate(_read_lines(f), start=1):
+            if len(parts) != 2 or parts[1] not in ("0", "1", "2"):
+                raise ValueError(f"{f}, line {line}: expected 'file.avi 0|1|2', found {' '.join(parts)!r}")
+            if parts[1] != "0":
+                items.append((f"{cls}/{parts[0]}", c, parts[1] == "1"))
+    return classes, items, video_dir
+
+
+def _report_and_split(status: pd.DataFrame, meta: pd.DataFrame, train: np.ndarray, cache_dir: Path,
+                      name: str, frames: int, size: int) -> tuple[ClipDataset, ClipDataset]:
+    status = pd.concat([meta.reset_index(drop=True), status.drop(columns="path")], axis=1)
+    write_report(status, report_path(cache_dir, name, frames, size))
+    labels = status["label"].to_numpy()
+    return (_from_status(status.loc[train].reset_index(drop=True), meta.loc[train].reset_index(drop=True),
+                         labels[train]),
+            _from_status(status.loc[~train].reset_index(drop=True), meta.loc[~train].reset_index(drop=True),
+                         labels[~train]))
+
+
+def action_clips(root: str | os.PathLike, split: int, frames: int, size: int,
+                 cache_dir: str | os.PathLike | None = None,
+                 layout: str = "ucf101") -> tuple[ClipDataset, ClipDataset, list[str]]:
+    """(train, test, class names) of one official split (1..3) of an action dataset (pre-training, Sec. V-B).
+
+    layout "ucf101" / "synact": `<root>[/videos]/<Class>/v_*.avi` with `ucfTrainTestlist/` or `splits/`
+    holding classInd.txt, trainlist0N.txt, testlist0N.txt. "hmdb51": `<root>[/videos]/<class>/*.avi`
+    with `<class>_test_split<N>.txt` anywhere below root. Unusable videos are left out and listed in
+    the report CSV (`report_path(cache_dir, root name + "_split<N>", ...)`). meta: video, label, class.
+    """
+    root = Path(root).resolve()
+    if split not in (1, 2, 3):
+        raise ValueError(f"action_clips: expected split 1, 2 or 3, found {split!r}")
+    readers = {"ucf101": _ucf_lists, "synact": _ucf_lists, "hmdb51": _hmdb_lists}
+    if layout not in readers:
+        raise ValueError(f"action_clips: unknown layout {layout!r}; expected one of {sorted(readers)}")
+    classes, items, video_dir = readers[layout](root, split)
+    resolve = _resolver(video_dir)
+    meta = pd.DataFrame({"video": [v for v, _, _ in items], "label": [c for _, c, _ in items]})
+    meta["class"] = [classes[c] for c in meta["label"]]
+    cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
+    status = cache_clips([resolve(v) for v in meta["video"]], frames, size, cache_dir)
+    train = np.array([t for _, _, t in items], dtype=bool)
+    return (*_report_and_split(status, meta, train, cache_dir, f"{root.name}_split{split}", frames, size),
+            classes)
+
+
+def _pd4t_rows(csv: Path) -> pd.DataFrame:
+    """PD4T annotation rows: headerless `video_id,frames,score` (the official files) or with a header
+    naming video/video_id, frames and score."""
+    df = pd.read_csv(csv, header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
+    if len(df) and not re.fullmatch(r"\d+(\.0)?", df.iloc[0, -1].strip()):
+        df = df.iloc[1:]  # a header row
+    if df.shape[1] < 3:
+        raise ValueError(f"{csv}: expected rows 'video_id,frames,score', found {df.shape[1]} columns")
+    rows = pd.DataFrame({"video_id": df.iloc[:, 0].str.strip(), "score": df.iloc[:, -1].str.strip()})
+    bad = ~rows["score"].str.fullmatch(r"[0-4](\.0)?")
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"{csv}, row {rows.index[i] + 1}, column 3 (score): expected an integer 0..4, "
+                         f"found {rows['score'].iloc[i]!r}")
+    return rows.assign(score=rows["score"].astype(float).astype(np.int64)).reset_index(drop=True)
+
+
+def pd4t_clips(root: str | os.PathLike, task: str, frames: int, size: int,
+               cache_dir: str | os.PathLike | None = None) -> tuple[ClipDataset, ClipDataset]:
+    """(train, test) of one PD4T task: `Annotations/<Task>/{train,test}.csv` and `Videos/<Task>/...`.
+
+    task: "finger", "hand", "leg", "gait" or PD4T's folder name ("Finger tapping", ...). A video id such
+    as `15-001139_l_017` (visit, side, patient) is matched to the file under Videos/<Task> whose path
+    parts split at '/' and '_' are the same set of tokens (e.g. `l/15-001139_017.mp4` or
+    `15-001139_l_017.mp4`). meta: video, patient (last token), exam (first token), task, side (L/R or
+    empty), score, label (Sec. IV-B); unusable or unmatched videos are listed in the report CSV.
+    """
+    root = Path(root).resolve()
+    folder = PD4T_TASKS.get(task, task)
+    ann, vids = root / "Annotations" / folder, root / "Videos" / folder
+    if not ann.is_dir() or not vids.is_dir():
+        raise FileNotFoundError(f"pd4t_clips: expected {ann} and {vids} (tasks: {sorted(PD4T_TASKS)})")
+    by_tokens = {frozenset(re.split(r"[/_]", str(p.relative_to(vids).with_suffix("")))): p
+                 for p in vids.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS}
+    parts = []
+    for name in ("train", "test"):
+        rows = _pd4t_rows(ann / f"{name}.csv")
+        parts.append(rows.assign(train=name == "train"))
+    rows = pd.concat(parts, ignore_index=True)
+    tokens = rows["video_id"].str.split("_")
+    paths = [by_tokens.get(frozenset(t), vids / f"{v}.mp4")
+             for t, v in zip(tokens, rows["video_id"], strict=True)]
+    suite_task = next((k for k, v in PD4T_TASKS.items() if v == folder), folder)
+    meta = pd.DataFrame({
+        "video": rows["video_id"], "patient": [t[-1] for t in tokens], "exam": [t[0] for t in tokens],
+        "task": suite_task, "side": [next((x.upper() for x in t[1:-1] if x in SIDES), "") for t in tokens],
+        "score": rows["score"], "label": task_label(rows["score"]), "path": [str(p) for p in paths]})
+    cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
+    status = cache_clips(list(meta["path"]), frames, size, cache_dir)
+    return _report_and_split(status, meta, rows["train"].to_numpy(), cache_dir,
+                             f"{root.name}_{suite_task}", frames, size)
+

@@ -1,0 +1,298 @@
+"""Reading and validating a dataset folder (DESIGN.md "Dataset format"): videos.csv, exams.csv, the videos.
+
+Faults are named by file, row and column. Rows are numbered as a spreadsheet shows them: the header is
+row 1, the first data row is row 2.
+"""
+
+import difflib
+import os
+import posixpath
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pdlib.tasks import TASKS, task_label
+
+VIDEO_COLUMNS = ("video", "patient", "exam", "task", "side", "score")
+EXAM_COLUMNS = ("exam", "patient", "condition", "total")
+OPTIONAL_VIDEO_COLUMNS = ("crop",)  # "x0 y0 x1 y1" in pixels of the upright picture (read_clip's crop)
+OPTIONAL_EXAM_COLUMNS = ("age", "sex", "disease_duration")
+SIDES = ("L", "R", "")
+MAX_TOTAL = 132  # MDS-UPDRS-III: 33 item scores of 0..4
+
+
+class DatasetError(Exception):
+    """A malformed dataset; the message names the file, the row and the column of each fault."""
+
+
+class DatasetWarning(UserWarning):
+    """Something a dataset lacks that the suite works around (e.g. a missing total), said out loud."""
+
+
+@dataclass
+class CheckReport:
+    """The outcome of `check_dataset`: faults (exit 2), unusable videos (exit 1), warnings, counts."""
+
+    root: Path
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    unusable: list[tuple[str, str]] = field(default_factory=list)  # (video, reason)
+    counts: dict[str, int] = field(default_factory=dict)  # videos per task
+
+    @property
+    def exit_code(self) -> int:
+        """0: every row usable; 1: some videos unusable; 2: the dataset itself is malformed."""
+        return 2 if self.errors else 1 if self.unusable else 0
+
+    def __str__(self) -> str:
+        lines = [f"pdlib check {self.root}",
+                 "(rows numbered as in a spreadsheet: the header is row 1, the first data row is row 2)"]
+        if self.counts:
+            lines.append("videos per task: " + ", ".join(f"{t} {n}" for t, n in self.counts.items()))
+        for title, items in (("errors", self.errors), ("warnings", self.warnings),
+                             ("unusable videos", [f"{v}: {r}" for v, r in self.unusable])):
+            if items:
+                lines.append(f"{len(items)} {title}:")
+                lines += [f"  - {item}" for item in items]
+        verdict = {0: "OK: every row is usable", 1: f"{len(self.unusable)} videos unusable",
+                   2: "dataset malformed"}[self.exit_code]
+        lines.append(f"{verdict} (exit {self.exit_code})")
+        return "\n".join(lines)
+
+
+def _row(i: int) -> int:
+    """Spreadsheet row of the 0-based data row i (the header is row 1)."""
+    return i + 2
+
+
+def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
+              errors: list[str]) -> pd.DataFrame | None:
+    """The CSV as stripped strings, or None (with errors) when it is missing, unreadable or lacks columns."""
+    if not path.is_file():
+        errors.append(f"{path.name}: missing file (expected {path})")
+        return None
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        errors.append(f"{path.name}: not a readable CSV ({e})")
+        return None
+    df.columns = [str(c).strip() for c in df.columns]
+    df = df.apply(lambda col: col.str.strip())
+    unknown = [c for c in df.columns if c not in required + optional]
+    missing = [c for c in required if c not in df.columns]
+    for col in missing:
+        close = difflib.get_close_matches(col, unknown, n=1, cutoff=0.6)
+        hint = f"; found {close[0]!r}: misspelled? rename it to {col!r}" if close else ""
+        errors.append(f"{path.name}, row 1 (header): expected column {col!r}, not found "
+                      f"(columns: {list(df.columns)}){hint}")
+    return None if missing else df
+
+
+def _relative_path(video: str) -> str | None:
+    """The normalised relative path, or None when it is absolute or leaves the folder."""
+    v = video.replace("\\", "/")
+    if v.startswith("/") or (len(v) > 1 and v[1] == ":"):
+        return None
+    norm = posixpath.normpath(v)
+    return None if norm == ".." or norm.startswith("../") else norm
+
+
+def _parse_crop(text: str) -> tuple[int, int, int, int] | None:
+    parts = text.replace(",", " ").replace(";", " ").split()
+    if len(parts) != 4 or not all(p.lstrip("-").isdigit() for p in parts):
+        raise ValueError("expected four integers 'x0 y0 x1 y1'")
+    x0, y0, x1, y1 = map(int, parts)
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError("expected x1 > x0 and y1 > y0")
+    return x0, y0, x1, y1
+
+
+def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str]) -> None:
+    """Row faults of videos.csv (everything that needs no other file)."""
+    f = "videos.csv"
+    first_row: dict[str, int] = {}
+    unknown_tasks: dict[str, list[int]] = {}
+    for i, r in enumerate(df.itertuples(index=False)):
+        row = _row(i)
+        for col in ("video", "patient", "exam", "task"):
+            if getattr(r, col) == "":
+                errors.append(f"{f}, row {row}, column {col!r}: expected a value, found an empty cell")
+        if r.video:
+            rel = _relative_path(r.video)
+            if rel is None:
+                errors.append(f"{f}, row {row}, column 'video': expected a path inside the dataset folder, "
+                              f"found {r.video!r} (absolute or leaving the folder with '..')")
+            elif rel in first_row:
+                errors.append(f"{f}, row {row}, column 'video': duplicate video {r.video!r} "
+                              f"(first listed on row {first_row[rel]})")
+            else:
+                first_row[rel] = row
+        if r.task and r.task not in TASKS:
+            unknown_tasks.setdefault(r.task, []).append(row)
+        if r.side not in SIDES:
+            errors.append(f"{f}, row {row}, column 'side': expected L, R or empty, found {r.side!r}")
+        if _score(r.score) is None:
+            errors.append(f"{f}, row {row}, column 'score': expected an integer 0..4, found {r.score!r}")
+        crop = getattr(r, "crop", "")
+        if crop:
+            try:
+                _parse_crop(crop)
+            except ValueError as e:
+                errors.append(f"{f}, row {row}, column 'crop': {e}, found {crop!r}")
+    for task, rows in unknown_tasks.items():
+        shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
+        warns.append(f"{f}, rows {shown}, column 'task': unknown task {task!r} ({len(rows)} videos; "
+                     f"known: {', '.join(TASKS)}); ignored unless asked for")
+
+
+def _score(text: str) -> int | None:
+    """The item score 0..4, or None when the text is not such an integer ('3' and '3.0' are accepted)."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() and 0 <= value <= 4 else None
+
+
+def _check_exams(df: pd.DataFrame, has_total: bool, errors: list[str]) -> None:
+    f = "exams.csv"
+    seen: dict[str, tuple[int, str]] = {}
+    for i, r in enumerate(df.itertuples(index=False)):
+        row = _row(i)
+        for col in ("exam", "patient"):
+            if getattr(r, col) == "":
+                errors.append(f"{f}, row {row}, column {col!r}: expected a value, found an empty cell")
+        if r.exam in seen:
+            first, patient = seen[r.exam]
+            fault = (f"exam {r.exam!r} has two patients: {patient!r} (row {first}) and {r.patient!r}"
+                     if patient != r.patient else f"duplicate exam {r.exam!r} (first listed on row {first})")
+            errors.append(f"{f}, row {row}, column 'exam': {fault}")
+        elif r.exam:
+            seen[r.exam] = (row, r.patient)
+        numeric = [("total", 0, MAX_TOTAL)] if has_total else []
+        numeric += [(c, 0, np.inf) for c in ("age", "disease_duration") if c in df.columns]
+        for col, lo, hi in numeric:
+            text = getattr(r, col)
+            if text == "":
+                continue
+            try:
+                ok = lo <= float(text) <= hi
+            except ValueError:
+                ok = False
+            if not ok:
+                errors.append(f"{f}, row {row}, column {col!r}: expected a number in [{lo}, {hi}], "
+                              f"found {text!r}")
+
+
+def _cross_check(videos: pd.DataFrame, exams: pd.DataFrame, errors: list[str], warns: list[str]) -> None:
+    """videos.csv against exams.csv: every exam listed, one patient per exam."""
+    exam_patient = dict(zip(exams["exam"], exams["patient"], strict=True))
+    for i, r in enumerate(videos.itertuples(index=False)):
+        if not r.exam:
+            continue
+        if r.exam not in exam_patient:
+            errors.append(f"videos.csv, row {_row(i)}, column 'exam': exam {r.exam!r} is not in exams.csv")
+        elif exam_patient[r.exam] != r.patient:
+            errors.append(f"videos.csv, row {_row(i)}, column 'patient': exam {r.exam!r} belongs to patient "
+                          f"{exam_patient[r.exam]!r} in exams.csv, found {r.patient!r}")
+    without = sorted(set(exams["exam"]) - set(videos["exam"]) - {""})
+    if without:
+        warns.append(f"exams.csv: {len(without)} exams have no video: {', '.join(without[:10])}"
+                     + (", ..." if len(without) > 10 else ""))
+
+
+def _validate(root: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str], list[str]]:
+    """(videos, exams, errors, warnings); the frames are None when a file cannot be read at all."""
+    errors: list[str] = []
+    warns: list[str] = []
+    if not root.is_dir():
+        return None, None, [f"{root}: expected a dataset folder, found none"], warns
+    videos = _read_csv(root / "videos.csv", VIDEO_COLUMNS, OPTIONAL_VIDEO_COLUMNS, errors)
+    exams = _read_csv(root / "exams.csv", EXAM_COLUMNS[:3], EXAM_COLUMNS[3:] + OPTIONAL_EXAM_COLUMNS, errors)
+    if videos is not None:
+        _check_videos(videos, errors, warns)
+    if exams is not None:
+        has_total = "total" in exams.columns
+        _check_exams(exams, has_total, errors)
+        if not has_total:
+            warns.append("exams.csv, row 1 (header): no 'total' column; using the sum of each exam's "
+                         "item scores in videos.csv as its MDS-UPDRS-III total")
+        elif (exams["total"] == "").any():
+            rows = [str(_row(i)) for i in np.flatnonzero(exams["total"] == "")]
+            warns.append(f"exams.csv, rows {', '.join(rows[:10])}, column 'total': empty; using the sum of "
+                         "the exam's item scores in videos.csv")
+    if videos is not None and exams is not None:
+        _cross_check(videos, exams, errors, warns)
+    return videos, exams, errors, warns
+
+
+def _typed(root: Path, videos: pd.DataFrame, exams: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validated string frames -> typed frames with `label`, absolute `path` and filled `total`."""
+    videos = videos.copy()
+    videos["video"] = [_relative_path(v) for v in videos["video"]]
+    videos["score"] = [_score(s) for s in videos["score"]]
+    videos["score"] = videos["score"].astype(np.int64)
+    videos["label"] = task_label(videos["score"])
+    videos["path"] = [os.path.join(root, v) for v in videos["video"]]
+    if "crop" in videos.columns:
+        videos["crop"] = [_parse_crop(c) if c else None for c in videos["crop"]]
+    exams = exams.copy()
+    item_sum = videos.groupby("exam")["score"].sum()
+    given = pd.to_numeric(exams["total"], errors="coerce") if "total" in exams.columns else np.nan
+    exams["total"] = pd.Series(given, index=exams.index).astype(float)
+    exams["total_from_items"] = exams["total"].isna()
+    exams.loc[exams["total_from_items"], "total"] = exams["exam"].map(item_sum).fillna(0).astype(float)
+    for col in ("age", "disease_duration"):
+        if col in exams.columns:
+            exams[col] = pd.to_numeric(exams[col], errors="coerce")
+    return videos, exams
+
+
+def load_manifest(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validated videos and exams of a dataset folder (DESIGN.md "Dataset format").
+
+    videos gains `label` (the task-level binary class, Sec. IV-B) and `path` (absolute); exams gets a
+    numeric `total` (the sum of the exam's item scores where missing, said in a DatasetWarning) and
+    `total_from_items`. Files are not opened: `check_dataset` and `preprocess` report unusable videos.
+    Raises DatasetError listing every fault by file, row and column.
+    """
+    root = Path(root).resolve()
+    videos, exams, errors, warns = _validate(root)
+    if errors:
+        raise DatasetError(f"{root}: malformed dataset ({len(errors)} faults; header is row 1):\n"
+                           + "\n".join(f"  - {e}" for e in errors))
+    for w in warns:
+        warnings.warn(w, DatasetWarning, stacklevel=2)
+    return _typed(root, videos, exams)
+
+
+def check_dataset(root: str | os.PathLike) -> CheckReport:
+    """Validate a dataset folder: the CSVs (faults, exit 2) and every video (opened, first frame decoded)."""
+    from pdlib.data.video import VideoDecodeError, probe_video
+
+    root = Path(root).resolve()
+    videos, _, errors, warns = _validate(root)
+    report = CheckReport(root, errors, warns)
+    if videos is None:
+        return report
+    report.counts = videos["task"].value_counts().to_dict()
+    for i, r in enumerate(videos.itertuples(index=False)):
+        rel = _relative_path(r.video) if r.video else None
+        if rel is None:
+            continue
+        try:
+            probe_video(root / rel)
+        except VideoDecodeError as e:
+            reason = str(e).removeprefix(f"{root / rel}: ")
+            report.unusable.append((f"{rel} (videos.csv row {_row(i)})", reason))
+    return report
+
+
+def check_main(root: str) -> int:
+    """`pdlib check DIR`: print the report of `check_dataset` and return its exit code (0, 1 or 2)."""
+    report = check_dataset(root)
+    print(report)
+    return report.exit_code

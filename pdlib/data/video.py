@@ -1,0 +1,270 @@
+"""Robust video decoding with PyAV: T frames spread over a whole video, resized and centre-cropped to S x S.
+
+Sampling (DESIGN.md "Clips"): a demux-only pass lists the presentation timestamps of the video stream's
+packets (cheap: nothing is decoded); T target times are placed at the centres of T equal slices of the
+video's duration and each takes the frame on screen at that time. For a constant frame rate this is
+exactly `sample_indices(n, T)`; for a variable frame rate it follows time, not frame order. One decode
+pass then converts only the sampled frames, straight to the target size. A second pass happens only
+when the decoded frames differ from the plan (a truncated file, an edit list): the frames are then
+re-sampled from those actually decoded and the difference is recorded as a warning.
+"""
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+# Bump when the sampling or resizing changes: it is part of every cache key (pdlib.data.cache).
+SAMPLER_VERSION = 1
+
+
+class VideoDecodeError(Exception):
+    """A video that cannot be decoded; the message names the file and the reason."""
+
+
+class VideoWarning(UserWarning):
+    """A video that decoded, but not as its header promised (truncated file, several video streams)."""
+
+
+@dataclass
+class ClipInfo:
+    """What decoding one video found: frame counts, the sampled frame ordinals, and warnings."""
+
+    header_frames: int  # stream.frames as the container header states it; 0 when unknown
+    frames: int  # frames actually decoded (in presentation order)
+    indices: list[int]  # ordinals (0-based, presentation order) of the sampled frames
+    by_time: bool  # sampled by presentation time (else by frame order: timestamps missing)
+    rotation: int  # counter-clockwise degrees applied to make frames upright
+    width: int  # of the upright picture, before resizing
+    height: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def sample_indices(n_frames: int, frames: int) -> np.ndarray:
+    """Ordinals of `frames` frames spread evenly over `n_frames`: index k is floor((k + 1/2) n / T).
+
+    The centre of each of T equal slices of the video (integer arithmetic, so exact); frames repeat
+    when the video is shorter than T. Example: n=10, T=4 -> [1, 3, 6, 8].
+    """
+    if n_frames < 1 or frames < 1:
+        raise ValueError(f"sample_indices: expected n_frames >= 1 and frames >= 1, got {n_frames}, {frames}")
+    k = np.arange(frames, dtype=np.int64)
+    return ((2 * k + 1) * n_frames) // (2 * frames)
+
+
+def time_indices(pts: np.ndarray, last_duration: int, frames: int) -> np.ndarray:
+    """Ordinals of the frames on screen at the centres of T equal slices of the video's duration.
+
+    `pts`: sorted presentation timestamps (integer ticks); the video spans
+    [pts[0], pts[-1] + last_duration). Equals `sample_indices` for a constant frame rate.
+    """
+    rel = (np.asarray(pts, dtype=np.int64) - int(pts[0])) * 2 * frames
+    span = int(pts[-1]) - int(pts[0]) + max(int(last_duration), 1)
+    targets = (2 * np.arange(frames, dtype=np.int64) + 1) * span
+    return np.clip(np.searchsorted(rel, targets, side="right") - 1, 0, len(pts) - 1)
+
+
+def window_indices(n_frames: int, frames: int, start: int | str = "middle") -> np.ndarray:
+    """Ordinals of T consecutive frames (native rate) from `start`, or centred when start="middle".
+
+    The last frame repeats when the video ends before the window does.
+    """
+    if start == "middle":
+        start = max(0, (n_frames - frames) // 2)
+    if not isinstance(start, int) or not 0 <= start < n_frames:
+        raise ValueError(f"window start: expected 'middle' or an int in [0, {n_frames}), got {start!r}")
+    return np.minimum(np.arange(start, start + frames), n_frames - 1)
+
+
+def _open(path: Path) -> av.container.InputContainer:
+    if not path.is_file():
+        raise VideoDecodeError(f"{path}: missing file")
+    if path.stat().st_size == 0:
+        raise VideoDecodeError(f"{path}: zero-length file")
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
+        raise VideoDecodeError(f"{path}: cannot open as a video container ({e})") from e
+
+
+def _video_stream(path: Path, container, notes: list[str]):
+    """The first video stream that is not cover art; a note when there are several."""
+    streams = [s for s in container.streams.video
+               if not s.disposition & av.stream.Disposition.attached_pic]
+    if not streams:
+        raise VideoDecodeError(f"{path}: no video stream (streams: {[s.type for s in container.streams]})")
+    if len(streams) > 1:
+        notes.append(f"{len(streams)} video streams; using the first (stream #{streams[0].index})")
+    stream = streams[0]
+    stream.codec_context.thread_count = 1  # parallelism comes from worker processes
+    return stream
+
+
+def _plan(path: Path, stream) -> tuple[np.ndarray | None, int, int, bool]:
+    """Demux only: (sorted pts or None when missing, packet count, last packet duration, truncated)."""
+    pts, last_dur, truncated = [], 0, False
+    for packet in stream.container.demux(stream):
+        if packet.size == 0 or packet.is_discard:
+            continue
+        truncated |= packet.is_corrupt
+        pts.append(packet.pts)
+        last_dur = packet.duration or 0
+    if not pts:
+        raise VideoDecodeError(f"{path}: the video stream holds no frame")
+    has_pts = all(p is not None for p in pts)
+    return (np.sort(np.asarray(pts, dtype=np.int64)) if has_pts else None), len(pts), last_dur, truncated
+
+
+def _target_size(width: int, height: int, sar: float, size: int) -> tuple[int, int]:
+    """(w, h) with the display aspect ratio kept and the short side equal to `size`."""
+    dw = width * sar
+    if dw <= height:
+        return size, max(size, round(height * size / dw))
+    return max(size, round(dw * size / height)), size
+
+
+def _centre_crop(img: np.ndarray, size: int) -> np.ndarray:
+    h, w = img.shape[:2]
+    y0, x0 = (h - size) // 2, (w - size) // 2
+    return img[y0:y0 + size, x0:x0 + size]
+
+
+def _convert(frame, size: int, sar: float, rotation: int, crop) -> np.ndarray:
+    """One decoded frame -> upright (size, size, 3) uint8 RGB."""
+    k = round(rotation / 90) % 4
+    if crop is None:
+        w, h = _target_size(frame.width, frame.height, sar, size)
+        img = np.rot90(frame.to_ndarray(width=w, height=h, format="rgb24"), k)
+        return _centre_crop(img, size)
+    # A crop box is given in the upright picture's pixels: crop at full resolution, then resize.
+    full = np.rot90(frame.to_ndarray(format="rgb24"), k)
+    x0, y0, x1, y1 = crop
+    box = np.ascontiguousarray(full[max(y0, 0):y1, max(x0, 0):x1])
+    if box.shape[0] < 1 or box.shape[1] < 1:
+        raise ValueError(f"crop {crop} is empty inside a {full.shape[1]}x{full.shape[0]} picture")
+    w, h = _target_size(box.shape[1], box.shape[0], sar if k % 2 == 0 else 1 / sar, size)
+    small = av.VideoFrame.from_ndarray(box, format="rgb24").to_ndarray(width=w, height=h, format="rgb24")
+    return _centre_crop(small, size)
+
+
+def _decode(path: Path, stream, wanted: np.ndarray | None, size: int, crop, tolerate_tail: bool):
+    """Decode the stream once; convert the frames whose ordinal is in `wanted`.
+
+    Returns ({ordinal: image}, decoded pts, last frame duration, rotation, error note or None). A decoding
+    error ends the pass silently when `tolerate_tail` (a truncated file), else raises VideoDecodeError.
+    """
+    want = set() if wanted is None else {int(i) for i in wanted}
+    sar = float(stream.sample_aspect_ratio or 1) or 1.0
+    images, pts, last_dur, rotation, note = {}, [], 0, 0, None
+    packets = stream.container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+            decoded = packet.decode()
+        except StopIteration:
+            break
+        except av.FFmpegError as e:
+            where = f"after {len(pts)} decoded frames"
+            if tolerate_tail and pts:
+                note = f"decoding stopped {where}: {e}"
+                break
+            raise VideoDecodeError(f"{path}: corrupt data {where} ({e})") from e
+        for frame in decoded:
+            if not pts:
+                rotation = int(frame.rotation or 0)
+            if len(pts) in want:
+                try:
+                    images[len(pts)] = _convert(frame, size, sar, rotation, crop)
+                except ValueError as e:
+                    raise VideoDecodeError(f"{path}: {e}") from e
+            pts.append(frame.pts)
+            last_dur = frame.duration or 0
+    return images, pts, last_dur, rotation, note
+
+
+def _indices(pts, n: int, last_dur: int, frames: int, window) -> tuple[np.ndarray, bool]:
+    if window is not None:
+        return window_indices(n, frames, window), False
+    if pts is not None and len(pts) == n and all(p is not None for p in pts):
+        return time_indices(np.sort(np.asarray(pts, dtype=np.int64)), last_dur, frames), True
+    return sample_indices(n, frames), False
+
+
+def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | str | None = None,
+                crop: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, ClipInfo]:
+    """`read_clip` plus what decoding found (`ClipInfo`: counts, sampled ordinals, warnings)."""
+    path = Path(path)
+    if frames < 1 or size < 1:
+        raise ValueError(f"decode_clip: expected frames >= 1 and size >= 1, got frames={frames}, size={size}")
+    notes: list[str] = []
+    with _open(path) as container:
+        try:
+            stream = _video_stream(path, container, notes)
+            header = max(int(stream.frames or 0), 0)
+            dims = (stream.codec_context.width, stream.codec_context.height)
+            pts, n_packets, last_dur, truncated = _plan(path, stream)
+        except av.FFmpegError as e:
+            raise VideoDecodeError(f"{path}: cannot read the container ({e})") from e
+    tolerate = truncated or (header > n_packets)
+    wanted, by_time = _indices(pts, n_packets, last_dur, frames, window)
+    images, dec_pts, dec_last, rotation, note = _run_pass(path, wanted, size, crop, tolerate)
+    if note:
+        notes.append(note)
+    n = len(dec_pts)
+    if n == 0:
+        raise VideoDecodeError(f"{path}: no frame could be decoded")
+    if header and n != header:
+        notes.append(f"header promises {header} frames, decoded {n}; sampled from the {n} decoded frames")
+    same_pts = pts is None or (None not in dec_pts and np.array_equal(np.sort(dec_pts), pts))
+    same_plan = n == n_packets and same_pts
+    if not same_plan:  # re-sample from the frames actually decoded (second pass)
+        wanted, by_time = _indices(dec_pts, n, dec_last, frames, window)
+        images, *_ = _run_pass(path, wanted, size, crop, tolerate_tail=True, limit=n)
+    clip = np.stack([images[int(i)] for i in wanted])
+    width, height = dims[::-1] if rotation % 180 else dims
+    info = ClipInfo(header, n, [int(i) for i in wanted], by_time, rotation, width, height, notes)
+    return clip, info
+
+
+def _run_pass(path: Path, wanted, size, crop, tolerate_tail: bool, limit: int | None = None):
+    with _open(path) as container:
+        stream = _video_stream(path, container, [])
+        images, pts, last_dur, rotation, note = _decode(path, stream, wanted, size, crop, tolerate_tail)
+    if limit is not None and len(pts) < limit:
+        raise VideoDecodeError(f"{path}: decoded {len(pts)} frames on a second pass, {limit} on the first")
+    return images, pts, last_dur, rotation, note
+
+
+def read_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | str | None = None,
+              crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """A clip (frames, size, size, 3) uint8 RGB, upright, from one video (DESIGN.md "Clips"; Sec. IV-A).
+
+    Frames are spread over the whole video by presentation time (module docstring; `sample_indices`
+    for a constant rate) and repeat when the video is shorter than `frames`. Each is resized on its
+    short side to `size`, keeping the display aspect ratio, and centre-cropped to size x size.
+    `window`: instead, `frames` consecutive frames at the native rate from the middle ("middle") or from
+    a given start ordinal. `crop`: a box (x0, y0, x1, y1) in pixels of the upright picture, applied
+    before resizing. Rotation metadata (display matrix) is applied with np.rot90. Raises
+    VideoDecodeError naming the file and the reason; issues a VideoWarning for a file that decoded but
+    not as its header promised.
+    """
+    clip, info = decode_clip(path, frames, size, window=window, crop=crop)
+    for note in info.warnings:
+        warnings.warn(f"{path}: {note}", VideoWarning, stacklevel=2)
+    return clip
+
+
+def probe_video(path: str | os.PathLike) -> None:
+    """Open the container and decode the first frame; raise VideoDecodeError saying why that fails."""
+    path = Path(path)
+    with _open(path) as container:
+        try:
+            stream = _video_stream(path, container, [])
+            for _ in container.decode(stream):
+                return
+        except av.FFmpegError as e:
+            raise VideoDecodeError(f"{path}: cannot decode the first frame ({e})") from e
+    raise VideoDecodeError(f"{path}: no frame could be decoded")

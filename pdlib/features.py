@@ -1,0 +1,103 @@
+"""Features of the trained task models for task assembling (Sec. III-C, Table I): `avgpool` and `layer4` per
+examination, left and right videos averaged, cached per task and fold, and stacked over tasks with a mask."""
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import Dataset, SequentialSampler
+from tqdm.auto import tqdm
+
+from pdlib.train import TrainConfig, amp_dtype, clip_loader, model_input, resolve_device
+
+
+@torch.inference_mode()
+def _batches(model: nn.Module, dataset: Dataset,
+             config: TrainConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(avgpool (n, d), layer4 (n, C, T', H', W')) float32 per batch of `dataset`, in order."""
+    device = resolve_device(config.device)
+    was_training = model.training
+    model.to(device).eval()
+    amp = amp_dtype(config, device)
+    loader = clip_loader(dataset, config, SequentialSampler(dataset))
+    for x, _ in tqdm(loader, desc="features", leave=False, disable=not config.progress):
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            feats = model.forward_features(model_input(x, device, False, config))
+        yield feats["avgpool"].float().cpu().numpy(), feats["layer4"].float().cpu().numpy()
+    model.train(was_training)
+
+
+def extract_features(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """`avgpool` (N, d) and `layer4` (N, C, T', H', W') float32 features of every clip (Sec. III-C, Table I):
+    the inputs of the vector-based and the attention-based assembling heads."""
+    parts = list(_batches(model, dataset, config or TrainConfig()))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def extract_task_features(model: nn.Module, dataset: Dataset, fold: int, feature_dir: str | Path,
+                          config: TrainConfig | None = None) -> Path:
+    """Write `feature_dir/<task>/fold<fold>.npz` with `exam` (E,) ids, `avgpool` (E, d) and `layer4`
+    (E, C, T', H', W') from fold `fold`'s task model, for every examination in `dataset` (all videos of one
+    task, both sides of the fold: the assembling heads train and test within the fold, Sec. III-C).
+    The left and right videos of an examination are averaged. An existing file is kept (cache); returns it.
+    """
+    tasks = dataset.meta["task"].unique()
+    if len(tasks) != 1:
+        raise ValueError(f"extract_task_features: expected the videos of one task, found tasks {list(tasks)}")
+    path = Path(feature_dir) / str(tasks[0]) / f"fold{fold}.npz"
+    if path.is_file():
+        return path
+    exam_codes, exams = pd.factorize(dataset.meta["exam"].astype(str))
+    counts = np.bincount(exam_codes, minlength=len(exams)).astype(np.float32)
+    avgpool = layer4 = None
+    start = 0
+    for a, l4 in _batches(model, dataset, config or TrainConfig()):
+        if avgpool is None:  # sums per examination, so the N per-video layer4 maps are never all in memory
+            avgpool = np.zeros((len(exams), *a.shape[1:]), np.float32)
+            layer4 = np.zeros((len(exams), *l4.shape[1:]), np.float32)
+        codes = exam_codes[start:start + len(a)]
+        np.add.at(avgpool, codes, a)
+        np.add.at(layer4, codes, l4)
+        start += len(a)
+    avgpool /= counts[:, None]
+    layer4 /= counts.reshape(-1, *[1] * (layer4.ndim - 1))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, exam=np.asarray(exams, dtype=str), avgpool=avgpool, layer4=layer4)
+    tmp.replace(path)
+    return path
+
+
+def load_exam_features(feature_dir: str | Path, tasks: Sequence[str], fold: int) -> dict[str, np.ndarray]:
+    """Stack the tasks' features of fold `fold` per examination (the F_M of Sec. III-C): `exam` (E,) over the
+    union of examinations (sorted), `avgpool` (E, M, d), `layer4` (E, M, C, T', H', W') and `mask` (E, M),
+    M = len(tasks) in the given order; an examination without a task has zeros there and mask False."""
+    feature_dir = Path(feature_dir)
+    files = {}
+    for task in tasks:
+        path = feature_dir / task / f"fold{fold}.npz"
+        if not path.is_file():
+            raise FileNotFoundError(f"load_exam_features: no features for task {task!r}, fold {fold}: {path} "
+                                    "(run extract_task_features first)")
+        with np.load(path) as f:
+            files[task] = {k: f[k] for k in ("exam", "avgpool", "layer4")}
+    shapes = {t: (f["avgpool"].shape[1:], f["layer4"].shape[1:]) for t, f in files.items()}
+    if len(set(shapes.values())) > 1:
+        raise ValueError(f"load_exam_features: tasks of fold {fold} in {feature_dir} have different feature "
+                         f"shapes (avgpool, layer4): {shapes}")
+    exams = np.array(sorted(set().union(*(f["exam"] for f in files.values()))), dtype=str)
+    d_shape, l4_shape = next(iter(shapes.values()))
+    out = {"exam": exams,
+           "avgpool": np.zeros((len(exams), len(tasks), *d_shape), np.float32),
+           "layer4": np.zeros((len(exams), len(tasks), *l4_shape), np.float32),
+           "mask": np.zeros((len(exams), len(tasks)), bool)}
+    for m, task in enumerate(tasks):
+        rows = np.searchsorted(exams, files[task]["exam"])
+        out["avgpool"][rows, m] = files[task]["avgpool"]
+        out["layer4"][rows, m] = files[task]["layer4"]
+        out["mask"][rows, m] = True
+    return out

@@ -1,0 +1,256 @@
+"""Evaluation of out-of-fold predictions as in the study's Tables III and V: accuracy, precision, recall,
+MCC (fold mean ± std), a 95% CI by bootstrap over patients, a permutation p-value, ROC, kappa, Brier."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.metrics import (
+    accuracy_score,
+    brier_score_loss,
+    cohen_kappa_score,
+    matthews_corrcoef,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+
+from pdlib.tasks import TASKS
+
+
+def binary_metrics(y_true, y_pred) -> dict[str, float]:
+    """Accuracy, precision, recall and MCC (Eq. 15) of one set of predictions, with scikit-learn.
+
+    Binary labels: precision and recall of the positive class 1 (Table III, V). More than two classes:
+    macro averages over classes and the multi-class MCC (R_K). An undefined precision or recall
+    (no predicted or no true positive) counts as 0.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    average = "binary" if set(np.union1d(y_true, y_pred).tolist()) <= {0, 1} else "macro"
+    return {
+        "acc": accuracy_score(y_true, y_pred),
+        "precision": precision_score(y_true, y_pred, average=average, zero_division=0),
+        "recall": recall_score(y_true, y_pred, average=average, zero_division=0),
+        "mcc": matthews_corrcoef(y_true, y_pred),
+    }
+
+
+def mcc_from_confusion(cm: np.ndarray) -> np.ndarray:
+    """MCC of a stack of confusion matrices (..., K, K) (rows true, columns predicted), vectorised.
+
+    The same formula as scikit-learn's matthews_corrcoef (0 when undefined); it exists because the
+    bootstrap and permutation tests need thousands of MCCs at once and scikit-learn computes one per call.
+    """
+    cm = np.asarray(cm, dtype=np.float64)
+    t_sum, p_sum = cm.sum(axis=-1), cm.sum(axis=-2)  # (..., K) true and predicted counts
+    n = cm.sum(axis=(-2, -1))
+    correct = np.trace(cm, axis1=-2, axis2=-1)
+    cov_tp = correct * n - (t_sum * p_sum).sum(-1)
+    cov_pp = n**2 - (p_sum * p_sum).sum(-1)
+    cov_tt = n**2 - (t_sum * t_sum).sum(-1)
+    denom = cov_tt * cov_pp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, cov_tp / np.sqrt(np.where(denom > 0, denom, 1.0)), 0.0)
+
+
+def _codes(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, int]:
+    """Labels as codes 0..K-1 over the union of classes, and K."""
+    classes, codes = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]), return_inverse=True)
+    n = len(np.asarray(y_true))
+    return codes[:n], codes[n:], max(len(classes), 2)
+
+
+def mcc_ci(y_true, y_pred, patients, n_boot: int = 2000, level: float = 0.95,
+           seed: int = 0) -> tuple[float, float]:
+    """Percentile confidence interval of the pooled MCC by bootstrap over patients (Tables III, V "95% CI").
+
+    Patients are resampled with replacement (all videos of a drawn patient come along), because
+    videos of one patient are not independent; n_boot resamples with SciPy's `stats.bootstrap`
+    (method="percentile"), seeded by `seed` so tables are reproducible.
+    """
+    yt, yp, k = _codes(y_true, y_pred)
+    pat_codes, pat_names = pd.factorize(pd.Series(np.asarray(patients)).astype(str))
+    if len(pat_names) < 2:
+        raise ValueError(f"mcc_ci: needs at least 2 patients to resample, found {len(pat_names)}")
+    cm = np.zeros((len(pat_names), k, k))
+    np.add.at(cm, (pat_codes, yt, yp), 1)  # (P, K, K) one confusion matrix per patient
+
+    def statistic(idx, axis=-1):
+        return mcc_from_confusion(cm[np.asarray(idx, dtype=np.int64)].sum(axis=-3))
+
+    res = stats.bootstrap((np.arange(len(pat_names)),), statistic, n_resamples=n_boot, vectorized=True,
+                          confidence_level=level, method="percentile", batch=500,
+                          rng=np.random.default_rng(seed))
+    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+
+
+def permutation_pvalue(y_true, y_pred, n_resamples: int = 9999, seed: int = 0) -> float:
+    """One-sided permutation p-value of the MCC (Tables III, V "p-value"), with SciPy's permutation_test.
+
+    Null hypothesis: predictions are independent of the labels, i.e. any pairing of predictions with
+    videos is equally likely (permutation_type="pairings"; videos are treated as exchangeable).
+    Alternative: MCC greater than under the null. A randomised test cannot give less than
+    1 / (n_resamples + 1), so very small p-values of the study need a larger n_resamples.
+    """
+    yt, yp, k = _codes(y_true, y_pred)
+    onehot_true = np.eye(k)[yt]  # (N, K)
+
+    def statistic(pred, axis=-1):
+        onehot_pred = np.eye(k)[np.asarray(pred, dtype=np.int64)]  # (..., N, K)
+        return mcc_from_confusion(np.einsum("nk,...nl->...kl", onehot_true, onehot_pred))
+
+    res = stats.permutation_test((yp,), statistic, permutation_type="pairings", vectorized=True,
+                                 n_resamples=n_resamples, alternative="greater", batch=1000,
+                                 rng=np.random.default_rng(seed))
+    return float(res.pvalue)
+
+
+def usable(preds: pd.DataFrame) -> pd.DataFrame:
+    """Rows of an out-of-fold prediction frame that have a prediction; warns about the others."""
+    missing = preds["pred"].isna()
+    if missing.any():
+        notes = sorted(set(preds.loc[missing, "note"].dropna())) if "note" in preds else []
+        warnings.warn(f"{int(missing.sum())} videos without prediction are left out of the metrics: {notes}",
+                      stacklevel=2)
+    out = preds[~missing].copy()
+    out["pred"] = out["pred"].astype(int)
+    out["label"] = out["label"].astype(int)
+    return out
+
+
+def fold_mean_std(preds: pd.DataFrame, metric: str = "mcc") -> tuple[float, float]:
+    """The study's "m ± s": `metric` of binary_metrics computed in each fold, then mean and sample std
+    (ddof=1) over folds (Sec. IV-B: the overall accuracy is the average of the per-fold accuracies)."""
+    preds = usable(preds)
+    per_fold = [binary_metrics(g["label"], g["pred"])[metric] for _, g in preds.groupby("fold")]
+    std = np.std(per_fold, ddof=1) if len(per_fold) > 1 else 0.0
+    return float(np.mean(per_fold)), float(std)
+
+
+def roc(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
+    """ROC curve (fpr, tpr) and AUC of binary out-of-fold predictions from `prob` (Figs. 5, 6), sklearn."""
+    preds = usable(preds)
+    fpr, tpr, _ = roc_curve(preds["label"], preds["prob"])
+    return fpr, tpr, float(roc_auc_score(preds["label"], preds["prob"]))
+
+
+def quadratic_kappa(y_true, y_pred) -> float:
+    """Cohen's kappa with quadratic weights (ordinal agreement of severity classes), scikit-learn."""
+    return float(cohen_kappa_score(y_true, y_pred, weights="quadratic"))
+
+
+def brier(preds: pd.DataFrame) -> float:
+    """Brier score of out-of-fold probabilities: `prob` for binary frames, `prob_<c>` columns otherwise."""
+    preds = usable(preds)
+    prob_cols = sorted((c for c in preds.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
+    if prob_cols:
+        return float(brier_score_loss(preds["label"], preds[prob_cols].to_numpy(),
+                                      labels=list(range(len(prob_cols)))))
+    return float(brier_score_loss(preds["label"], preds["prob"], pos_label=1))
+
+
+def summarize(preds: pd.DataFrame, n_boot: int = 2000, n_resamples: int = 9999, seed: int = 0) -> dict:
+    """Numeric summary of one task's out-of-fold predictions, the cells of Tables III and V.
+
+    acc (%), precision, recall and mcc are fold means (acc_std, mcc_std their fold stds); ci_lo/ci_hi
+    the patient-bootstrap CI and p_value the permutation p-value of the pooled MCC (mcc_pooled).
+    """
+    preds = usable(preds)
+    per_fold = pd.DataFrame([binary_metrics(g["label"], g["pred"]) for _, g in preds.groupby("fold")])
+    ddof = 1 if len(per_fold) > 1 else 0
+    lo, hi = mcc_ci(preds["label"], preds["pred"], preds["patient"], n_boot=n_boot, seed=seed)
+    out = {
+        "n": len(preds),
+        "acc": 100 * per_fold["acc"].mean(), "acc_std": 100 * per_fold["acc"].std(ddof=ddof),
+        "precision": per_fold["precision"].mean(), "recall": per_fold["recall"].mean(),
+        "mcc": per_fold["mcc"].mean(), "mcc_std": per_fold["mcc"].std(ddof=ddof),
+        "mcc_pooled": matthews_corrcoef(preds["label"], preds["pred"]),
+        "ci_lo": lo, "ci_hi": hi,
+        "p_value": permutation_pvalue(preds["label"], preds["pred"], n_resamples=n_resamples, seed=seed),
+    }
+    if preds["label"].nunique() == 2 and "prob" in preds:
+        out["auc"] = float(roc_auc_score(preds["label"], preds["prob"]))
+    return out
+
+
+def _task_order(tasks) -> list[str]:
+    known = [t for t in TASKS if t in set(tasks)]
+    return known + sorted(set(tasks) - set(known))
+
+
+def task_metrics(preds_by_setting: dict[str, pd.DataFrame], **kw) -> pd.DataFrame:
+    """Long numeric frame (setting, task, summarize's columns) over every task of every setting's
+    out-of-fold predictions (Table V's numbers); `kw` goes to summarize (n_boot, n_resamples, seed)."""
+    rows = []
+    for setting, preds in preds_by_setting.items():
+        for task in _task_order(preds["task"].unique()):
+            rows.append({"setting": setting, "task": task, **summarize(preds[preds["task"] == task], **kw)})
+    return pd.DataFrame(rows)
+
+
+def format_p(p: float) -> str:
+    """A p-value as the study prints it, e.g. 1.7×10^-4."""
+    if not np.isfinite(p):
+        return "-"
+    if p >= 0.01:
+        return f"{p:.2f}"
+    mantissa, exponent = f"{p:.1e}".split("e")
+    return f"{mantissa}×10^{int(exponent)}"
+
+
+def format_pm(mean: float, std: float, digits: int = 2) -> str:
+    """"m±s" as in the study's tables."""
+    return f"{mean:.{digits}f}±{std:.{digits}f}"
+
+
+def format_ci(lo: float, hi: float) -> str:
+    """"[lo, hi]" as in the study's tables."""
+    return f"[{lo:.2f}, {hi:.2f}]"
+
+
+def _formatted(g: pd.DataFrame) -> dict[str, pd.Series]:
+    """Formatted cells of task_metrics rows (indexed by task), keyed by Table V's headers."""
+    def pairs(fmt, a, b):
+        return pd.Series([fmt(x, y) for x, y in zip(g[a], g[b], strict=True)], index=g.index)
+
+    return {
+        "acc": g["acc"].map("{:.1f}".format),
+        "precision": g["precision"].map("{:.2f}".format),
+        "recall": g["recall"].map("{:.2f}".format),
+        "MCC": pairs(format_pm, "mcc", "mcc_std"),
+        "95% CI": pairs(format_ci, "ci_lo", "ci_hi"),
+        "p-value": g["p_value"].map(format_p),
+    }
+
+
+def format_task_table(numeric: pd.DataFrame) -> pd.DataFrame:
+    """Table V from task_metrics' frame: a row per task, columns (setting, metric), and an `average`
+    row holding the mean ± std over tasks of the task MCCs."""
+    blocks = {}
+    for setting, g in numeric.groupby("setting", sort=False):
+        g = g.set_index("task")
+        cells = pd.DataFrame(_formatted(g), index=g.index)
+        std = g["mcc"].std(ddof=1) if len(g) > 1 else 0.0
+        cells.loc["average"] = ["-", "-", "-", format_pm(g["mcc"].mean(), std), "-", "-"]
+        blocks[setting] = cells
+    table = pd.concat(blocks, axis=1)
+    table.index.name = "task"
+    return table
+
+
+def task_table(preds_by_setting: dict[str, pd.DataFrame], **kw) -> pd.DataFrame:
+    """Table V: accuracy, precision, recall, MCC (fold mean ± std), 95% CI, p-value per task and setting."""
+    return format_task_table(task_metrics(preds_by_setting, **kw))
+
+
+def metric_rows(preds_by_setting: dict[str, pd.DataFrame], **kw) -> pd.DataFrame:
+    """Table III's long format: columns Method, Metric (acc, MCC, CI 95%, p-value) and one per task."""
+    numeric = task_metrics(preds_by_setting, **kw)
+    rows = []
+    for setting, g in numeric.groupby("setting", sort=False):
+        cells = _formatted(g.set_index("task"))
+        for metric, header in (("acc", "acc"), ("MCC", "MCC"), ("95% CI", "CI 95%"), ("p-value", "p-value")):
+            rows.append({"Method": setting, "Metric": header, **cells[metric].to_dict()})
+    return pd.DataFrame(rows)

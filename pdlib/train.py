@@ -1,0 +1,384 @@
+"""Training and evaluation engine of the study's task models (Sec. III-A, IV-B): fine-tuning with SGD and the
+class-balanced focal loss, checkpoints and resume, prediction, and patient-level cross-validation."""
+
+import dataclasses
+import os
+import random
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    DistributedSampler,
+    RandomSampler,
+    SequentialSampler,
+)
+from tqdm.auto import tqdm
+
+from pdlib.data import to_model_input
+from pdlib.folds import assert_patient_disjoint
+from pdlib.losses import ClassBalancedFocalLoss
+from pdlib.metrics import binary_metrics
+from pdlib.models import load_pretrained, save_model
+
+CHECKPOINT = "last.pt"
+# Settings that must not change when a run resumes from a checkpoint (epochs may grow).
+RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "clip_grad", "seed", "flip")
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters and run settings of fit/predict/cross_validate (defaults: the study, Sec. IV-B)."""
+
+    epochs: int = 30
+    batch_size: int = 15
+    lr: float = 1e-3  # constant ("without decay" in the study)
+    momentum: float = 0.9  # SGD with momentum, as in Sec. V-A
+    weight_decay: float = 0.01  # lambda of Eq. 1, applied by the optimizer
+    gamma: float = 2.0  # focusing parameter of the focal loss (Eq. 1)
+    clip_grad: float | None = 5.0  # max gradient norm; TSA can explode at large lr (Sec. V-C)
+    amp: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16" or "off" to force
+    channels_last: str | bool = "auto"  # "auto": channels_last_3d on CUDA only (faster cuDNN 3D convs)
+    compile: bool = False  # torch.compile the model (pays off on long GPU runs only)
+    seed: int = 0
+    device: str = "auto"  # "auto": cuda (the local rank's GPU under torchrun) when available, else cpu
+    num_workers: int = 0  # DataLoader workers; clips are already decoded, so 0 is usually enough
+    checkpoint_dir: str | Path | None = None  # last.pt is written here after every epoch; None: none
+    resume: bool = True  # continue from checkpoint_dir/last.pt when it exists
+    flip: bool = False  # random horizontal flips in training (off: left/right videos are distinct)
+    progress: bool = True  # tqdm bars (notebook or terminal)
+
+
+@dataclass
+class FitResult:
+    """What fit returns: the trained model (unwrapped) and one history row per epoch."""
+
+    model: nn.Module
+    history: pd.DataFrame
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient norm became NaN or infinite."""
+
+
+def probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """Class probabilities (N, K) from logits: the per-class sigmoids of the focal loss (Eq. 1, 2)
+    normalised to sum to 1, so predict, the ROC and the Brier score use what the loss calibrates."""
+    p = torch.sigmoid(logits.float())
+    return p / p.sum(dim=1, keepdim=True)
+
+
+def seed_everything(seed: int, device: torch.device) -> None:
+    """Seed Python, NumPy and torch; on CPU also ask torch for deterministic kernels (warn-only), so two
+    CPU runs with one seed are identical (on GPU, cuDNN's fast non-deterministic kernels are kept)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def distributed() -> tuple[int, int, int]:
+    """(rank, local_rank, world_size) under torchrun (env WORLD_SIZE, RANK, LOCAL_RANK), else (0, 0, 1);
+    initialises the process group on first use."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 0, 1
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), int(os.environ.get("LOCAL_RANK", "0")), world
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """The device of a config: "auto" picks the local rank's GPU when CUDA is available, else the CPU."""
+    if device != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda", distributed()[1])
+    return torch.device("cpu")
+
+
+def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype of a config on `device` (bfloat16), or None for fp32."""
+    if config.amp not in ("auto", "bf16", "off"):
+        raise ValueError(f"TrainConfig.amp: expected 'auto', 'bf16' or 'off', found {config.amp!r}")
+    if config.amp == "bf16" or (config.amp == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
+
+
+def _channels_last(config: TrainConfig, device: torch.device) -> bool:
+    return device.type == "cuda" if config.channels_last == "auto" else bool(config.channels_last)
+
+
+def clip_loader(dataset: Dataset, config: TrainConfig, sampler) -> DataLoader:
+    """Batches of `sampler`'s indices, each fetched as `dataset[list_of_indices]` (one gather from
+    ClipDataset's clip tensor, on its device, instead of stacking single clips)."""
+    labels = getattr(dataset, "labels", None)
+    on_cpu = not (isinstance(labels, torch.Tensor) and labels.device.type != "cpu")  # else GPU-resident clips
+    batches = BatchSampler(sampler, config.batch_size, drop_last=False)
+    workers = config.num_workers if on_cpu else 0
+    return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=workers,
+                      pin_memory=on_cpu and torch.cuda.is_available())
+
+
+def model_input(x: torch.Tensor, device: torch.device, train: bool, config: TrainConfig) -> torch.Tensor:
+    """A uint8 batch moved to `device` and turned into the network's input (pdlib.data.to_model_input)."""
+    x = to_model_input(x.to(device, non_blocking=True), train=train, flip=config.flip and train)
+    # x: (N, 3, T, S, S) float
+    return x.contiguous(memory_format=torch.channels_last_3d) if _channels_last(config, device) else x
+
+
+def _class_counts(labels, num_classes: int) -> list[int]:
+    return np.bincount(np.asarray(torch.as_tensor(labels).cpu()), minlength=num_classes).tolist()
+
+
+def _num_classes(model: nn.Module, labels) -> int:
+    config = getattr(model, "pdlib_config", None)
+    return int(config["num_classes"]) if config else int(torch.as_tensor(labels).max()) + 1
+
+
+def _rng_state() -> dict:
+    """RNG states as tensors and plain values, so the checkpoint loads with weights_only=True."""
+    _, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    py_version, py_state, py_gauss = random.getstate()
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+            "numpy": (torch.from_numpy(np_keys.astype(np.int64)), np_pos, np_has_gauss, np_gauss),
+            "python": (py_version, list(py_state), py_gauss)}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state(("MT19937", keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    version, py_state, py_gauss = state["python"]
+    random.setstate((version, tuple(py_state), py_gauss))
+
+
+def _load_checkpoint(path: Path, config: TrainConfig) -> dict:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    changed = {k: (ckpt["config"][k], getattr(config, k)) for k in RESUME_KEYS
+               if ckpt["config"].get(k) != getattr(config, k)}
+    if changed:
+        raise ValueError(f"cannot resume from {path}: settings differ (checkpoint, now): {changed}; "
+                         "use another checkpoint_dir or resume=False")
+    return ckpt
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)  # atomic: an interruption never leaves a half-written checkpoint
+
+
+def _check_finite(loss: float, grad_norm: float, epoch: int, step: int, config: TrainConfig) -> None:
+    if np.isfinite(loss) and np.isfinite(grad_norm):
+        return
+    raise TrainingDiverged(
+        f"training diverged at epoch {epoch}, step {step}: loss = {loss}, gradient norm = {grad_norm}. "
+        f"Lower TrainConfig.lr (now {config.lr}) or set/lower clip_grad (now {config.clip_grad}); "
+        "the study reports exploding gradients with TSA at large learning rates (Sec. V-C).")
+
+
+def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConfig) -> FitResult:
+    """Fine-tune all layers of `model` on `train` (Sec. III-A, IV-B): SGD with momentum, constant lr,
+    weight decay (lambda of Eq. 1) and the class-balanced focal loss (Eq. 1) with the training set's
+    class counts. `val` (patient-disjoint from `train`) is only evaluated after each epoch for the
+    history: the last epoch's model is returned, nothing is selected on it.
+
+    With `config.checkpoint_dir`, `last.pt` (model, optimizer, RNG states, epoch, history) is written
+    after every epoch, and a later call with the same settings resumes from it; a resumed run ends
+    with the same weights as an uninterrupted one on CPU. Under torchrun the model is wrapped in
+    DistributedDataParallel and only rank 0 writes checkpoints and shows progress.
+    """
+    if val is not None and hasattr(train, "meta") and hasattr(val, "meta"):
+        assert_patient_disjoint(train.meta, val.meta)
+    rank, _, world = distributed()
+    device = resolve_device(config.device)
+    seed_everything(config.seed, device)
+    model = model.to(device)
+    if _channels_last(config, device):
+        model = model.to(memory_format=torch.channels_last_3d)
+    counts = _class_counts(train.labels, _num_classes(model, train.labels))
+    criterion = ClassBalancedFocalLoss(counts, gamma=config.gamma).to(device)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                                weight_decay=config.weight_decay)
+    history: list[dict] = []
+    start = 0
+    ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT if config.checkpoint_dir else None
+    if ckpt_path and config.resume and ckpt_path.is_file():
+        ckpt = _load_checkpoint(ckpt_path, config)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        _set_rng_state(ckpt["rng"])
+        start, history = ckpt["epoch"], ckpt["history"]
+        if start > config.epochs:
+            warnings.warn(f"{ckpt_path} holds epoch {start} > epochs={config.epochs}; returning that model",
+                          stacklevel=2)
+    net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    step_fn = torch.compile(net) if config.compile else net
+    amp = amp_dtype(config, device)
+    show = config.progress and rank == 0
+    for epoch in tqdm(range(start, config.epochs), desc="epochs", initial=start, total=config.epochs,
+                      disable=not show):
+        # Shuffling depends on (seed, epoch) only, so a resumed run draws the same batches.
+        if world > 1:
+            sampler = DistributedSampler(train, shuffle=True, seed=config.seed)
+            sampler.set_epoch(epoch)
+        else:
+            generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+            sampler = RandomSampler(train, generator=generator)
+        net.train()
+        t0, losses = time.perf_counter(), []
+        loader = clip_loader(train, config, sampler)
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
+        for step, (x, y) in enumerate(bar):
+            x, y = model_input(x, device, True, config), y.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                logits = step_fn(x)  # (N, K)
+            loss = criterion(logits.float(), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            max_norm = config.clip_grad if config.clip_grad is not None else float("inf")
+            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+            losses.append(loss.item())
+            _check_finite(losses[-1], grad_norm.item(), epoch + 1, step + 1, config)
+            optimizer.step()
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "time_s": time.perf_counter() - t0}
+        if val is not None:
+            prob = predict(model, val, dataclasses.replace(config, progress=False))
+            val_labels = np.asarray(torch.as_tensor(val.labels).cpu())
+            row.update({f"val_{k}": float(v) for k, v in binary_metrics(val_labels, prob.argmax(1)).items()})
+        history.append(row)
+        if ckpt_path and rank == 0:
+            _save_checkpoint(ckpt_path, {
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
+                "history": history, "rng": _rng_state(), "config": dataclasses.asdict(config) | {
+                    "checkpoint_dir": str(config.checkpoint_dir)}})
+    return FitResult(model=model, history=pd.DataFrame(history))
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, dataset: Dataset, config: TrainConfig) -> np.ndarray:
+    """Class probabilities (N, K) float32 for every clip of `dataset`, in order (see `probabilities`);
+    the positive class of a binary task is column 1. No augmentation; every rank predicts everything."""
+    device = resolve_device(config.device)
+    was_training = model.training
+    model.to(device).eval()
+    amp = amp_dtype(config, device)
+    out = []
+    loader = clip_loader(dataset, config, SequentialSampler(dataset))
+    show = config.progress and distributed()[0] == 0
+    for x, _ in tqdm(loader, desc="predict", leave=False, disable=not show):
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            logits = model(model_input(x, device, False, config))  # (N, K)
+        out.append(probabilities(logits).cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy().astype(np.float32)
+
+
+def _fold_done(pred_path: Path, model_path: Path, fold: int, videos: pd.Series) -> pd.DataFrame | None:
+    """The saved predictions of `fold` when they and its model exist and cover exactly `videos`."""
+    if not (pred_path.is_file() and Path(f"{model_path}.safetensors").is_file()):
+        return None
+    saved = pd.read_csv(pred_path, dtype={"video": str, "patient": str, "exam": str, "note": str})
+    saved = saved[saved["fold"] == fold]
+    if set(saved["video"]) != set(videos.astype(str)):
+        warnings.warn(f"{pred_path}: saved predictions of fold {fold} do not match the dataset; retraining",
+                      stacklevel=3)
+        return None
+    return saved
+
+
+def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out_dir: str | Path, name: str,
+                   pretrained: str | Path | None = None) -> pd.DataFrame:
+    """Five-fold patient-level cross-validation of one task and one model setting (Sec. IV-B, Tables III, V).
+
+    For each fold k a fresh `model_fn()` (loaded from `pretrained` when given) is fitted on the videos
+    of patients outside fold k and predicts the videos of fold k, so every video's prediction comes
+    from the model that never saw its patient. Returns and writes `out_dir/predictions/<name>.csv`
+    (video, patient, exam, task, side, label, fold, prob, pred, note, and prob_<c> per class when there
+    are more than two; prob is the positive class's probability for binary tasks, else the predicted
+    class's) and saves fold models with `save_model` at `out_dir/models/<name>/fold<k>`.
+    Fold k is seeded with config.seed + k. With config.checkpoint_dir, fold k checkpoints under
+    `<checkpoint_dir>/<name>/fold<k>`. Re-running skips every fold whose predictions and model already
+    exist. A fold whose training side has a single class is not trained: its videos get a `note`
+    and no prediction (and a warning).
+    """
+    out_dir = Path(out_dir)
+    pred_path = out_dir / "predictions" / f"{name}.csv"
+    meta = dataset.meta.reset_index(drop=True).copy()
+    meta["patient"] = meta["patient"].astype(str)
+    folds = pd.Series(folds).rename(index=str)
+    missing = sorted(set(meta["patient"]) - set(folds.index))
+    if missing:
+        raise KeyError(f"cross_validate({name}): patients {missing} have no fold in the folds given")
+    meta["fold"] = meta["patient"].map(folds).astype(int)
+    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    rank = distributed()[0]
+    results = []
+    for k in sorted(folds.unique()):
+        test_idx = np.flatnonzero(meta["fold"] == k)
+        train_idx = np.flatnonzero(meta["fold"] != k)
+        if len(test_idx) == 0:
+            continue
+        assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
+        model_path = out_dir / "models" / name / f"fold{k}"
+        done = _fold_done(pred_path, model_path, k, meta["video"].iloc[test_idx])
+        if done is not None:
+            results.append(done)
+            continue
+        rows = meta.iloc[test_idx][["video", "patient", "exam", "task", "side", "fold"]].assign(
+            label=labels[test_idx], note="")
+        if len(np.unique(labels[train_idx])) < 2:
+            note = (f"fold {k} not trained: its training side has only class {np.unique(labels[train_idx])}"
+                    if len(train_idx) else f"fold {k} not trained: its training side is empty")
+            warnings.warn(f"cross_validate({name}): {note}", stacklevel=2)
+            results.append(rows.assign(prob=np.nan, pred=pd.NA, note=note))
+            continue
+        model = model_fn()
+        if pretrained is not None:
+            model = load_pretrained(model, pretrained)
+        fold_config = dataclasses.replace(
+            config, seed=config.seed + int(k),
+            checkpoint_dir=Path(config.checkpoint_dir) / name / f"fold{k}" if config.checkpoint_dir else None)
+        result = fit(model, dataset.subset(train_idx), dataset.subset(test_idx), fold_config)
+        prob = predict(result.model, dataset.subset(test_idx), fold_config)  # (n_k, K)
+        rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
+        rows["pred"] = prob.argmax(1)
+        if prob.shape[1] > 2:
+            rows[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
+        results.append(rows)
+        if rank == 0:
+            model_path.parent.mkdir(parents=True, exist_ok=True)
+            save_model(result.model, model_path)
+            _write_predictions(results, pred_path)
+    preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
+    if dist.is_initialized():
+        dist.barrier()
+    return preds
+
+
+def _write_predictions(results: list[pd.DataFrame], path: Path) -> pd.DataFrame:
+    preds = pd.concat(results, ignore_index=True)
+    first = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]
+    preds = preds[first + [c for c in preds.columns if c not in first]]
+    preds["pred"] = preds["pred"].astype("Int64")
+    preds["note"] = preds["note"].astype(object).fillna("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    preds.to_csv(path, index=False)
+    return preds

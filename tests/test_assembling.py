@@ -1,0 +1,126 @@
+"""The fold/repeat loop of Sec. V-D on a small fake feature folder: Tables VII-IX, Fig. 7, missing data."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pdlib import assembling
+from pdlib.assembling import HeadConfig
+from pdlib.tasks import TASKS
+
+N_EXAMS, N_PATIENTS, D, MAP = 30, 10, 16, (8, 1, 2, 2)
+CONFIG = HeadConfig(epochs=25)
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory):
+    """30 exams of 10 patients, 5 folds, 7 tasks; 'hand' carries the class; one exam has no features,
+    one exam lacks 'toe'. Returns (feature_dir, exams, folds)."""
+    root = tmp_path_factory.mktemp("fake")
+    rng = np.random.default_rng(0)
+    exams = pd.DataFrame({"exam": [f"e{i:02d}" for i in range(N_EXAMS)],
+                          "patient": [f"p{i // 3}" for i in range(N_EXAMS)],
+                          "condition": "L-OFF", "total": np.tile([10.0, 30.0, 50.0], N_EXAMS // 3)})
+    folds = pd.Series(np.arange(N_PATIENTS) % 5, index=[f"p{i}" for i in range(N_PATIENTS)], name="fold")
+    exams.to_csv(root / "exams.csv", index=False)
+    folds.rename_axis("patient").to_csv(root / "folds.csv")
+    label = np.digitize(exams["total"], (23, 40), right=True)
+    features = root / "features"
+    for task in TASKS:
+        keep = exams["exam"] != "e29"
+        if task == "toe":
+            keep &= exams["exam"] != "e04"
+        for k in range(5):
+            avg = rng.normal(size=(N_EXAMS, D)).astype(np.float32)
+            l4 = rng.normal(size=(N_EXAMS, *MAP)).astype(np.float32)
+            if task == "hand":
+                avg[np.arange(N_EXAMS), label] += 4.0
+                l4[np.arange(N_EXAMS), label] += 4.0
+            (features / task).mkdir(parents=True, exist_ok=True)
+            np.savez(features / task / f"fold{k}.npz", exam=exams["exam"][keep].to_numpy(str),
+                     avgpool=avg[keep], layer4=l4[keep])
+    read_exams = pd.read_csv(root / "exams.csv")
+    read_folds = pd.read_csv(root / "folds.csv", dtype={"patient": str}).set_index("patient")["fold"]
+    return features, read_exams, read_folds
+
+
+@pytest.fixture(scope="module")
+def data(fake):
+    return assembling.load_assembling_data(*fake)
+
+
+def test_data_shapes_folds_and_missing_report(data):
+    assert data.tasks == TASKS and data.num_classes == 3 and len(data.folds) == 5
+    for fd in data.folds:
+        assert fd.avgpool.shape == (N_EXAMS - 1, 7, D) and fd.layer4.shape == (N_EXAMS - 1, 7, *MAP)
+        assert set(fd.patient[fd.train]).isdisjoint(fd.patient[~fd.train])
+        assert (~fd.train).sum() == 6 - (fd.fold == 4)  # 2 patients x 3 exams; e29 (fold 4) has no features
+        assert fd.mask.sum() == (N_EXAMS - 1) * 7 - 1  # e04 lacks toe
+        np.testing.assert_allclose(fd.avgpool[fd.train][fd.mask[fd.train]].mean(axis=0), 0, atol=1e-4)
+    assert list(data.missing["exam"]) == ["e29"] * 5
+    assert set(data.missing["reason"]) == {"no features for any task"}
+
+
+def test_patient_disjointness_is_asserted_per_fold(fake, monkeypatch):
+    calls = []
+    spy = lambda tr, te: calls.append((set(tr), set(te)))  # noqa: E731
+    monkeypatch.setattr(assembling, "assert_patient_disjoint", spy)
+    assembling.load_assembling_data(*fake)
+    assert len(calls) == 5 and all(tr and te and tr.isdisjoint(te) for tr, te in calls)
+
+
+def test_missing_feature_folder_says_run_notebook_02(tmp_path, monkeypatch, fake):
+    _, exams, folds = fake
+    with pytest.raises(FileNotFoundError, match="02_task_level"):
+        assembling.load_assembling_data(tmp_path / "nothing", exams, folds)
+    monkeypatch.setenv("PDLIB_ROOT", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="02_task_level"):
+        assembling.load_study_data("smoke", feature_setting="tsa_synact")
+
+
+def _finite(df: pd.DataFrame) -> bool:
+    return all(math.isfinite(v) for v in df.select_dtypes("number").to_numpy().ravel())
+
+
+def test_table_vii_rows_columns_and_rank(data, tmp_path):
+    results = assembling.single_task_results(data, CONFIG, repeats=2, seed=0)
+    table = assembling.table_vii(results)
+    assert list(table.columns[:5]) == ["Task", "Input", "Accuracy", "MCC", "Rank"]
+    assert len(table) == 14 and set(table["Input"]) == {"avgpool", "layer4"} and _finite(table)
+    assert table.loc[table["Task"] == "toe", "exams"].tolist() == [28, 28]  # e04 has no toe, e29 nothing
+    hand = table[table["Task"] == "hand"]
+    assert (hand["Rank"] == 1).all() and (hand["acc_mean"] > 0.7).all()
+    assert table["Accuracy"].str.fullmatch(r"\d+\.\d±\d+\.\d").all()
+    assert table["MCC"].str.fullmatch(r"-?\d\.\d\d±\d\.\d\d").all()
+    table.to_csv(tmp_path / "t7.csv", index=False)
+    assert assembling.best_single_task(tmp_path / "t7.csv")[0] == "hand"
+
+
+def test_repeats_pool_folds_and_are_reproducible(data):
+    a = assembling.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
+    b = assembling.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
+    assert len(a.predictions) == 2 * (N_EXAMS - 1)  # every usable exam predicted once per repeat
+    assert a.predictions.groupby("repeat")["exam"].nunique().tolist() == [N_EXAMS - 1] * 2
+    pd.testing.assert_frame_equal(a.predictions, b.predictions)
+    s = a.scores()
+    assert a.summary()["mcc_mean"] == pytest.approx(s["mcc"].mean())
+    assert a.summary()["mcc_std"] == pytest.approx(s["mcc"].std(ddof=0))
+
+
+@pytest.mark.parametrize("slight_vs_severe", [False, True])
+def test_tables_viii_ix_and_fig7(fake, slight_vs_severe):
+    data = assembling.load_assembling_data(*fake, slight_vs_severe=slight_vs_severe)
+    table, weights = assembling.assembling_results(data, ("hand", "avgpool"), CONFIG, repeats=2)
+    assert list(table["Method"]) == ["single task baseline", "vector averaging", "vector weighting",
+                                     "channel-wise attention weighting", "pixel-wise attention weighting"]
+    assert list(table["Input"]) == ["avgpool", "avgpool", "avgpool", "layer4", "layer4"]
+    assert {"Accuracy", "MCC", "acc_mean", "acc_std", "mcc_mean", "mcc_std"} <= set(table.columns)
+    assert _finite(table) and (table["mcc_mean"].abs() <= 1).all()
+    assert table["exams"].tolist() == [20 - 1] * 5 if slight_vs_severe else [N_EXAMS - 1] * 5
+    summary = assembling.weight_summary(weights)
+    assert list(summary["task"]) == list(TASKS) and (summary["runs"] == 10).all()
+    assert summary["mean"].sum() == pytest.approx(1.0)
+    fig = assembling.plot_task_weights(summary)
+    assert len(fig.axes[0].patches) == 7

@@ -1,0 +1,80 @@
+"""Tests of pdlib.folds: patient-level folds, the fold file, examination classes, the leak check."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pdlib.folds import LeakError, assert_patient_disjoint, exam_classes, load_or_make_folds, patient_folds
+
+
+def videos(n_patients=40, seed=0):
+    """Each patient has 1-4 videos of two tasks; a patient's scores are correlated (as in real data)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(n_patients):
+        severity = rng.integers(0, 5)
+        for task in ("finger", "hand"):
+            for side in "LR"[: rng.integers(1, 3)]:
+                rows.append({"patient": f"P{p:02d}", "task": task, "side": side,
+                             "score": int(np.clip(severity + rng.integers(-1, 2), 0, 4))})
+    return pd.DataFrame(rows)
+
+
+def test_patient_folds_disjoint_nonempty_and_stratified():
+    v = videos()
+    fold = patient_folds(v, n_splits=5, seed=0)
+    assert fold.index.is_unique and set(fold.index) == set(v["patient"])  # one fold per patient
+    assert sorted(fold.unique()) == [0, 1, 2, 3, 4]
+    v["fold"] = v["patient"].map(fold)
+    assert v.groupby("patient")["fold"].nunique().max() == 1
+    v["label"] = (v["score"] >= 2).astype(int)
+    overall = v.groupby("task")["label"].mean()
+    for _, g in v.groupby("fold"):
+        assert len(g) > 0
+        assert (g.groupby("task")["label"].mean() - overall).abs().max() < 0.25
+    for k in range(5):  # every fold is a real split: the leak check passes
+        assert_patient_disjoint(v[v["fold"] != k], v[v["fold"] == k])
+    assert patient_folds(v, seed=0).equals(fold) and not patient_folds(v, seed=1).equals(fold)
+
+
+def test_patient_folds_errors():
+    with pytest.raises(ValueError, match="3 patients cannot fill 5 folds"):
+        patient_folds(videos(3))
+    with pytest.raises(KeyError, match="'task'"):
+        patient_folds(videos().drop(columns="task"))
+
+
+def test_load_or_make_folds_reuses_and_refreshes_the_file(tmp_path):
+    path = tmp_path / "folds.csv"
+    v = videos()
+    first = load_or_make_folds(v, path)
+    assert path.is_file() and load_or_make_folds(v, path, seed=1).equals(first)  # read back, not remade
+    mine = pd.Series(np.arange(40) % 5, index=pd.Index(sorted(v["patient"].unique()), name="patient"),
+                     name="fold")
+    mine.to_csv(path)
+    assert load_or_make_folds(v, path).equals(mine)  # a user's fold file is what counts
+    more = pd.concat([v, videos(45, seed=1).query("patient >= 'P40'")])
+    refreshed = load_or_make_folds(more, path)  # new patients: folds are made again
+    assert set(refreshed.index) == set(more["patient"])
+
+
+def test_exam_classes_cutoffs_and_tertiles():
+    totals = pd.Series([0, 23, 23.5, 40, 40.5, 80], index=list("abcdef"))
+    assert list(exam_classes(totals)) == [0, 0, 1, 1, 2, 2]
+    svs = exam_classes(totals, slight_vs_severe=True)
+    assert list(svs.index) == ["a", "b", "e", "f"] and list(svs) == [0, 0, 1, 1]
+    tert = exam_classes(pd.Series(np.arange(30.0)[::-1]), scheme="tertiles")
+    assert tert.value_counts().tolist() == [10, 10, 10]
+    assert tert.iloc[0] == 2 and tert.iloc[-1] == 0  # highest totals in the top class
+    with pytest.raises(ValueError, match="unknown scheme 'median'"):
+        exam_classes(totals, scheme="median")
+    with pytest.raises(ValueError, match="missing total"):
+        exam_classes(pd.Series([1.0, np.nan]))
+
+
+def test_leaky_split_raises_naming_the_patient():
+    v = videos()
+    with pytest.raises(LeakError, match=r"\['P07'\]"):
+        assert_patient_disjoint(v[v["patient"] <= "P07"], v[v["patient"] >= "P07"])
+    with pytest.raises(LeakError, match="P03"):
+        assert_patient_disjoint(["P01", "P03"], ["P03"])

@@ -1,0 +1,158 @@
+"""Tests of pdlib.train: determinism, resume, divergence guard, patient-disjoint cross-validation."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from pdlib.data import ClipDataset
+from pdlib.folds import LeakError
+from pdlib.models import build_model
+from pdlib.train import TrainConfig, TrainingDiverged, cross_validate, fit, predict
+
+
+class TinyNet(nn.Module):
+    """A 3D conv, BN and linear head: enough to exercise the engine quickly."""
+
+    def __init__(self, k=2):
+        super().__init__()
+        self.conv = nn.Conv3d(3, 4, 3, padding=1)
+        self.bn = nn.BatchNorm3d(4)
+        self.fc = nn.Linear(4, k)
+        self.pdlib_config = {"name": "tiny", "num_classes": k, "options": {}}
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean(dim=(2, 3, 4)))
+
+
+def make_clips(n_patients=10, per_patient=4, seed=0, frames=4, size=8):
+    """Videos whose brightness carries the label, so a model can learn it."""
+    rng = np.random.default_rng(seed)
+    rows, clips = [], []
+    for p in range(n_patients):
+        for v in range(per_patient):
+            label = (p + v) % 2
+            base = 60 + 120 * label
+            clips.append(rng.integers(base - 50, base + 50, (frames, size, size, 3)))
+            rows.append({"video": f"p{p}_v{v}.mp4", "patient": f"p{p}", "exam": f"p{p}_e{v // 2}",
+                         "task": "finger", "side": "LR"[v % 2], "score": 3 * label, "label": label})
+    meta = pd.DataFrame(rows)
+    return ClipDataset(torch.as_tensor(np.stack(clips), dtype=torch.uint8), torch.tensor(meta["label"]), meta)
+
+
+def config(**kw):
+    return TrainConfig(**{"epochs": 2, "batch_size": 5, "lr": 0.05, "progress": False, **kw})
+
+
+def test_fit_history_and_probabilities():
+    ds = make_clips()
+    train, val = ds.subset(np.arange(32)), ds.subset(np.arange(32, 40))
+    res = fit(TinyNet(), train, val, config(epochs=3))
+    assert list(res.history["epoch"]) == [1, 2, 3]
+    assert {"loss", "time_s", "val_acc", "val_mcc"} <= set(res.history.columns)
+    assert np.isfinite(res.history["loss"]).all()
+    prob = predict(res.model, val, config())
+    assert prob.shape == (8, 2) and prob.dtype == np.float32
+    np.testing.assert_allclose(prob.sum(1), 1, rtol=1e-5)
+
+
+def test_same_seed_same_predictions():
+    ds = make_clips()
+    probs = []
+    for _ in range(2):
+        torch.manual_seed(123)  # same initial weights
+        probs.append(predict(fit(TinyNet(), ds, None, config(flip=True)).model, ds, config()))
+    assert np.array_equal(probs[0], probs[1])
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    ds = make_clips(n_patients=5, frames=8, size=32)
+    torch.manual_seed(1)
+    init = build_model("r3d10", 2, widen=0.125).state_dict()
+
+    def fresh():
+        net = build_model("r3d10", 2, widen=0.125)
+        net.load_state_dict(init)
+        return net
+
+    full = fit(fresh(), ds, None, config(epochs=3, flip=True)).model
+    fit(fresh(), ds, None, config(epochs=1, flip=True, checkpoint_dir=tmp_path))  # "killed" after epoch 1
+    resumed = fit(fresh(), ds, None, config(epochs=3, flip=True, checkpoint_dir=tmp_path))
+    assert list(resumed.history["epoch"]) == [1, 2, 3]
+    a, b = full.state_dict(), resumed.model.state_dict()
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    with pytest.raises(ValueError, match="settings differ"):
+        fit(fresh(), ds, None, config(epochs=4, lr=0.1, checkpoint_dir=tmp_path))
+
+
+def test_nan_loss_raises_training_diverged():
+    net = TinyNet()
+    with torch.no_grad():
+        net.fc.weight.fill_(float("inf"))
+    with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1: loss = (nan|inf).*lr.*clip_grad"):
+        fit(net, make_clips(), None, config())
+
+
+def test_fit_refuses_leaky_validation():
+    ds = make_clips()
+    with pytest.raises(LeakError, match="p7"):
+        fit(TinyNet(), ds.subset(np.arange(0, 32)), ds.subset(np.arange(28, 40)), config())
+
+
+class Memoriser(TinyNet):
+    """Predicts class 1 exactly for clips it was trained on (clip brightness = video id)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen: set[float] = set()
+
+    def forward(self, x):
+        key = [round(float(v), 3) for v in x[:, 0].mean(dim=(1, 2, 3))]
+        if self.training:
+            self.seen.update(key)
+        hit = torch.tensor([k in self.seen for k in key], dtype=torch.float32)
+        return super().forward(x) * 0 + torch.stack([1 - hit, hit], 1) * 20
+
+
+def test_cross_validate_out_of_fold(tmp_path):
+    ds = make_clips()
+    ids = torch.arange(len(ds), dtype=torch.uint8)[:, None, None, None, None] + 10
+    ds.clips = ids.expand_as(ds.clips).contiguous()  # constant clips: brightness identifies the video
+    folds = pd.Series(np.arange(10) % 5, index=[f"p{p}" for p in range(10)])
+    built = []
+
+    def model_fn():
+        built.append(Memoriser())
+        return built[-1]
+
+    preds = cross_validate(ds, folds, model_fn, config(epochs=1), tmp_path, "finger_tiny")
+    assert len(built) == 5 and len(preds) == len(ds)
+    assert (preds["pred"] == 0).all()  # no video was seen by the model that predicted it
+    assert all(len(m.seen) == 32 for m in built)  # ...although each model memorised its 32 training videos
+    assert (preds["fold"] == preds["patient"].map(folds)).all()
+    saved = pd.read_csv(tmp_path / "predictions" / "finger_tiny.csv")
+    first = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred"]
+    assert list(saved.columns[:9]) == first
+    assert all((tmp_path / "models" / "finger_tiny" / f"fold{k}.safetensors").is_file() for k in range(5))
+    again = cross_validate(ds, folds, model_fn, config(epochs=1), tmp_path, "finger_tiny")
+    assert len(built) == 5  # nothing retrained
+    assert sorted(again["video"]) == sorted(preds["video"])
+
+
+def test_cross_validate_skips_single_class_fold_loudly(tmp_path):
+    ds = make_clips()
+    folds = pd.Series(np.arange(10) % 5, index=[f"p{p}" for p in range(10)])
+    labels = np.where(ds.meta["patient"].map(folds) == 0, ds.labels.numpy(), 0)
+    ds = ClipDataset(ds.clips, torch.tensor(labels), ds.meta.assign(label=labels))
+    # fold 0 holds every positive video: folds 1-4 train on both classes, fold 0 on class 0 only
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        preds = cross_validate(ds, folds, TinyNet, config(epochs=1), tmp_path, "skip")
+    assert any("fold 0 not trained" in str(w.message) for w in caught)
+    fold0 = preds[preds["fold"] == 0]
+    assert fold0["pred"].isna().all() and fold0["note"].str.contains("only class").all()
+    assert preds.loc[preds["fold"] != 0, "pred"].notna().all()

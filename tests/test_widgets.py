@@ -1,0 +1,167 @@
+"""The attention explorer without a browser: attention arithmetic, ExplorerState's data, the controls' effects."""
+
+import numpy as np
+import pytest
+from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs
+
+from pdlib.widgets import (
+    AttentionExplorer,
+    ExplorerError,
+    ExplorerState,
+    attention_matrix,
+    build_explorer,
+    frame_steps,
+    received_attention,
+)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    """The outputs folder holding a fake `smoke` profile (tests/explorer_fixture.py)."""
+    root = tmp_path_factory.mktemp("outputs")
+    build_outputs(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def state(outputs):
+    return ExplorerState("smoke", root=outputs, frames=FRAMES, size=SIZE)
+
+
+def softmax_attention(shape, seed=0):
+    logits = np.random.default_rng(seed).normal(size=shape)
+    e = np.exp(logits)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def test_attention_matrix_selects_head_and_position_or_averages():
+    att = softmax_attention((2, 3, 4, 5, 5))  # (heads, H', W', T', T')
+    np.testing.assert_allclose(attention_matrix(att, 1, (2, 3)), att[1, 2, 3])
+    np.testing.assert_allclose(attention_matrix(att, None, (0, 1)), att[:, 0, 1].mean(axis=0))
+    np.testing.assert_allclose(attention_matrix(att, 0, None), att[0].mean(axis=(0, 1)))
+    np.testing.assert_allclose(attention_matrix(att, None, None).sum(axis=1), np.ones(5))
+    with pytest.raises(ValueError, match=r"head = 2 is out of range: expected 0\.\.1"):
+        attention_matrix(att, 2, None)
+    with pytest.raises(ValueError, match=r"column w = 4 .* expected 0\.\.3"):
+        attention_matrix(att, 0, (0, 4))
+
+
+def test_received_attention_is_the_mean_over_queries_at_each_position():
+    att = softmax_attention((2, 3, 4, 5, 5))
+    spatial = received_attention(att, 1)
+    assert spatial.shape == (5, 3, 4)  # (T', H', W')
+    np.testing.assert_allclose(spatial[:, 2, 1], att[1, 2, 1].mean(axis=0))
+    np.testing.assert_allclose(spatial.sum(axis=0), np.ones((3, 4)))  # each position distributes 1 over steps
+
+
+def test_frame_steps_cover_the_clip_evenly():
+    assert frame_steps(8, 4).tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    assert frame_steps(5, 2).tolist() == [0, 0, 0, 1, 1]
+    assert frame_steps(4, 1).tolist() == [0, 0, 0, 0]
+
+
+def test_state_lists_tasks_folds_and_the_test_videos_of_a_fold(state):
+    assert state.tasks == list(TASKS)
+    assert state.folds("finger") == [0, 1]
+    videos = state.videos("finger", 0)
+    assert set(videos["patient"]) == {"P0", "P2"}  # fold 0's test patients: its model never saw them
+    assert len(videos) == 4 and set(videos["side"]) == {"L", "R"}
+
+
+def test_clip_has_frames_recorded_prediction_and_attention_of_every_tsa_layer(state):
+    video = state.videos("hand", 1)["video"].iloc[0]
+    clip = state.clip("hand", 1, video)
+    assert clip.frames.shape == (FRAMES, SIZE, SIZE, 3) and clip.frames.dtype == np.uint8
+    assert len(clip.attention) == 8  # r3d18_tsa: two TSA convolutions in each of 2 blocks of layer3 and layer4
+    assert clip.attention["layer3.0.conv1.attn"].shape == (2, 4, 4, 8, 8)  # (heads, H', W', T', T')
+    assert clip.attention["layer4.1.conv2.attn"].shape == (2, 2, 2, 8, 8)
+    row = state.predictions("hand").set_index("video").loc[video]
+    assert (clip.label, clip.pred, clip.prob) == (row["label"], row["pred"], pytest.approx(row["prob"]))
+    assert state.clip("hand", 1, video) is clip  # cached per (task, fold, video)
+
+
+def test_view_changes_with_head_and_position(state):
+    video = state.videos("finger", 0)["video"].iloc[0]
+    layer = "layer3.0.conv2.attn"
+    v0 = state.view("finger", 0, video, layer, 0, (1, 2))
+    v1 = state.view("finger", 0, video, layer, 1, (1, 2))
+    moved = state.view("finger", 0, video, layer, 0, (3, 0))
+    mean = state.view("finger", 0, video, layer, None, None)
+    assert v0.matrix.shape == (8, 8)
+    np.testing.assert_allclose(v0.matrix.sum(axis=1), np.ones(8), rtol=1e-5)  # softmax over keys
+    assert not np.allclose(v0.matrix, v1.matrix)
+    assert not np.allclose(v0.matrix, moved.matrix)
+    assert not np.allclose(v0.matrix, mean.matrix)
+    np.testing.assert_allclose(v0.received, v0.matrix.mean(axis=0))
+    assert v0.frame_maps.shape == (FRAMES, SIZE, SIZE) and v0.frame_step.tolist() == frame_steps(FRAMES, 8).tolist()
+    with pytest.raises(ExplorerError, match="not a TSA layer"):
+        state.view("finger", 0, video, "layer2", 0, None)
+
+
+def test_task_weights_of_an_examination_from_fitted_heads(state):
+    weights = state.task_weights(0, "E2")
+    m = len(TASKS)
+    assert weights.pixel.shape == (2, 2, 2, m)  # (T', H', W', M) of the fixture's layer4 features
+    np.testing.assert_allclose(weights.pixel.sum(axis=-1), 1.0, rtol=1e-5)  # α_{t,h,w,m} sums to 1 over tasks
+    assert weights.vector.shape == (m,) and weights.vector.sum() == pytest.approx(1.0, rel=1e-5)
+    assert weights.present.all() and "fitted now" in weights.source
+    with pytest.raises(ExplorerError, match="E9 has no features in fold 0"):
+        state.task_weights(0, "E9")
+
+
+def test_missing_video_file_is_reported_with_its_path(outputs, tmp_path):
+    state = ExplorerState("smoke", root=outputs, dataset=str(tmp_path), frames=FRAMES, size=SIZE)
+    video = state.videos("finger", 0)["video"].iloc[0]
+    with pytest.raises(ExplorerError, match=f"{tmp_path}.*does not exist"):
+        state.clip("finger", 0, video)
+
+
+def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):
+    build_outputs(tmp_path, models=False)
+    app = build_explorer("smoke", "tsa_synact", root=tmp_path)
+    assert "02_task_level" in app.value and "tsa_synact" in app.value
+    assert "pdlib-explorer-message" in app._dom_classes
+
+
+def test_build_explorer_reads_outputs_from_the_environment(outputs, monkeypatch):
+    monkeypatch.setenv("PDLIB_OUTPUTS", str(outputs))
+    app = build_explorer("smoke", frames=FRAMES, size=SIZE)
+    assert "pdlib-explorer" in app._dom_classes
+
+
+def test_controls_change_what_is_shown(state):
+    app = AttentionExplorer(state)
+    assert app.average.value and app.row.disabled  # averaged over positions at first
+    first = app.matrix.value
+    assert first[:4] == b"\x89PNG" and app.filmstrip.value[:4] == b"\x89PNG"
+    app.head.value = 1
+    by_head = app.matrix.value
+    assert by_head != first
+    app.average.value = False
+    assert not app.row.disabled and app.row.max == 3  # layer3 of a 64-pixel clip: a 4 x 4 grid
+    at_origin = app.matrix.value
+    app.row.value = 2
+    assert app.matrix.value != at_origin
+    assert app.current_view().position == (2, 0)
+    app.layer.value = "layer4.0.conv1.attn"
+    assert app.row.max == 1 and app.row.value == 1  # clipped to the 2 x 2 grid of layer4
+
+
+def test_task_change_reloads_folds_videos_and_clip(state):
+    app = AttentionExplorer(state)
+    before = app.info.value
+    app.task.value = "hand"
+    assert [v for _, v in app.video.options] == state.videos("hand", 0)["video"].tolist()
+    assert app.current_clip().task == "hand" and app.info.value != before
+    app.fold.value = 1
+    assert [v for _, v in app.video.options] == state.videos("hand", 1)["video"].tolist()
+    assert app.current_clip().fold == 1 and app.current_clip().patient in {"P1", "P3"}
+
+
+def test_weights_button_shows_the_task_weights(state):
+    app = AttentionExplorer(state)
+    app.weights_button.click()
+    assert app.weights_image.value[:4] == b"\x89PNG" and "fitted now" in app.weights_note.value
+    shown = app.weights_image.value
+    app.video.value = app.video.options[-1][1]  # another examination of the same fold: weights follow
+    assert app.weights_image.value != shown
