@@ -37,7 +37,7 @@ def peak_memory_mb(device: torch.device) -> float:
 
 def train_step_ms(name: str, mode: str, batch: int, frames: int, size: int, steps: int, warmup: int,
                   device: torch.device) -> tuple[float, float]:
-    """Mean ms of SGD training steps (forward, class-balanced focal loss, backward, update) and peak memory."""
+    """Mean ms of an SGD training step (forward, class-balanced focal loss, backward, update), peak memory."""
     fast, compile_ = MODES[mode]
     torch.manual_seed(0)
     model = build_model(name, num_classes=2).to(device)
@@ -72,7 +72,8 @@ def train_step_ms(name: str, mode: str, batch: int, frames: int, size: int, step
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--cpu-small", action=argparse.BooleanOptionalAction, default=None,
                         help="batch 2, 16x112x112 (default on CPU)")
@@ -94,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     modes = [m for m in MODES if args.compile or (args.compile is None and device.type == "cuda")
              or not MODES[m][1]]
     print(f"device {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else 'CPU'}), "
-          f"torch {torch.__version__}, batch {batch}, clip {frames}x{size}x{size}, {steps} steps after {warmup}")
+          f"torch {torch.__version__}, batch {batch}, clip {frames}x{size}x{size}, "
+          f"{steps} steps after {warmup} warm-up")
     mem = "peak GPU MiB" if device.type == "cuda" else "process peak RSS MiB"
     print(f"{'model':<12} {'mode':<17} {'ms/step':>9} {mem:>22}")
     results: dict[tuple[str, str], float] = {}
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     base, tsa = args.models[0], args.models[-1]
     for mode in modes:
         if (base, mode) in results and (tsa, mode) in results and base != tsa:
-            print(f"  {tsa}/{base} [{mode}]: {results[tsa, mode] / results[base, mode]:.2f}x (target <= 1.15)")
+            ratio = results[tsa, mode] / results[base, mode]
+            print(f"  {tsa}/{base} [{mode}]: {ratio:.2f}x (target <= 1.15)")
     for name in args.models:
         for mode in modes[1:]:
             if (name, mode) in results and (name, "fp32 eager") in results:

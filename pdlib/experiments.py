@@ -68,10 +68,10 @@ def pretrain_on_actions(root: str | Path, layout: str, label: str, archs: Sequen
                         frames: int, size: int, options: dict, config: TrainConfig, profile: str) -> pd.DataFrame:
     """Train each model from scratch on each split of an action dataset; top-1 test accuracy (Table II).
 
-    Models are saved as `models/pretrained/<label>/<arch>_split<k>` and reused when the recipe is
-    unchanged. Returns one row per (dataset, arch, split) with top1 in percent.
+    Models are saved as `models/pretrained/<layout>/<arch>_split<k>` and reused when the recipe is
+    unchanged. Returns one row per (dataset label, arch, split) with top1 in percent.
     """
-    base = out_dir(profile, "models") / "pretrained" / label
+    base = out_dir(profile, "models") / "pretrained" / layout
     rows = []
     for split in splits:
         train, test, classes = action_clips(root, split, frames, size, out_dir(profile, "cache"), layout=layout)
@@ -100,11 +100,11 @@ def table_ii(results: pd.DataFrame) -> pd.DataFrame:
     return table.reset_index().rename(columns={"method": "Method (scratch)"}).rename_axis(columns=None)
 
 
-def pretrained_checkpoint(profile: str, arch: str, label: str = "synact") -> Path:
-    """The checkpoint notebook 02 fine-tunes: `arch` pretrained on split 1 of `label` by notebook 01."""
-    path = out_dir(profile, "models") / "pretrained" / label / f"{arch}_split1" / "model"
+def pretrained_checkpoint(profile: str, arch: str, layout: str = "synact") -> Path:
+    """The checkpoint notebook 02 fine-tunes: `arch` pretrained on split 1 of `layout` by notebook 01."""
+    path = out_dir(profile, "models") / "pretrained" / layout / f"{arch}_split1" / "model"
     if not Path(f"{path}.safetensors").is_file():
-        raise FileNotFoundError(f"no pretrained {arch} on {label} at {path}.safetensors: run notebook "
+        raise FileNotFoundError(f"no pretrained {arch} on {layout} at {path}.safetensors: run notebook "
                                 "01_pretraining first (its task_model must match notebook 02's)")
     return path
 
@@ -141,7 +141,8 @@ def run_setting(setting: str, tasks: Sequence[str], root: Path, folds: pd.Series
     return preds, ""
 
 
-def _by_label(results: dict[str, tuple[dict[str, pd.DataFrame], str]]) -> dict[str, pd.DataFrame]:
+def by_label(results: dict[str, tuple[dict[str, pd.DataFrame], str]]) -> dict[str, pd.DataFrame]:
+    """The out-of-fold predictions of every setting that ran, all tasks together, keyed by table label."""
     return {SETTINGS[s][0]: pd.concat(p.values(), ignore_index=True) for s, (p, _) in results.items() if p}
 
 
@@ -153,7 +154,7 @@ def notes(results: dict[str, tuple[dict[str, pd.DataFrame], str]]) -> pd.DataFra
 
 def table_iii(results: dict[str, tuple[dict[str, pd.DataFrame], str]], **kw) -> pd.DataFrame:
     """Table III (long format: Method, Metric, one column per task); missing settings as a `note` row."""
-    table = metrics.metric_rows(_by_label(results), **kw)
+    table = metrics.metric_rows(by_label(results), **kw)
     tasks = [c for c in table.columns if c not in ("Method", "Metric")]
     missing = [{"Method": r.setting, "Metric": "note", **{t: r.note for t in tasks}}
                for r in notes(results).itertuples()]
@@ -167,7 +168,7 @@ def table_v(results: dict[str, tuple[dict[str, pd.DataFrame], str]], ceiling: pd
     Missing settings get a block whose cells hold the note; `ceiling` (SynPD's oracle MCC per task)
     adds a column beside each task.
     """
-    numeric = metrics.task_metrics(_by_label(results), **kw)
+    numeric = metrics.task_metrics(by_label(results), **kw)
     table = metrics.format_task_table(numeric)
     for r in notes(results).itertuples():
         table[(r.setting, "note")] = r.note
@@ -185,12 +186,15 @@ def best_settings(numeric: pd.DataFrame) -> dict[str, str]:
 
 
 def extract_setting_features(setting: str, tasks: Sequence[str], root: Path, folds: pd.Series, frames: int,
-                             size: int, config: TrainConfig, profile: str) -> Path:
+                             size: int, config: TrainConfig, profile: str) -> tuple[Path, pd.DataFrame]:
     """Features of every examination from each fold's task model of `setting` (DESIGN.md), for 03–05.
 
-    Writes `features/<setting>/<task>/fold<k>.npz`; files made from older models are replaced.
+    Writes `features/<setting>/<task>/fold<k>.npz`; files made from older models are replaced. Returns the
+    folder and the (task, fold) pairs without a model (a fold that cross_validate could not train, e.g.
+    a single-class training side), which the assembling notebooks mask.
     """
     feature_dir = out_dir(profile, "features") / setting
+    skipped = []
     for task in tasks:
         clips = task_clips(root, task, frames, size, out_dir(profile, "cache"))
         for k in sorted(folds.unique()):
@@ -198,8 +202,10 @@ def extract_setting_features(setting: str, tasks: Sequence[str], root: Path, fol
             npz = feature_dir / task / f"fold{k}.npz"
             model_file = Path(f"{model_path}.safetensors")
             if not model_file.is_file():
-                raise FileNotFoundError(f"no model for {setting}/{task} fold {k} at {model_file}")
+                npz.unlink(missing_ok=True)
+                skipped.append({"task": task, "fold": int(k), "reason": f"no trained model at {model_file}"})
+                continue
             if npz.is_file() and npz.stat().st_mtime < model_file.stat().st_mtime:
                 npz.unlink()
             extract_task_features(load_model(model_path), clips, int(k), feature_dir, config)
-    return feature_dir
+    return feature_dir, pd.DataFrame(skipped, columns=["task", "fold", "reason"])

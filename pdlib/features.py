@@ -1,6 +1,7 @@
 """Features of the trained task models for task assembling (Sec. III-C, Table I): `avgpool` and `layer4` per
 examination, left and right videos averaged, cached per task and fold, and stacked over tasks with a mask."""
 
+import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -72,19 +73,30 @@ def extract_task_features(model: nn.Module, dataset: Dataset, fold: int, feature
     return path
 
 
-def load_exam_features(feature_dir: str | Path, tasks: Sequence[str], fold: int) -> dict[str, np.ndarray]:
+def load_exam_features(feature_dir: str | Path, tasks: Sequence[str], fold: int,
+                       allow_missing: bool = False) -> dict[str, np.ndarray]:
     """Stack the tasks' features of fold `fold` per examination (the F_M of Sec. III-C): `exam` (E,) over the
     union of examinations (sorted), `avgpool` (E, M, d), `layer4` (E, M, C, T', H', W') and `mask` (E, M),
-    M = len(tasks) in the given order; an examination without a task has zeros there and mask False."""
+    M = len(tasks) in the given order; an examination without a task has zeros there and mask False.
+
+    A task without a feature file for this fold is an error, or with `allow_missing` (a fold whose task
+    model could not be trained, e.g. a single-class training side) masked everywhere, with a warning.
+    """
     feature_dir = Path(feature_dir)
     files = {}
     for task in tasks:
         path = feature_dir / task / f"fold{fold}.npz"
         if not path.is_file():
-            raise FileNotFoundError(f"load_exam_features: no features for task {task!r}, fold {fold}: {path} "
-                                    "(run extract_task_features first)")
+            msg = f"load_exam_features: no features for task {task!r}, fold {fold}: {path}"
+            if not allow_missing:
+                raise FileNotFoundError(msg + " (run extract_task_features first)")
+            warnings.warn(msg + "; the task is masked for every examination of this fold", stacklevel=2)
+            continue
         with np.load(path) as f:
             files[task] = {k: f[k] for k in ("exam", "avgpool", "layer4")}
+    if not files:
+        raise FileNotFoundError(f"load_exam_features: no features of any of {list(tasks)} for fold {fold} "
+                                f"in {feature_dir}")
     shapes = {t: (f["avgpool"].shape[1:], f["layer4"].shape[1:]) for t, f in files.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(f"load_exam_features: tasks of fold {fold} in {feature_dir} have different feature "
@@ -96,6 +108,8 @@ def load_exam_features(feature_dir: str | Path, tasks: Sequence[str], fold: int)
            "layer4": np.zeros((len(exams), len(tasks), *l4_shape), np.float32),
            "mask": np.zeros((len(exams), len(tasks)), bool)}
     for m, task in enumerate(tasks):
+        if task not in files:
+            continue
         rows = np.searchsorted(exams, files[task]["exam"])
         out["avgpool"][rows, m] = files[task]["avgpool"]
         out["layer4"][rows, m] = files[task]["layer4"]

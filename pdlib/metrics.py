@@ -251,6 +251,7 @@ def metric_rows(preds_by_setting: dict[str, pd.DataFrame], **kw) -> pd.DataFrame
     rows = []
     for setting, g in numeric.groupby("setting", sort=False):
         cells = _formatted(g.set_index("task"))
-        for metric, header in (("acc", "acc"), ("MCC", "MCC"), ("95% CI", "CI 95%"), ("p-value", "p-value")):
+        for metric, header in (("acc", "acc"), ("precision", "precision"), ("recall", "recall"), ("MCC", "MCC"),
+                               ("95% CI", "CI 95%"), ("p-value", "p-value")):
             rows.append({"Method": setting, "Metric": header, **cells[metric].to_dict()})
     return pd.DataFrame(rows)

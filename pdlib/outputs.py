@@ -49,7 +49,8 @@ def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", ind
     csv = d / f"{name}.csv"
     df.to_csv(csv, index=index)
     md = df.to_markdown(index=index)
-    (d / f"{name}.md").write_text(f"{caption}\n\n{md}\n\n<!-- {prov} -->\n" if caption else f"{md}\n\n<!-- {prov} -->\n")
+    head = f"{caption}\n\n" if caption else ""
+    (d / f"{name}.md").write_text(f"{head}{md}\n\n<!-- {prov} -->\n")
     tex = df.to_latex(index=index, caption=caption or None, label=f"tab:{name}", escape=True)
     (d / f"{name}.tex").write_text(f"% {prov}\n{tex}")
     _write_sidecar(d / name, meta)

@@ -39,7 +39,7 @@ RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "clip_gr
 class TrainConfig:
     """Hyper-parameters and run settings of fit/predict/cross_validate (defaults: the study, Sec. IV-B)."""
 
-    epochs: int = 30
+    epochs: int = 30  # not given by the study ("convergence is confirmed"); profiles set their own
     batch_size: int = 15
     lr: float = 1e-3  # constant ("without decay" in the study)
     momentum: float = 0.9  # SGD with momentum, as in Sec. V-A
@@ -258,7 +258,11 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
             _check_finite(losses[-1], grad_norm.item(), epoch + 1, step + 1, config)
             optimizer.step()
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
-        row = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "time_s": time.perf_counter() - t0}
+        epoch_loss = torch.tensor(float(np.mean(losses)), device=device)
+        if world > 1:  # the history shows the mean over ranks
+            dist.all_reduce(epoch_loss)
+            epoch_loss /= world
+        row = {"epoch": epoch + 1, "loss": epoch_loss.item(), "time_s": time.perf_counter() - t0}
         if val is not None:
             prob = predict(model, val, dataclasses.replace(config, progress=False))
             val_labels = np.asarray(torch.as_tensor(val.labels).cpu())
@@ -313,7 +317,8 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
     from the model that never saw its patient. Returns and writes `out_dir/predictions/<name>.csv`
     (video, patient, exam, task, side, label, fold, prob, pred, note, and prob_<c> per class when there
     are more than two; prob is the positive class's probability for binary tasks, else the predicted
-    class's) and saves fold models with `save_model` at `out_dir/models/<name>/fold<k>`.
+    class's) and saves fold models with `save_model` at `out_dir/models/<name>/fold<k>` and their
+    training history (loss, and metrics on fold k for monitoring only) as `fold<k>_history.csv` beside.
     Fold k is seeded with config.seed + k. With config.checkpoint_dir, fold k checkpoints under
     `<checkpoint_dir>/<name>/fold<k>`. Re-running skips every fold whose predictions and model already
     exist. A fold whose training side has a single class is not trained: its videos get a `note`
@@ -366,6 +371,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
         if rank == 0:
             model_path.parent.mkdir(parents=True, exist_ok=True)
             save_model(result.model, model_path)
+            result.history.to_csv(model_path.parent / f"fold{k}_history.csv", index=False)
             _write_predictions(results, pred_path)
     preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
     if dist.is_initialized():

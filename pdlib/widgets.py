@@ -1,4 +1,4 @@
-"""Attention explorer: the TSA attention of trained task models (Sec. III-B) and assembling task weights (Sec. III-C).
+"""Attention explorer: the TSA attention of trained task models (Sec. III-B) and task weights (Sec. III-C).
 
 `ExplorerState` finds a profile's trained models, reads clips and computes attention, without widgets (it is
 tested in Python); `AttentionExplorer` wires ipywidgets 8 controls to matplotlib views rendered as PNG images,
@@ -17,27 +17,31 @@ import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from pdlib.models.assemble import METHOD_INPUT
 from pdlib.paths import outputs_root, resolve
 from pdlib.tasks import ITEMS, TASKS
 
-# The notebook that writes what the explorer reads, named in every "nothing to show" message.
+# Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "
-              "`tsa_synact` setting) for this profile: it writes the fold models and their predictions.")
-# Frames drawn in the filmstrip; longer clips show evenly spaced frames (the curve keeps every frame).
+              "`tsa_synact` setting) for this profile: it writes the fold models, predictions and features.")
+# Frames drawn in the filmstrip; a longer clip shows evenly spaced frames (the curve keeps every frame).
 MAX_FILMSTRIP = 16
+# The assembling heads whose task weights are shown (Table I): per examination, and global.
+WEIGHT_METHODS = ("pixel_attention", "vector_weighting")
+PREDICTION_COLUMNS = ("video", "patient", "exam", "side", "label", "fold", "prob", "pred")
+CLASS_NAMES = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}
 
 
 class ExplorerError(Exception):
-    """Outputs the explorer needs are missing or inconsistent; the message says what and where."""
+    """Outputs the explorer needs are missing or inconsistent; the message says what, where, and what to run."""
 
 
 @dataclass(frozen=True)
 class ClipAttention:
-    """One video through the model of one fold: its frames, the recorded prediction, every TSA layer's attention."""
+    """One video through the model of one fold: its frames, recorded prediction and every TSA layer's attention."""
 
     task: str
     fold: int
@@ -46,15 +50,15 @@ class ClipAttention:
     exam: str
     side: str
     label: int
-    prob: float  # recorded out-of-fold probability of class 1 (scores 2-4)
+    prob: float  # recorded out-of-fold probability of class 1 (severe)
     pred: int
     frames: np.ndarray  # (T, S, S, 3) uint8
-    attention: dict[str, np.ndarray]  # TSA module -> (heads, H', W', T', T'), rows: queries, softmax over keys
+    attention: dict[str, np.ndarray]  # TSA module -> (heads, H', W', T', T'); rows: queries, softmax over keys
 
 
 @dataclass(frozen=True)
 class AttentionView:
-    """What the explorer draws for one (layer, head, position) choice of one clip."""
+    """What the explorer draws for one (layer, head, position) choice on one clip."""
 
     layer: str
     head: int | None  # None: mean over heads
@@ -68,19 +72,19 @@ class AttentionView:
 
 @dataclass(frozen=True)
 class TaskWeights:
-    """Task weights of the assembling heads for one examination of one fold (Eq. 8 and Eq. 12-13)."""
+    """Task weights of the assembling heads of one fold for one examination (Eq. 8, Eq. 12-13)."""
 
     exam: str
     fold: int
     tasks: tuple[str, ...]
-    present: np.ndarray  # (M,) bool: the examination has features of this task
+    present: np.ndarray  # (M,) bool: the examination has features of the task
     pixel: np.ndarray  # (T', H', W', M) pixel-wise attention weights α_{t,h,w,m} of this examination
-    vector: np.ndarray  # (M,) global weights α_m of vector weighting
-    source: str  # where the heads come from: loaded, or fitted now
+    vector: np.ndarray  # (M,) global α_m of vector weighting
+    source: str  # how the heads were obtained
 
 
 def attention_matrix(att: np.ndarray, head: int | None, position: tuple[int, int] | None) -> np.ndarray:
-    """The (T', T') temporal attention of Eq. 2 at one position (or the mean over positions) for one head (or all).
+    """The (T', T') temporal attention (Eq. 6) of one head (None: mean of heads) at one position (None: mean).
 
     `att` is one clip's (heads, H', W', T', T') softmax attention of a TSA block.
     """
@@ -93,13 +97,13 @@ def attention_matrix(att: np.ndarray, head: int | None, position: tuple[int, int
 
 
 def received_attention(att: np.ndarray, head: int | None) -> np.ndarray:
-    """(T', H', W'): at every position, the attention each key step receives, averaged over query steps."""
+    """(T', H', W'): at every position, the attention each key step receives, averaged over the query steps."""
     a = att.mean(axis=0) if head is None else att[_checked(head, att.shape[0], "head")]
     return a.mean(axis=-2).transpose(2, 0, 1)
 
 
 def frame_steps(n_frames: int, n_steps: int) -> np.ndarray:
-    """(T,) the attention step (of T' evenly strided steps) that each of T frames falls in."""
+    """(T,) the attention step, of T' evenly strided steps, that each of T frames falls in."""
     return np.arange(n_frames) * n_steps // n_frames
 
 
@@ -118,22 +122,23 @@ def _checked(index: int, size: int, name: str) -> int:
 class ExplorerState:
     """The data behind the explorer: models, clips and predictions of one profile and setting, read lazily.
 
-    Layout read (DESIGN.md, written by notebook 02): `<root>/<profile>/models/<setting>/<task>/fold<k>.json`
-    (+ `.safetensors`), `predictions/<setting>/<task>.csv`, the dataset at `data/synpd` (or `dataset`).
-    Attention is computed once per (task, fold, video) and cached.
+    Reads what notebook 02 writes under `<root>/<profile>/` (root: `outputs/` or $PDLIB_OUTPUTS):
+    `models/<setting>/<task>/fold<k>.json|.safetensors`, `predictions/<setting>/<task>.csv`,
+    `features/<setting>/`, `data/folds.csv` and the dataset (`data/synpd`, or `dataset`). Attention is
+    computed once per (task, fold, video); assembling heads are fitted once per fold.
     """
 
     def __init__(self, profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
                  dataset: str | Path = "", frames: int | None = None, size: int | None = None):
         self.profile, self.setting = profile, setting
-        self.base = Path(root).resolve() / profile if root else outputs_root() / profile
+        self.base = (Path(root).resolve() if root else outputs_root()) / profile
         self.dataset = resolve(dataset) if dataset else self.base / "data" / "synpd"
-        self._frames, self._size = frames, size
+        self._shape = (frames, size) if frames and size else None
         self._models: dict[tuple[str, int], torch.nn.Module] = {}
         self._clips: dict[tuple[str, int, str], ClipAttention] = {}
         self._predictions: dict[str, pd.DataFrame] = {}
         self._heads: dict[int, dict[str, torch.nn.Module]] = {}
-        self._assembling_data = None
+        self._assembling = None
 
     @property
     def model_dir(self) -> Path:
@@ -141,90 +146,66 @@ class ExplorerState:
 
     @property
     def tasks(self) -> list[str]:
-        """Tasks with at least one fold model, in the study's order (unknown tasks last)."""
+        """Tasks with at least one fold model, in the study's order (other tasks after them)."""
         found = {p.parent.name for p in self.model_dir.glob("*/fold*.json")}
         return sorted(found, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t))
 
     def check(self) -> None:
-        """Raises ExplorerError naming the missing folder or file when there is nothing to explore."""
+        """Raises ExplorerError, naming what is missing and where, when there is nothing to explore."""
+        from pdlib.models import TemporalRelativeAttention
+
         if not self.tasks:
-            raise ExplorerError(f"No trained models for setting '{self.setting}' of profile '{self.profile}': "
+            raise ExplorerError(f"No trained models of setting '{self.setting}' for profile '{self.profile}': "
                                 f"{self.model_dir} holds no <task>/fold<k>.json. {TRAIN_HINT}")
         for task in self.tasks:
-            self.predictions(task)
-
-    def folds(self, task: str) -> list[int]:
-        """Folds of `task` that have both a model and out-of-fold predictions."""
-        saved = {int(p.stem.removeprefix("fold")) for p in (self.model_dir / task).glob("fold*.json")}
-        return sorted(saved & set(self.predictions(task)["fold"].astype(int)))
+            if not self.folds(task):
+                raise ExplorerError(f"Task '{task}' has no fold with both a model in {self.model_dir / task} "
+                                    f"and predictions. {TRAIN_HINT}")
+        task = self.tasks[0]
+        model = self.model(task, self.folds(task)[0])
+        if not any(isinstance(m, TemporalRelativeAttention) for m in model.modules()):
+            raise ExplorerError(f"The models of setting '{self.setting}' ({model.pdlib_config['name']}) have no "
+                                f"TSA layer, so no temporal attention to show. {TRAIN_HINT}")
 
     def predictions(self, task: str) -> pd.DataFrame:
         """The task's out-of-fold predictions (video, patient, exam, task, side, label, fold, prob, pred)."""
         if task not in self._predictions:
             path = self.base / "predictions" / self.setting / f"{task}.csv"
             if not path.is_file():
-                raise ExplorerError(f"Models of task '{task}' exist but their predictions do not: expected "
-                                    f"{path}. {TRAIN_HINT}")
+                raise ExplorerError(f"Models of task '{task}' exist but not their predictions {path}. {TRAIN_HINT}")
             df = pd.read_csv(path, dtype={"video": str, "patient": str, "exam": str, "side": str})
-            missing = {"video", "patient", "exam", "side", "label", "fold", "prob", "pred"} - set(df.columns)
+            missing = sorted(set(PREDICTION_COLUMNS) - set(df.columns))
             if missing:
-                raise ExplorerError(f"{path}: expected columns video, patient, exam, side, label, fold, prob, "
-                                    f"pred; missing {sorted(missing)}")
+                raise ExplorerError(f"{path}: expected columns {', '.join(PREDICTION_COLUMNS)}; missing {missing}")
             self._predictions[task] = df.fillna({"side": ""})
         return self._predictions[task]
 
+    def folds(self, task: str) -> list[int]:
+        """Folds of `task` with both a model and out-of-fold predictions."""
+        saved = {int(p.stem.removeprefix("fold")) for p in (self.model_dir / task).glob("fold*.json")}
+        predicted = self.predictions(task).dropna(subset=["prob"])["fold"].astype(int)
+        return sorted(saved & set(predicted))
+
     def videos(self, task: str, fold: int) -> pd.DataFrame:
-        """The test videos of `fold` (never seen by that fold's model), ordered by examination and side."""
+        """The predicted test videos of `fold` (its model never saw their patients), by examination and side."""
         df = self.predictions(task)
-        return df[df["fold"] == fold].sort_values(["exam", "side", "video"]).reset_index(drop=True)
+        df = df[(df["fold"] == fold) & df["prob"].notna()]
+        return df.sort_values(["exam", "side", "video"]).reset_index(drop=True)
 
     def model(self, task: str, fold: int) -> torch.nn.Module:
         """The fold's task model in eval mode (loaded once)."""
         from pdlib.models import load_model
 
-        key = (task, fold)
-        if key not in self._models:
+        if (task, fold) not in self._models:
             path = self.model_dir / task / f"fold{fold}"
             if not path.with_suffix(".json").is_file():
                 raise ExplorerError(f"No model for task '{task}', fold {fold}: expected {path}.json. {TRAIN_HINT}")
-            self._models[key] = load_model(path).eval()
-        return self._models[key]
-
-    def clip(self, task: str, fold: int, video: str) -> ClipAttention:
-        """The video's frames, recorded prediction and attention under the fold's model (cached)."""
-        from pdlib.data import read_clip, to_model_input
-        from pdlib.models import attention_weights
-
-        key = (task, fold, video)
-        if key in self._clips:
-            return self._clips[key]
-        rows = self.videos(task, fold)
-        rows = rows[rows["video"] == video]
-        if rows.empty:
-            raise ExplorerError(f"Video {video!r} is not a test video of task '{task}', fold {fold} in "
-                                f"{self.base / 'predictions' / self.setting / (task + '.csv')}")
-        row = rows.iloc[0]
-        model = self.model(task, fold)
-        frames, size = self.clip_shape()
-        path = self.dataset / video
-        if not path.is_file():
-            raise ExplorerError(f"Video file {path} (row of {video!r} in the predictions) does not exist: is "
-                                f"the dataset folder {self.dataset} the one the models were trained on?")
-        clip = read_clip(path, frames, size)  # (T, S, S, 3) uint8
-        with torch.no_grad():
-            x = to_model_input(torch.from_numpy(clip)[None], train=False)  # (1, 3, T, S, S)
-            att = {name: a[0].float().numpy() for name, a in attention_weights(model, x).items()}
-        if not att:
-            raise ExplorerError(f"The models of setting '{self.setting}' have no TSA layer, so no temporal "
-                                f"attention to show. Choose a TSA setting (e.g. 'tsa_synact').")
-        result = ClipAttention(task, fold, video, str(row["patient"]), str(row["exam"]), str(row["side"]),
-                               int(row["label"]), float(row["prob"]), int(row["pred"]), clip, att)
-        self._clips[key] = result
-        return result
+            self._models[task, fold] = load_model(path).eval()
+        return self._models[task, fold]
 
     def clip_shape(self) -> tuple[int, int]:
         """(frames T, size S) of the models' clips: as given, else `frames` and `size` of params/<profile>.yaml."""
-        if self._frames is None or self._size is None:
+        if self._shape is None:
             from pdlib.run import ReproduceError, load_params
 
             try:
@@ -233,69 +214,102 @@ class ExplorerState:
                 raise ExplorerError(f"The clip shape is unknown: pass frames and size ({err})") from None
             if "frames" not in params or "size" not in params:
                 raise ExplorerError(f"The clip shape is unknown: params/{self.profile}.yaml has no 'frames' and "
-                                    f"'size' keys; pass frames and size")
-            self._frames, self._size = int(params["frames"]), int(params["size"])
-        return self._frames, self._size
+                                    f"'size'; pass frames and size")
+            self._shape = (int(params["frames"]), int(params["size"]))
+        return self._shape
 
-    def task_weights(self, fold: int, exam: str) -> TaskWeights:
-        """Task weights of `exam` under fold `fold`'s pixel-wise attention head, and the fold's global vector weights.
+    def clip(self, task: str, fold: int, video: str) -> ClipAttention:
+        """The video's frames, recorded prediction and attention under the fold's model (cached)."""
+        from pdlib.data import VideoDecodeError, read_clip, to_model_input
+        from pdlib.models import attention_weights
 
-        Notebook 04 saves no assembling heads, so both heads are fitted here (once per fold, a few seconds) on
-        the fold's training examinations exactly as 04 fits them (`pdlib.assembling.fit_head`, HeadConfig).
-        """
-        from pdlib.assembling import HeadConfig, fit_head
-        from pdlib.models.assemble import task_weights
-
-        data = self._assembling()
-        fd = next((f for f in data.folds if f.fold == fold), None)
-        if fd is None or exam not in set(fd.exam):
-            raise ExplorerError(f"Examination {exam} has no features in fold {fold} under "
-                                f"{self.base / 'features' / self.setting}. {TRAIN_HINT}")
-        if fold not in self._heads:
-            train = fd.train & fd.mask.any(axis=1)
-            mask, y = torch.from_numpy(fd.mask[train]), torch.from_numpy(fd.label[train])
-            self._heads[fold] = {
-                method: fit_head(method, torch.from_numpy(getattr(fd, METHOD_INPUT[method])[train]), mask, y,
-                                 data.num_classes, HeadConfig(), seed=fold)
-                for method in ("pixel_attention", "vector_weighting")}
-        i = int(np.flatnonzero(fd.exam == exam)[0])
-        x, mask = torch.from_numpy(fd.layer4[i:i + 1]), torch.from_numpy(fd.mask[i:i + 1])
-        heads = self._heads[fold]
-        return TaskWeights(exam, fold, data.tasks, fd.mask[i], task_weights(heads["pixel_attention"], x, mask)[0].numpy(),
-                           task_weights(heads["vector_weighting"], x, mask).numpy(),
-                           f"fitted now on the {int(fd.train.sum())} training examinations of fold {fold} "
-                           f"(notebook 04 saves no heads)")
-
-    def _assembling(self):
-        """The examination-level features and classes of notebook 04 (cut-off classes), read once."""
-        from pdlib.assembling import load_assembling_data
-        from pdlib.data import load_manifest
-
-        if self._assembling_data is None:
-            folds_csv = self.base / "data" / "folds.csv"
-            if not folds_csv.is_file():
-                raise ExplorerError(f"No folds file {folds_csv}. {TRAIN_HINT}")
-            folds = pd.read_csv(folds_csv, dtype={"patient": str}).set_index("patient")["fold"]
-            try:
-                data = load_assembling_data(self.base / "features" / self.setting, load_manifest(self.dataset)[1],
-                                            folds)
-            except FileNotFoundError as err:
-                raise ExplorerError(str(err)) from None
-            self._assembling_data = data
-        return self._assembling_data
+        if (task, fold, video) in self._clips:
+            return self._clips[task, fold, video]
+        rows = self.videos(task, fold)
+        rows = rows[rows["video"] == video]
+        if rows.empty:
+            raise ExplorerError(f"Video {video!r} is not a predicted test video of task '{task}', fold {fold} "
+                                f"in {self.base / 'predictions' / self.setting / (task + '.csv')}")
+        row = rows.iloc[0]
+        path = self.dataset / video
+        if not path.is_file():
+            raise ExplorerError(f"Video file {path} does not exist: is {self.dataset} the dataset the models of "
+                                f"'{self.setting}' were trained on?")
+        try:
+            frames = read_clip(path, *self.clip_shape())  # (T, S, S, 3) uint8
+        except VideoDecodeError as err:
+            raise ExplorerError(str(err)) from None
+        x = to_model_input(torch.from_numpy(frames)[None], train=False)  # (1, 3, T, S, S)
+        att = attention_weights(self.model(task, fold), x)
+        result = ClipAttention(task, fold, video, str(row["patient"]), str(row["exam"]), str(row["side"]),
+                               int(row["label"]), float(row["prob"]), int(row["pred"]), frames,
+                               {name: a[0].float().numpy() for name, a in att.items()})
+        self._clips[task, fold, video] = result
+        return result
 
     def view(self, task: str, fold: int, video: str, layer: str, head: int | None,
              position: tuple[int, int] | None) -> AttentionView:
-        """The attention matrix, received-attention curve and per-frame maps for one choice of the controls."""
+        """Attention matrix, received-attention curve and per-frame maps for one choice of the controls."""
         clip = self.clip(task, fold, video)
         if layer not in clip.attention:
-            raise ExplorerError(f"Layer {layer!r} is not a TSA layer of this model; layers: {sorted(clip.attention)}")
+            raise ExplorerError(f"{layer!r} is not a TSA layer of this model; layers: {', '.join(clip.attention)}")
         att = clip.attention[layer]
         matrix = attention_matrix(att, head, position)
         spatial = received_attention(att, head)
         steps = frame_steps(len(clip.frames), att.shape[-1])
         return AttentionView(layer, head, position, matrix, matrix.mean(axis=0), spatial, steps,
                              upsample_maps(spatial, steps, clip.frames.shape[1]))
+
+    def task_weights(self, fold: int, exam: str) -> TaskWeights:
+        """`exam`'s weights under fold `fold`'s pixel-wise attention head, and that fold's vector weights.
+
+        Notebook 04 saves no assembling heads, so both are fitted here, once per fold, on the fold's training
+        examinations as notebook 04 fits them (`pdlib.assembling.fit_head`, default HeadConfig, cut-off classes).
+        """
+        from pdlib.assembling import HeadConfig, fit_head
+        from pdlib.models.assemble import METHOD_INPUT, task_weights
+
+        data = self._assembling_data()
+        fd = next((f for f in data.folds if f.fold == fold), None)
+        if fd is None or exam not in set(fd.exam):
+            raise ExplorerError(f"Examination {exam} has no features in fold {fold} under "
+                                f"{self.base / 'features' / self.setting}. {TRAIN_HINT}")
+        config = HeadConfig()
+        if fold not in self._heads:
+            train = fd.train & fd.mask.any(axis=1)
+            mask, y = torch.from_numpy(fd.mask[train]), torch.from_numpy(fd.label[train])
+            threads = torch.get_num_threads()
+            torch.set_num_threads(config.threads)  # tiny full-batch fits: faster on one thread
+            try:
+                self._heads[fold] = {m: fit_head(m, torch.from_numpy(getattr(fd, METHOD_INPUT[m])[train]), mask, y,
+                                                 data.num_classes, config, seed=fold) for m in WEIGHT_METHODS}
+            finally:
+                torch.set_num_threads(threads)
+        i = int(np.flatnonzero(fd.exam == exam)[0])
+        x, mask = torch.from_numpy(fd.layer4[i:i + 1]), torch.from_numpy(fd.mask[i:i + 1])
+        heads = self._heads[fold]
+        return TaskWeights(exam, fold, data.tasks, fd.mask[i],
+                           task_weights(heads["pixel_attention"], x, mask)[0].numpy(),
+                           task_weights(heads["vector_weighting"], x, mask).numpy(),
+                           f"fitted here on the {int(fd.train.sum())} training examinations of fold {fold} "
+                           f"({config.epochs} epochs, seed {fold}): notebook 04 saves no heads")
+
+    def _assembling_data(self):
+        """Examination features and classes as notebook 04 reads them (pdlib.assembling), loaded once."""
+        from pdlib.assembling import load_assembling_data
+        from pdlib.data import load_manifest
+
+        if self._assembling is None:
+            folds_csv = self.base / "data" / "folds.csv"
+            if not folds_csv.is_file():
+                raise ExplorerError(f"No folds file {folds_csv}. {TRAIN_HINT}")
+            folds = pd.read_csv(folds_csv, dtype={"patient": str}).set_index("patient")["fold"]
+            exams = load_manifest(self.dataset)[1]
+            try:
+                self._assembling = load_assembling_data(self.base / "features" / self.setting, exams, folds)
+            except FileNotFoundError as err:
+                raise ExplorerError(str(err)) from None
+        return self._assembling
 
 
 def _png(fig: Figure) -> bytes:
@@ -304,9 +318,10 @@ def _png(fig: Figure) -> bytes:
     return buf.getvalue()
 
 
-def _choice(view: AttentionView) -> str:
+def describe(view: AttentionView) -> str:
+    """The choice a view shows, in words: layer, head, position."""
     head = "mean of heads" if view.head is None else f"head {view.head}"
-    where = "mean over positions" if view.position is None else f"position (h={view.position[0]}, w={view.position[1]})"
+    where = "mean over positions" if view.position is None else f"position h={view.position[0]}, w={view.position[1]}"
     return f"{view.layer} · {head} · {where}"
 
 
@@ -315,73 +330,72 @@ def matrix_figure(view: AttentionView, n_frames: int) -> Figure:
     fig = Figure(figsize=(4.6, 4.0))
     ax = fig.add_subplot()
     im = ax.imshow(view.matrix, cmap="viridis", vmin=0.0, vmax=max(float(view.matrix.max()), 1e-6))
-    per_step = n_frames / len(view.matrix)
-    ax.set_xlabel(f"key step (1 step = {per_step:g} frames)")
+    ax.set_xlabel(f"key step (1 step = {n_frames / len(view.matrix):g} frames)")
     ax.set_ylabel("query step")
-    ax.set_title(_choice(view), fontsize=9)
+    ax.set_title(describe(view), fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention")
     return fig
 
 
 def filmstrip_figure(clip: ClipAttention, view: AttentionView) -> Figure:
-    """The frames (chosen position boxed), the attention-received maps over them, and the received curve."""
+    """Frames (chosen position boxed), frames under their attention-received map, and the received curve.
+
+    The three rows share the horizontal axis: the curve's points sit under the frames they belong to.
+    """
     n_frames, size = clip.frames.shape[:2]
     shown = np.unique(np.linspace(0, n_frames - 1, min(n_frames, MAX_FILMSTRIP)).round().astype(int))
     n = len(shown)
-    fig = Figure(figsize=(1.1 * n + 1.0, 4.4))
-    grid = fig.add_gridspec(3, n, height_ratios=(1, 1, 1.1), hspace=0.12, wspace=0.04)
-    vmax = max(float(view.frame_maps.max()), 1e-6)
-    h_dim, w_dim = view.spatial.shape[1:]
-    for col, t in enumerate(shown):
-        top, mid = fig.add_subplot(grid[0, col]), fig.add_subplot(grid[1, col])
-        top.imshow(clip.frames[t])
-        mid.imshow(clip.frames[t])
-        mid.imshow(view.frame_maps[t], cmap="inferno", alpha=0.55, vmin=0.0, vmax=vmax)
-        if view.position is not None:
-            ch, cw = size / h_dim, size / w_dim
-            top.add_patch(Rectangle((view.position[1] * cw - 0.5, view.position[0] * ch - 0.5), cw, ch,
-                                    fill=False, edgecolor="cyan", linewidth=1.5))
-        top.set_title(f"frame {t}", fontsize=7)
-        for ax in (top, mid):
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.axes[0].set_ylabel("frames", fontsize=8)
-    fig.axes[1].set_ylabel("attention\nreceived", fontsize=8)
-    curve = fig.add_subplot(grid[2, :])
-    x = np.interp(np.arange(n_frames), shown, np.arange(n))  # frame index -> filmstrip column
+    frames = clip.frames[shown] / 255.0  # (n, S, S, 3)
+    heat = colormaps["inferno"](view.frame_maps[shown] / max(float(view.frame_maps.max()), 1e-6))[..., :3]
+    strip, overlay = (np.concatenate(list(a), axis=1) for a in (frames, 0.45 * frames + 0.55 * heat))  # (S, nS, 3)
+    fig = Figure(figsize=(min(0.9 * n + 1.5, 16), 4.2))
+    top, mid, curve = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": (1, 1, 1.2), "hspace": 0.08})
+    for ax, image, title in ((top, strip, "frames"), (mid, overlay, "attention\nreceived")):
+        ax.imshow(image, extent=(0, n * size, size, 0), aspect="auto", interpolation="nearest")
+        ax.set_yticks([])
+        ax.set_ylabel(title, fontsize=8)
+    if view.position is not None:
+        h_dim, w_dim = view.spatial.shape[1:]
+        ch, cw = size / h_dim, size / w_dim
+        for col in range(n):
+            top.add_patch(Rectangle((col * size + view.position[1] * cw, view.position[0] * ch), cw, ch,
+                                    fill=False, edgecolor="cyan", linewidth=1.2))
+    centres = (np.arange(n) + 0.5) * size
+    x = (np.interp(np.arange(n_frames), shown, np.arange(n)) + 0.5) * size  # every frame, in strip coordinates
     curve.plot(x, view.received[view.frame_step], drawstyle="steps-mid", color="tab:red")
-    curve.plot(np.arange(n), view.received[view.frame_step[shown]], "o", color="tab:red", markersize=3)
+    curve.plot(centres, view.received[view.frame_step[shown]], "o", color="tab:red", markersize=3)
     curve.axhline(1.0 / len(view.received), color="grey", linestyle=":", linewidth=1, label="uniform")
-    curve.set_xlim(-0.5, n - 0.5)
-    curve.set_xticks(np.arange(n), [str(t) for t in shown], fontsize=7)
+    curve.set_xlim(0, n * size)
+    curve.set_xticks(centres, [str(t) for t in shown], fontsize=7)
     curve.set_xlabel("frame")
-    curve.set_ylabel("attention received", fontsize=8)
+    curve.set_ylabel("attention\nreceived", fontsize=8)
     curve.legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"Where and when attention goes: {_choice(view)}", fontsize=9)
+    fig.suptitle(f"When and where attention goes: {describe(view)}", fontsize=9)
     return fig
 
 
 def weights_figure(weights: TaskWeights) -> Figure:
-    """Task weights of one examination: pixel-wise attention (Eq. 12-13) beside the global vector weights (Eq. 8).
+    """One examination's pixel-wise attention weights (Eq. 12-13) beside the global vector weights (Eq. 8).
 
-    Left: per task, the pixel-wise weight averaged over the feature points (whiskers: lowest and highest point)
-    and the vector-weighting α_m; right: the pixel-wise weights per time step, averaged over positions.
+    Left: per task, the pixel-wise weight averaged over the feature points (whiskers: lowest and highest
+    point) and vector weighting's α_m; right: the pixel-wise weights per time step, averaged over positions.
     """
     m = len(weights.tasks)
     points = weights.pixel.reshape(-1, m)  # (T'H'W', M)
     mean, x = points.mean(axis=0), np.arange(m)
-    names = [t if present else f"{t}\n(missing)" for t, present in zip(weights.tasks, weights.present, strict=True)]
+    names = [t if p else f"{t}\n(missing)" for t, p in zip(weights.tasks, weights.present, strict=True)]
     fig = Figure(figsize=(10, 3.4))
     bars, over_time = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.4, 1)})
     bars.bar(x - 0.2, mean, 0.4, yerr=[mean - points.min(axis=0), points.max(axis=0) - mean], capsize=3,
              color="#4c72b0", label=f"pixel-wise attention, examination {weights.exam}")
-    bars.bar(x + 0.2, weights.vector, 0.4, color="#dd8452", label="vector weighting (all examinations)")
+    bars.bar(x + 0.2, weights.vector, 0.4, color="#dd8452", label="vector weighting (every examination)")
     bars.axhline(1.0 / m, color="grey", linestyle=":", linewidth=1, label=f"uniform 1/{m}")
     bars.set_xticks(x, names, fontsize=8)
     bars.set_ylabel("task weight α")
     bars.legend(fontsize=7)
     im = over_time.imshow(weights.pixel.mean(axis=(1, 2)).T, aspect="auto", cmap="viridis", vmin=0.0)  # (M, T')
     over_time.set_yticks(x, weights.tasks, fontsize=8)
+    over_time.set_xticks(np.arange(weights.pixel.shape[0]))
     over_time.set_xlabel("time step t' of layer4")
     over_time.set_title("pixel-wise weights over time", fontsize=9)
     fig.colorbar(im, ax=over_time, fraction=0.046, pad=0.04)
@@ -390,17 +404,18 @@ def weights_figure(weights: TaskWeights) -> Figure:
 
 
 class AttentionExplorer:
-    """The ipywidgets 8 app over an ExplorerState: controls on the left, the views of the chosen clip on the right.
+    """The ipywidgets 8 app over an ExplorerState: controls on the left, views of the chosen clip on the right.
 
-    `widget` is the root to display. Controls: task, fold, video (test videos of the fold, labelled by
-    examination and side), TSA layer, head (or their mean), position (h, w) on the layer's grid or the mean.
+    `widget` is the root to display. Controls: task, fold, video (the fold's test videos, labelled by
+    examination and side), TSA layer, head (or their mean), position (h, w) on the layer's grid (or the mean);
+    a button adds the task weights of the video's examination.
     """
 
     def __init__(self, state: ExplorerState):
         self.state = state
         self._quiet = 0
-        style = {"description_width": "90px"}
-        wide = widgets.Layout(width="330px")
+        self._weights_on = False
+        style, wide = {"description_width": "90px"}, widgets.Layout(width="330px")
         self.task = widgets.Dropdown(description="Task", options=state.tasks, style=style, layout=wide)
         self.fold = widgets.Dropdown(description="Fold", style=style, layout=wide)
         self.video = widgets.Dropdown(description="Video", style=style, layout=wide)
@@ -409,25 +424,21 @@ class AttentionExplorer:
         self.average = widgets.Checkbox(value=True, description="Average over positions", indent=False)
         self.row = widgets.IntSlider(description="Row (h)", style=style, layout=wide, disabled=True)
         self.col = widgets.IntSlider(description="Column (w)", style=style, layout=wide, disabled=True)
-        self.status = widgets.HTML()
-        self.info = widgets.HTML()
-        self.matrix = widgets.Image(format="png")
-        self.matrix.add_class("pdlib-attention-matrix")
-        self.filmstrip = widgets.Image(format="png")
-        self.filmstrip.add_class("pdlib-filmstrip")
-        self.head.add_class("pdlib-head")
+        self.status, self.info = widgets.HTML(), widgets.HTML()
+        self.matrix, self.filmstrip = widgets.Image(format="png"), widgets.Image(format="png")
         self.weights_button = widgets.Button(description="Show task weights", icon="balance-scale")
-        self.weights_note = widgets.HTML("Task weights of the chosen examination for the pixel-wise attention "
-                                         "head, and the global weights of vector weighting (Sec. III-C).")
+        self.weights_note = widgets.HTML("The task weights of this examination under the pixel-wise attention head, "
+                                         "and the global weights of vector weighting (Sec. III-C).")
         self.weights_image = widgets.Image(format="png")
-        self._weights_on = False
+        for control, name in ((self.head, "head"), (self.matrix, "attention-matrix"), (self.filmstrip, "filmstrip")):
+            control.add_class(f"pdlib-{name}")
+        controls = widgets.VBox([widgets.HTML("<b>Choose a clip</b>"), self.task, self.fold, self.video,
+                                 widgets.HTML("<b>Choose the attention</b>"), self.layer, self.head, self.average,
+                                 self.row, self.col, self.status], layout=widgets.Layout(width="350px"))
         weights = widgets.Accordion([widgets.VBox([self.weights_button, self.weights_note, self.weights_image])],
                                     titles=("Task weights for assembling the examination",))
-        controls = widgets.VBox([widgets.HTML("<b>Choose a clip</b>"), self.task, self.fold, self.video,
-                                 widgets.HTML("<b>Choose the attention</b>"), self.layer, self.head,
-                                 self.average, self.row, self.col, self.status], layout=widgets.Layout(width="350px"))
-        self.widget = widgets.VBox([widgets.HBox([controls, widgets.VBox([self.info, self.matrix])]), self.filmstrip,
-                                    weights])
+        self.widget = widgets.VBox([widgets.HBox([controls, widgets.VBox([self.info, self.matrix])]),
+                                    self.filmstrip, weights])
         self.widget.add_class("pdlib-explorer")
         self.task.observe(self._on_task, "value")
         self.fold.observe(self._on_fold, "value")
@@ -438,39 +449,48 @@ class AttentionExplorer:
         self.weights_button.on_click(self._on_weights)
         self._on_task()
 
+    def current_clip(self) -> ClipAttention:
+        """The clip the controls select."""
+        return self.state.clip(self.task.value, self.fold.value, self.video.value)
+
+    def current_view(self) -> AttentionView:
+        """The attention view the controls select."""
+        head = None if self.head.value == -1 else self.head.value
+        position = None if self.average.value else (self.row.value, self.col.value)
+        return self.state.view(self.task.value, self.fold.value, self.video.value, self.layer.value, head,
+                               position)
+
     @contextmanager
     def _silent(self):
-        """Sets options without firing the observers (the caller refreshes what depends on them)."""
+        """Changes controls without firing the observers (the caller refreshes what depends on them)."""
         self._quiet += 1
         try:
             yield
         finally:
             self._quiet -= 1
 
-    def _set(self, control: widgets.ValueWidget, options: list, value=None) -> None:
+    def _set_options(self, control: widgets.Dropdown, options: list) -> None:
+        """New options; keeps the current value when it is still one of them, else takes the first."""
         with self._silent():
             keep = control.value
             control.options = options
             values = [o[1] if isinstance(o, tuple) else o for o in options]
-            control.value = value if value is not None else (keep if keep in values else values[0])
+            control.value = keep if keep in values else values[0]
 
     def _report(self, message: str, error: bool = False) -> None:
-        color = "#b00020" if error else "#555"
-        self.status.value = f"<span style='color:{color}'>{message}</span>"
+        self.status.value = f"<span style='color:{'#b00020' if error else '#555'}'>{message}</span>"
 
     def _on_task(self, change=None) -> None:
-        if self._quiet:
-            return
-        self._set(self.fold, self.state.folds(self.task.value))
-        self._on_fold()
+        if not self._quiet:
+            self._set_options(self.fold, self.state.folds(self.task.value))
+            self._on_fold()
 
     def _on_fold(self, change=None) -> None:
-        if self._quiet:
-            return
-        rows = self.state.videos(self.task.value, self.fold.value)
-        labels = [(f"{r.exam} · {r.side or '-'} · {Path(r.video).name}", r.video) for r in rows.itertuples()]
-        self._set(self.video, labels)
-        self._on_video()
+        if not self._quiet:
+            rows = self.state.videos(self.task.value, self.fold.value)
+            self._set_options(self.video, [(f"{r.exam} · {r.side or '-'} · {Path(r.video).name}", r.video)
+                                           for r in rows.itertuples()])
+            self._on_video()
 
     def _on_video(self, change=None) -> None:
         if self._quiet:
@@ -480,9 +500,10 @@ class AttentionExplorer:
             clip = self.current_clip()
         except ExplorerError as err:
             self._report(str(err), error=True)
+            self.matrix.value = self.filmstrip.value = b""
             return
-        self._set(self.layer, list(clip.attention))
         self.info.value = self._info_html(clip)
+        self._set_options(self.layer, list(clip.attention))
         self._on_layer()
         if self._weights_on:
             self._show_weights()
@@ -491,7 +512,7 @@ class AttentionExplorer:
         if self._quiet:
             return
         heads, h_dim, w_dim = self.current_clip().attention[self.layer.value].shape[:3]
-        self._set(self.head, [("mean of heads", -1)] + [(f"head {i}", i) for i in range(heads)])
+        self._set_options(self.head, [("mean of heads", -1)] + [(f"head {i}", i) for i in range(heads)])
         with self._silent():
             self.row.max, self.col.max = h_dim - 1, w_dim - 1
         self._on_view()
@@ -503,7 +524,7 @@ class AttentionExplorer:
         clip, view = self.current_clip(), self.current_view()
         self.matrix.value = _png(matrix_figure(view, len(clip.frames)))
         self.filmstrip.value = _png(filmstrip_figure(clip, view))
-        self._report(f"Showing {_choice(view)}.")
+        self._report(f"Showing {describe(view)}.")
 
     def _on_weights(self, button=None) -> None:
         self._weights_on = True
@@ -511,7 +532,7 @@ class AttentionExplorer:
 
     def _show_weights(self) -> None:
         clip = self.current_clip()
-        self.weights_note.value = f"Fitting the assembling heads of fold {clip.fold} if needed…"
+        self.weights_note.value = f"Fitting the assembling heads of fold {clip.fold} when not done yet…"
         try:
             weights = self.state.task_weights(clip.fold, clip.exam)
         except ExplorerError as err:
@@ -519,44 +540,33 @@ class AttentionExplorer:
             self.weights_image.value = b""
             return
         self.weights_image.value = _png(weights_figure(weights))
-        self.weights_note.value = f"Heads {weights.source}."
-
-    def current_clip(self) -> ClipAttention:
-        """The clip the controls select."""
-        return self.state.clip(self.task.value, self.fold.value, self.video.value)
-
-    def current_view(self) -> AttentionView:
-        """The attention view the controls select."""
-        head = None if self.head.value == -1 else self.head.value
-        position = None if self.average.value else (self.row.value, self.col.value)
-        return self.state.view(self.task.value, self.fold.value, self.video.value, self.layer.value, head, position)
+        self.weights_note.value = f"Examination {weights.exam}; heads {weights.source}."
 
     @staticmethod
     def _info_html(clip: ClipAttention) -> str:
-        names = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}
         verdict = "correct" if clip.pred == clip.label else "wrong"
-        return (f"<b>{ITEMS.get(clip.task, clip.task)}</b>, examination {clip.exam}"
-                f"{', side ' + clip.side if clip.side else ''}, patient {clip.patient}<br>"
-                f"Label: <b>{names[clip.label]}</b><br>"
-                f"Model (fold {clip.fold}, not trained on this patient): <b>{names[clip.pred]}</b>, "
+        side = f", side {clip.side}" if clip.side else ""
+        return (f"<b>{ITEMS.get(clip.task, clip.task)}</b>, examination {clip.exam}{side}, patient {clip.patient}"
+                f"<br>Label: <b>{CLASS_NAMES[clip.label]}</b><br>"
+                f"Model of fold {clip.fold} (never trained on this patient): <b>{CLASS_NAMES[clip.pred]}</b>, "
                 f"probability of severe {clip.prob:.2f} ({verdict})")
 
 
 def build_explorer(profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
                    dataset: str = "", frames: int | None = None, size: int | None = None) -> widgets.Widget:
-    """The attention explorer of `<root>/<profile>` for one model setting (notebook attention_explorer).
+    """The attention explorer of `<root>/<profile>` for one model setting (notebooks/attention_explorer).
 
     root: the outputs folder (default `outputs/`, or $PDLIB_OUTPUTS); dataset: the dataset folder the models
-    were trained on (empty: the profile's SynPD); frames, size: the clip shape T and S of the models (default:
-    params/<profile>.yaml). Returns the app's root widget, or a message widget naming the notebook to run
-    when no trained TSA models are there.
+    were trained on (empty: the profile's SynPD); frames, size: the models' clip shape T and S (default:
+    params/<profile>.yaml). Returns the app's root widget, or a message widget that names the notebook to
+    run when there are no trained TSA models.
     """
     state = ExplorerState(profile, setting, root, dataset, frames, size)
     try:
         state.check()
     except ExplorerError as err:
-        box = widgets.HTML(f"<div style='padding:1em;border:1px solid #d99;background:#fff4f4'>"
-                           f"<b>Nothing to explore yet.</b><br>{err}</div>")
-        box.add_class("pdlib-explorer-message")
-        return box
+        message = widgets.HTML(f"<div style='padding:1em;border:1px solid #d99;background:#fff4f4'>"
+                               f"<b>Nothing to explore yet.</b><br>{err}</div>")
+        message.add_class("pdlib-explorer-message")
+        return message
     return AttentionExplorer(state).widget

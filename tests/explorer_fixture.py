@@ -1,4 +1,4 @@
-"""A fake `outputs/<profile>` tree for the attention-explorer tests: tiny TSA fold models, videos, predictions, features.
+"""A fake `outputs/<profile>` tree for the attention-explorer tests: tiny TSA models, videos, predictions, features.
 
 Four patients (one examination each, patients 0 and 2 in fold 0, 1 and 3 in fold 1), two tasks, a left and a
 right video per task: the layout notebook 02 writes (DESIGN.md, ARCHITECTURE.md), small enough for seconds.

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -35,8 +36,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
-    """Returns once `url` answers; fails with the server's output when it exits or the timeout passes."""
+def wait_for_server(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
+    """Returns once the server answers `url` (any HTTP status); fails with its output when it exits or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -44,6 +45,8 @@ def wait_for_http(url: str, server: subprocess.Popen, timeout: float = 60.0) -> 
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
+        except urllib.error.HTTPError:
+            return
         except OSError:
             time.sleep(0.3)
     pytest.fail(f"voila did not answer {url} within {timeout} s")
@@ -66,7 +69,7 @@ def served_explorer(tmp_path):
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/"
-        wait_for_http(url + "api", server)  # jupyter_server's version endpoint: starts no kernel
+        wait_for_server(url + "voila/static/", server)  # a 404 of the static files: starts no kernel
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)

@@ -138,6 +138,8 @@ def test_cross_validate_out_of_fold(tmp_path):
     first = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred"]
     assert list(saved.columns[:9]) == first
     assert all((tmp_path / "models" / "finger_tiny" / f"fold{k}.safetensors").is_file() for k in range(5))
+    history = pd.read_csv(tmp_path / "models" / "finger_tiny" / "fold3_history.csv")
+    assert list(history["epoch"]) == [1] and history.loc[0, "val_recall"] == 0  # fold 3: all "unseen"
     again = cross_validate(ds, folds, model_fn, config(epochs=1), tmp_path, "finger_tiny")
     assert len(built) == 5  # nothing retrained
     assert sorted(again["video"]) == sorted(preds["video"])

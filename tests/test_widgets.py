@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs
 
+from pdlib.models import build_model, save_model
 from pdlib.widgets import (
     AttentionExplorer,
     ExplorerError,
@@ -104,7 +105,7 @@ def test_task_weights_of_an_examination_from_fitted_heads(state):
     assert weights.pixel.shape == (2, 2, 2, m)  # (T', H', W', M) of the fixture's layer4 features
     np.testing.assert_allclose(weights.pixel.sum(axis=-1), 1.0, rtol=1e-5)  # α_{t,h,w,m} sums to 1 over tasks
     assert weights.vector.shape == (m,) and weights.vector.sum() == pytest.approx(1.0, rel=1e-5)
-    assert weights.present.all() and "fitted now" in weights.source
+    assert weights.present.all() and "fitted here" in weights.source
     with pytest.raises(ExplorerError, match="E9 has no features in fold 0"):
         state.task_weights(0, "E9")
 
@@ -123,10 +124,17 @@ def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):
     assert "pdlib-explorer-message" in app._dom_classes
 
 
-def test_build_explorer_reads_outputs_from_the_environment(outputs, monkeypatch):
+def test_a_setting_without_tsa_layers_is_refused_with_a_message(tmp_path):
+    base = build_outputs(tmp_path, setting="i3d_synact")
+    save_model(build_model("r3d10", 2, widen=0.125), base / "models" / "i3d_synact" / TASKS[0] / "fold0")
+    app = build_explorer("smoke", "i3d_synact", root=tmp_path)
+    assert "no TSA layer" in app.value and "r3d10" in app.value and "02_task_level" in app.value
+
+
+def test_outputs_folder_defaults_to_pdlib_outputs(outputs, monkeypatch):
     monkeypatch.setenv("PDLIB_OUTPUTS", str(outputs))
-    app = build_explorer("smoke", frames=FRAMES, size=SIZE)
-    assert "pdlib-explorer" in app._dom_classes
+    assert ExplorerState("smoke").base == outputs.resolve() / "smoke"
+    assert ExplorerState("smoke").tasks == list(TASKS)
 
 
 def test_controls_change_what_is_shown(state):
@@ -161,7 +169,7 @@ def test_task_change_reloads_folds_videos_and_clip(state):
 def test_weights_button_shows_the_task_weights(state):
     app = AttentionExplorer(state)
     app.weights_button.click()
-    assert app.weights_image.value[:4] == b"\x89PNG" and "fitted now" in app.weights_note.value
+    assert app.weights_image.value[:4] == b"\x89PNG" and "fitted here" in app.weights_note.value
     shown = app.weights_image.value
     app.video.value = app.video.options[-1][1]  # another examination of the same fold: weights follow
     assert app.weights_image.value != shown

@@ -81,6 +81,7 @@ class AttentionAugmentedConv3d(nn.Module):
 
     The convolution's weight is named `weight`, like the nn.Conv3d it replaces, so an I3D checkpoint's
     `...convX.weight` loads into it: pdlib.models.pretrained copies its first C_out - d_v output channels.
+    The study does not report d_k, d_v or N_h; the defaults (C_out/4 each, 8 heads) are this suite's choice.
     """
 
     def __init__(self, in_planes: int, out_planes: int, stride: Triple = (1, 1, 1), *, heads: int = 8,
@@ -142,6 +143,7 @@ def attention_weights(model: nn.Module, clip: torch.Tensor) -> dict[str, torch.T
     keyed by module name, each (N, heads, H', W', T', T'). Runs in eval mode without gradients; the model's
     output is the same as without recording (the probabilities are computed beside the fused attention).
     """
+    model = getattr(model, "_orig_mod", model)  # a torch.compile wrapper would prefix the names and recompile
     layers = {name: m for name, m in model.named_modules() if isinstance(m, TemporalRelativeAttention)}
     if not layers:
         raise ValueError(f"attention_weights: {type(model).__name__} has no TSA layer (build an *_tsa model)")

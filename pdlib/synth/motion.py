@@ -1,5 +1,5 @@
-"""Motion laws of the MDS-UPDRS-III items as functions of a continuous severity: repetitive movements with
-slowing, amplitude decrement and halts (items 3.4-3.8), and tremor amplitude by the item thresholds (3.15-3.16)."""
+"""Motion laws of MDS-UPDRS-III items as functions of a continuous severity: repetitive movements with
+slowing, amplitude decrement and halts (items 3.4-3.8), tremor amplitude by the thresholds of 3.15-3.16."""
 
 import numpy as np
 
@@ -38,10 +38,10 @@ def repetitive(t: np.ndarray, severity: float, rng: np.random.Generator, f0: flo
     onset = float(np.clip(1.0 - 0.3 * s, 0.05, 1.0))
     decrement = 1.0 - 0.15 * s * np.clip((progress - onset) / (1.0 - onset + 1e-6), 0.0, 1.0)
     moving = t >= lead
-    n_movements = max(f0 * (duration - lead), 1.0)
+    n_movements = max(float(freq.mean()) * (duration - lead), 1.0)
     for _ in range(rng.poisson(np.interp(s, *HALT_KNOTS) * n_movements / 10.0)):
         start = rng.uniform(lead, duration)
-        moving &= ~((t >= start) & (t < start + rng.uniform(0.15, 0.4) * (1.0 + 0.3 * s)))
+        moving &= ~((t >= start) & (t < start + rng.uniform(0.1, 0.3) * (1.0 + 0.15 * s)))
     if rng.random() < np.clip(s - 2.2, 0.0, 1.0):  # an arrest: a freeze of about a second
         start = rng.uniform(lead, duration)
         moving &= ~((t >= start) & (t < start + rng.uniform(0.7, 1.6)))

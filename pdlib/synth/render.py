@@ -187,9 +187,28 @@ def render_frames(shapes: Iterable[Shape], cam: Camera, background: np.ndarray, 
     return out
 
 
+def to_yuv420p(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W, 3) uint8 RGB to (T, H * 3 // 2, W) uint8 planar YUV 4:2:0 (PyAV's yuv420p layout), BT.601
+    limited range in integer arithmetic.
+
+    Done here in integers rather than by swscale or a float matmul, whose SIMD paths depend on the buffer's
+    alignment: the same frames then encoded to different bytes from one run to the next.
+    """
+    t, h, w, _ = frames.shape
+    r, g, b = (frames[..., i].astype(np.int32) for i in range(3))
+    out = np.empty((t, h * 3 // 2, w), np.uint8)
+    out[:, :h] = ((66 * r + 129 * g + 25 * b + 128) >> 8) + 16
+    for k, (cr, cg, cb) in enumerate(((-38, -74, 112), (112, -94, -18))):
+        c = cr * r + cg * g + cb * b
+        c = c.reshape(t, h // 2, 2, w // 2, 2).sum(axis=(2, 4))  # 2x2 chroma subsampling
+        plane = ((c + 512) >> 10) + 128
+        out[:, h + k * h // 4:h + (k + 1) * h // 4] = plane.reshape(t, h // 4, w)
+    return out
+
+
 def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int = FPS) -> None:
-    """Encode (T, H, W, 3) uint8 frames: H.264 in mp4 (crf 20) or MPEG-4 Part 2 in avi; one encoder thread
-    so the bytes do not depend on the machine."""
+    """Encode (T, H, W, 3) uint8 frames (H, W even): H.264 in mp4 (crf 20) or MPEG-4 Part 2 in avi, from
+    yuv420p planes made by to_yuv420p, with one encoder thread: the same frames give the same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"crf": "20", "preset": "veryfast"} if codec == "libx264" else {"qscale": "3"}
     with av.open(str(path), "w") as container:
@@ -198,8 +217,8 @@ def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int
         stream.pix_fmt = "yuv420p"
         stream.codec_context.thread_count = 1
         stream.options = options
-        for f in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        for f in to_yuv420p(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="yuv420p")))
         container.mux(stream.encode())
 
 

@@ -142,7 +142,8 @@ def _kinetic(t, s, rng, look, sway) -> list[Shape]:
     reach = 0.5 - 0.5 * np.cos(2 * np.pi * rng.uniform(0.4, 0.7) * t + rng.uniform(0, 2 * np.pi))
     nose, target, shoulder = sway + (10.0, 29.0), np.array([57.0, 22.0]), sway + (0.0, 16.0)
     near = np.abs(2 * reach - 1)[:, None]  # tremor grows near the nose and the examiner's finger
-    tip = nose + reach[:, None] * (target - nose) + tremor(t, s, rng, rng.uniform(4.0, 6.0)) * (0.6 + 0.8 * near)
+    shake = tremor(t, s, rng, rng.uniform(4.0, 6.0)) * (0.6 + 0.8 * near)
+    tip = nose + reach[:, None] * (target - nose) + shake
     u = (tip - shoulder) / np.linalg.norm(tip - shoulder, axis=1, keepdims=True)
     wrist = tip - 9.0 * u
     reach_len = np.clip(np.linalg.norm(wrist - shoulder, axis=1), 3.0, 53.0)

@@ -7,8 +7,19 @@ from pathlib import Path
 
 import numpy as np
 
-from pdlib.synth.render import (FPS, Camera, Capsule, Ellipse, Shape, lighting, render_frames, run_jobs,
-                                scenery, stable_seed, write_video)
+from pdlib.synth.render import (
+    FPS,
+    Camera,
+    Capsule,
+    Ellipse,
+    Shape,
+    lighting,
+    render_frames,
+    run_jobs,
+    scenery,
+    stable_seed,
+    write_video,
+)
 from pdlib.synth.scenes import Look, random_look
 from pdlib.synth.synpd import _prepare
 
@@ -24,36 +35,44 @@ DEG = 180.0 / PI
 ACTIONS: dict[str, tuple[float, tuple[Term, ...]]] = {
     "WaveRightArm": (1.0, (("sR", 150, 10, 1, 0, "sin"), ("eR", 20, 35, 2, 0, "sin"))),
     "JumpingJack": (0.9, (("sR", 95, 75, 1, 0, "sin"), ("sL", 95, 75, 1, 0, "sin"),
-                          ("hR", 14, 11, 1, 0, "sin"), ("hL", 14, 11, 1, 0, "sin"), ("dy", 0, 4, 2, 0, "abs"))),
+                          ("hR", 14, 11, 1, 0, "sin"), ("hL", 14, 11, 1, 0, "sin"),
+                          ("dy", 0, 4, 2, 0, "abs"))),
     "Squat": (0.6, (("dy", -12, 12, 1, PI / 2, "sin"), ("kR", 20, 20, 1, PI / 2, "sin"),
                     ("kL", 20, 20, 1, PI / 2, "sin"), ("hR", 15, 8, 1, -PI / 2, "sin"),
-                    ("hL", 15, 8, 1, -PI / 2, "sin"), ("sR", 85, 0, 1, 0, "sin"), ("sL", 85, 0, 1, 0, "sin"))),
+                    ("hL", 15, 8, 1, -PI / 2, "sin"), ("sR", 85, 0, 1, 0, "sin"),
+                    ("sL", 85, 0, 1, 0, "sin"))),
     "ArmCirclesFast": (1.6, (("sR", 0, DEG, 1, 0, "ramp"), ("sL", 0, DEG, 1, 0, "ramp"))),
-    "KickRight": (0.8, (("hR", 5, 60, 1, 0, "pulse"), ("kR", 0, 10, 1, 0, "pulse"), ("sL", 25, 0, 1, 0, "sin"))),
-    "SideBend": (0.6, (("lean", 0, 25, 1, 0, "sin"), ("sR", 165, 0, 1, 0, "sin"), ("sL", 165, 0, 1, 0, "sin"))),
+    "KickRight": (0.8, (("hR", 5, 60, 1, 0, "pulse"), ("kR", 0, 10, 1, 0, "pulse"),
+                        ("sL", 25, 0, 1, 0, "sin"))),
+    "SideBend": (0.6, (("lean", 0, 25, 1, 0, "sin"), ("sR", 165, 0, 1, 0, "sin"),
+                       ("sL", 165, 0, 1, 0, "sin"))),
     "WaveBothArms": (1.0, (("sR", 150, 10, 1, 0, "sin"), ("sL", 150, 10, 1, PI, "sin"),
                            ("eR", 20, 35, 2, 0, "sin"), ("eL", 20, 35, 2, PI, "sin"))),
     "Clapping": (1.4, (("sR", 55, 0, 1, 0, "sin"), ("sL", 55, 0, 1, 0, "sin"),
                        ("eR", -75, 30, 1, 0, "sin"), ("eL", -75, 30, 1, 0, "sin"))),
-    "JumpInPlace": (1.0, (("dy", 0, 14, 1, 0, "abs"), ("kR", 10, 10, 2, 0, "sin"), ("kL", 10, 10, 2, 0, "sin"),
+    "JumpInPlace": (1.0, (("dy", 0, 14, 1, 0, "abs"), ("kR", 10, 10, 2, 0, "sin"),
+                          ("kL", 10, 10, 2, 0, "sin"),
                           ("sR", 25, 15, 2, 0, "sin"), ("sL", 25, 15, 2, 0, "sin"))),
     "ArmCirclesSlow": (0.5, (("sR", 0, DEG, 1, 0, "ramp"), ("sL", 0, DEG, 1, 0, "ramp"))),
     "Punching": (1.2, (("sR", 85, 0, 1, 0, "sin"), ("sL", 85, 0, 1, 0, "sin"),
                        ("eR", 70, -70, 1, 0, "pulse"), ("eL", 70, -70, 1, PI, "pulse"))),
     "MarchInPlace": (0.9, (("kR", 5, 40, 1, 0, "pulse"), ("kL", 5, 40, 1, PI, "pulse"),
                            ("sR", 10, 15, 1, 0, "sin"), ("sL", 10, -15, 1, 0, "sin"))),
-    "RunInPlace": (2.0, (("kR", 5, 50, 1, 0, "pulse"), ("kL", 5, 50, 1, PI, "pulse"), ("dy", 0, 4, 2, 0, "abs"),
+    "RunInPlace": (2.0, (("kR", 5, 50, 1, 0, "pulse"), ("kL", 5, 50, 1, PI, "pulse"),
+                         ("dy", 0, 4, 2, 0, "abs"),
                          ("sR", 20, 30, 1, 0, "sin"), ("sL", 20, -30, 1, 0, "sin"),
                          ("eR", 70, 0, 1, 0, "sin"), ("eL", 70, 0, 1, 0, "sin"))),
     "HeadNod": (1.2, (("hy", 0, 3, 1, 0, "sin"),)),
     "HeadShake": (1.4, (("hx", 0, 3, 1, 0, "sin"),)),
     "Shrug": (0.9, (("shr", 0, 5, 1, 0, "abs"),)),
     "RaiseArmsSlow": (0.4, (("sR", 90, 80, 1, 0, "sin"), ("sL", 90, 80, 1, 0, "sin"))),
-    "TorsoTwist": (0.7, (("tw", 0.65, 0.35, 1, 0, "sin"), ("sR", 80, 0, 1, 0, "sin"), ("sL", 80, 0, 1, 0, "sin"))),
+    "TorsoTwist": (0.7, (("tw", 0.65, 0.35, 1, 0, "sin"), ("sR", 80, 0, 1, 0, "sin"),
+                         ("sL", 80, 0, 1, 0, "sin"))),
     "Swimming": (0.9, (("sR", 0, DEG, 1, 0, "ramp"), ("sL", 180, DEG, 1, 0, "ramp"))),
     "SideLunge": (0.6, (("dx", 0, 15, 1, 0, "sin"), ("hR", 15, 15, 1, 0, "sin"), ("hL", 15, -15, 1, 0, "sin"),
                         ("kR", 15, 15, 1, 0, "sin"), ("kL", 15, -15, 1, 0, "sin"))),
-    "WalkAcross": (0.9, (("dx", -40, 6, 1, 0, "ramp"), ("hR", 8, 12, 1, 0, "sin"), ("hL", 8, -12, 1, 0, "sin"),
+    "WalkAcross": (0.9, (("dx", -40, 6, 1, 0, "ramp"), ("hR", 8, 12, 1, 0, "sin"),
+                         ("hL", 8, -12, 1, 0, "sin"),
                          ("sR", 8, 12, 1, PI, "sin"), ("sL", 8, -12, 1, PI, "sin"))),
     "HopOneLeg": (1.1, (("hR", 35, 0, 1, 0, "sin"), ("kR", 70, 0, 1, 0, "sin"), ("dy", 0, 9, 1, 0, "abs"),
                         ("sR", 50, 0, 1, 0, "sin"), ("sL", 50, 0, 1, 0, "sin"))),
@@ -105,12 +124,10 @@ def _figure(action: str, t: np.ndarray, rng: np.random.Generator, look: Look) ->
     j = {k: np.zeros_like(t) for k in ("lean", "sR", "sL", "eR", "eL", "hR", "hL", "kR", "kL", "dx", "dy",
                                        "hx", "hy", "shr")}
     j["tw"] = np.ones_like(t)
-    j["sR"] += 12
-    j["sL"] += 12
+    j["sR"] += 12.0  # arms hang slightly away from the body unless the action moves them
+    j["sL"] += 12.0
     for term in terms:
-        c = _curve(term, phi)
-        j[term[0]] = c if term[0] == "tw" else j[term[0]] * (term[0] in ("sR", "sL") and term[5] == "ramp") \
-            + (c - term[1]) * amp + term[1]
+        j[term[0]] = term[1] + amp * (_curve(term, phi) - term[1])
     lean = np.deg2rad(j["lean"])
     up, across = np.stack([np.sin(lean), np.cos(lean)], -1), np.stack([np.cos(lean), -np.sin(lean)], -1)
     pelvis = np.stack([j["dx"], 95.0 + j["dy"]], -1)
@@ -150,8 +167,8 @@ def render_action(action: str, *, seconds: float = 2.0, width: int = 160, height
     rng = np.random.default_rng(seed)
     n_frames = max(2, round(seconds * FPS))
     shapes = _figure(action, np.arange(n_frames) / FPS, rng, look)
-    scale = height / 230.0 * look.size * rng.uniform(0.85, 1.15)  # the whole figure (~190 cm) in view
-    center = (width * (0.5 + rng.uniform(-0.12, 0.12)), height * 0.5 + scale * 100.0 * rng.uniform(0.9, 1.1))
+    scale = height / 260.0 * look.size * rng.uniform(0.85, 1.15)  # the whole figure (~190 cm) in view
+    center = (width * (0.5 + rng.uniform(-0.12, 0.12)), height * 0.5 + scale * rng.uniform(80.0, 96.0))
     cam = Camera(scale, rng.normal(0.0, 0.06), center, mirror=bool(rng.integers(2)))
     return render_frames(shapes, cam, background, lighting(rng, height, width), n_frames,
                          rng.uniform(1.5, 5.0), rng)
@@ -185,7 +202,8 @@ def make_synact(out: str | Path, size: str = "default", seed: int = 0, progress:
                 names.append((action, g, name))
                 jobs.append({"path": str(out / "videos" / name), "action": action,
                              "seconds": float(rng.uniform(cfg.min_seconds, cfg.max_seconds)),
-                             "width": cfg.width, "height": cfg.height, "seed": stable_seed("synact", seed, name),
+                             "width": cfg.width, "height": cfg.height,
+                             "seed": stable_seed("synact", seed, name),
                              "actor_seed": stable_seed("synact-actor", seed, g)})
     run_jobs(_render_job, jobs, workers=workers, progress=progress, desc="SynAct videos")
     splits = out / "splits"

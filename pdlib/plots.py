@@ -1,0 +1,53 @@
+"""Figures of the suite (matplotlib): each function returns a Figure for pdlib.outputs.save_figure."""
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd.Series) -> Figure:
+    """Fig. 4: (a) histogram of video durations (80 bins, mean marked), (b) videos per item score,
+    (c) histogram of examination totals (20 bins)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    d = np.asarray(durations, float)
+    axes[0].hist(d, bins=80, color="tab:blue")
+    axes[0].axvline(d.mean(), color="k", ls="--", lw=1, label=f"mean {d.mean():.1f} s")
+    axes[0].set(xlabel="duration (s)", ylabel="videos",
+                title=f"(a) durations: {100 * (d < 10).mean():.0f}% under 10 s")
+    axes[0].legend(frameon=False)
+    axes[1].bar(score_counts.index.astype(str), score_counts.to_numpy(), color="tab:orange")
+    axes[1].set(xlabel="item score $S_t$", ylabel="videos", title="(b) task-level scores")
+    axes[2].hist(np.asarray(totals, float), bins=20, color="tab:green")
+    axes[2].set(xlabel="MDS-UPDRS-III total $S_p$", ylabel="examinations", title="(c) examination totals")
+    fig.tight_layout()
+    return fig
+
+
+def roc_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame],
+             best: dict[str, str] | None = None) -> Figure:
+    """ROC curves per task (Figs. 5 and 6): every setting's curve, or with `best` only the task's best
+    setting (Table V's bold numbers). Predictions are out-of-fold, `prob` the positive-class probability."""
+    from pdlib.metrics import roc
+
+    cols = min(4, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        for setting, preds in preds_by_setting.items():
+            if best is not None and best.get(task) != setting:
+                continue
+            p = preds[preds["task"] == task]
+            if p.empty:
+                continue
+            fpr, tpr, auc = roc(p)
+            ax.plot(fpr, tpr, label=f"{setting} (AUC {auc:.2f})")
+        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
+        ax.set(title=task, xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
+        ax.legend(fontsize=7, loc="lower right")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    return fig
