@@ -125,15 +125,16 @@ class ExplorerState:
     Reads what notebook 02 writes under `<root>/<profile>/` (root: `outputs/` or $PDLIB_OUTPUTS):
     `models/<setting>/<task>/fold<k>.json|.safetensors`, `predictions/<setting>/<task>.csv`,
     `features/<setting>/`, `data/folds.csv` and the dataset (`data/synpd`, or `dataset`). Attention is
-    computed once per (task, fold, video); assembling heads are fitted once per fold.
+    computed once per (task, fold, video); assembling heads are fitted once per fold. `frames` and `size`
+    are the clip shape notebook 02 trained with (its parameters of the same names).
     """
 
     def __init__(self, profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
-                 dataset: str | Path = "", frames: int | None = None, size: int | None = None):
+                 dataset: str | Path = "", *, frames: int, size: int):
         self.profile, self.setting = profile, setting
         self.base = (Path(root).resolve() if root else outputs_root()) / profile
         self.dataset = resolve(dataset) if dataset else self.base / "data" / "synpd"
-        self._shape = (frames, size) if frames and size else None
+        self.frames, self.size = frames, size  # the clip shape T, S the models were trained on (notebook 02)
         self._models: dict[tuple[str, int], torch.nn.Module] = {}
         self._clips: dict[tuple[str, int, str], ClipAttention] = {}
         self._predictions: dict[str, pd.DataFrame] = {}
@@ -142,6 +143,7 @@ class ExplorerState:
 
     @property
     def model_dir(self) -> Path:
+        """`models/<setting>/` of the profile: one folder per task holding fold<k>.json/.safetensors."""
         return self.base / "models" / self.setting
 
     @property
@@ -203,21 +205,6 @@ class ExplorerState:
             self._models[task, fold] = load_model(path).eval()
         return self._models[task, fold]
 
-    def clip_shape(self) -> tuple[int, int]:
-        """(frames T, size S) of the models' clips: as given, else `frames` and `size` of params/<profile>.yaml."""
-        if self._shape is None:
-            from pdlib.run import ReproduceError, load_params
-
-            try:
-                params = load_params(self.profile)
-            except ReproduceError as err:
-                raise ExplorerError(f"The clip shape is unknown: pass frames and size ({err})") from None
-            if "frames" not in params or "size" not in params:
-                raise ExplorerError(f"The clip shape is unknown: params/{self.profile}.yaml has no 'frames' and "
-                                    f"'size'; pass frames and size")
-            self._shape = (int(params["frames"]), int(params["size"]))
-        return self._shape
-
     def clip(self, task: str, fold: int, video: str) -> ClipAttention:
         """The video's frames, recorded prediction and attention under the fold's model (cached)."""
         from pdlib.data import VideoDecodeError, read_clip, to_model_input
@@ -236,7 +223,7 @@ class ExplorerState:
             raise ExplorerError(f"Video file {path} does not exist: is {self.dataset} the dataset the models of "
                                 f"'{self.setting}' were trained on?")
         try:
-            frames = read_clip(path, *self.clip_shape())  # (T, S, S, 3) uint8
+            frames = read_clip(path, self.frames, self.size)  # (T, S, S, 3) uint8
         except VideoDecodeError as err:
             raise ExplorerError(str(err)) from None
         x = to_model_input(torch.from_numpy(frames)[None], train=False)  # (1, 3, T, S, S)
@@ -264,7 +251,8 @@ class ExplorerState:
         """`exam`'s weights under fold `fold`'s pixel-wise attention head, and that fold's vector weights.
 
         Notebook 04 saves no assembling heads, so both are fitted here, once per fold, on the fold's training
-        examinations as notebook 04 fits them (`pdlib.assembling.fit_head`, default HeadConfig, cut-off classes).
+        examinations with notebook 04's procedure (`pdlib.assembling.fit_head`, cut-off classes) and the default
+        HeadConfig (04's profile may set other head sizes and epochs).
         """
         from pdlib.assembling import HeadConfig, fit_head
         from pdlib.models.assemble import METHOD_INPUT, task_weights
@@ -292,7 +280,7 @@ class ExplorerState:
                            task_weights(heads["pixel_attention"], x, mask)[0].numpy(),
                            task_weights(heads["vector_weighting"], x, mask).numpy(),
                            f"fitted here on the {int(fd.train.sum())} training examinations of fold {fold} "
-                           f"({config.epochs} epochs, seed {fold}): notebook 04 saves no heads")
+                           f"(default HeadConfig, {config.epochs} epochs, seed {fold}): notebook 04 saves no heads")
 
     def _assembling_data(self):
         """Examination features and classes as notebook 04 reads them (pdlib.assembling), loaded once."""
@@ -553,15 +541,15 @@ class AttentionExplorer:
 
 
 def build_explorer(profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
-                   dataset: str = "", frames: int | None = None, size: int | None = None) -> widgets.Widget:
+                   dataset: str = "", *, frames: int, size: int) -> widgets.Widget:
     """The attention explorer of `<root>/<profile>` for one model setting (notebooks/attention_explorer).
 
     root: the outputs folder (default `outputs/`, or $PDLIB_OUTPUTS); dataset: the dataset folder the models
-    were trained on (empty: the profile's SynPD); frames, size: the models' clip shape T and S (default:
-    params/<profile>.yaml). Returns the app's root widget, or a message widget that names the notebook to
-    run when there are no trained TSA models.
+    were trained on (empty: the profile's SynPD); frames, size: the models' clip shape T and S (notebook 02's
+    parameters). Returns the app's root widget, or a message widget that names the notebook to run when
+    there are no trained TSA models.
     """
-    state = ExplorerState(profile, setting, root, dataset, frames, size)
+    state = ExplorerState(profile, setting, root, dataset, frames=frames, size=size)
     try:
         state.check()
     except ExplorerError as err:

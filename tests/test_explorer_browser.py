@@ -36,12 +36,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for_server(url: str, server: subprocess.Popen, timeout: float = 60.0) -> None:
+def wait_for_server(url: str, server: subprocess.Popen, log: Path, timeout: float = 60.0) -> None:
     """Returns once the server answers `url` (any HTTP status); fails with its output when it exits or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            pytest.fail(f"voila exited with {server.returncode}:\n{server.stdout.read()[-3000:]}")
+            pytest.fail(f"voila exited with {server.returncode}:\n{log.read_text()[-3000:]}")
         try:
             with urllib.request.urlopen(url, timeout=2):
                 return
@@ -54,22 +54,25 @@ def wait_for_server(url: str, server: subprocess.Popen, timeout: float = 60.0) -
 
 @pytest.fixture
 def served_explorer(tmp_path):
-    """Voilà serving notebooks/attention_explorer.ipynb over a fake outputs tree; yields its URL."""
+    """Voilà serving the explorer notebook (fixture parameters) over a fake outputs tree; yields its URL."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium not installed: run `make browser` (apt-get install chromium) for the browser test")
+    notebook = tmp_path / NOTEBOOK.name  # the notebook with the fixture's clip shape injected, as papermill does
+    papermill.execute_notebook(str(NOTEBOOK), str(notebook), parameters={"frames": FRAMES, "size": SIZE},
+                               prepare_only=True, progress_bar=False)
     defaults = {name: info["default"].strip("\"'") for name, info in papermill.inspect_notebook(str(NOTEBOOK)).items()}
     build_outputs(tmp_path / "outputs", profile=defaults["profile"], setting=defaults["setting"])
-    (tmp_path / "params").mkdir()  # the clip shape of the fixture models, where the explorer looks it up
-    (tmp_path / "params" / f"{defaults['profile']}.yaml").write_text(f"frames: {FRAMES}\nsize: {SIZE}\n")
     port = free_port()
-    env = {**os.environ, "PDLIB_OUTPUTS": str(tmp_path / "outputs"), "PDLIB_ROOT": str(tmp_path),
+    env = {**os.environ, "PDLIB_OUTPUTS": str(tmp_path / "outputs"),
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "voila", str(NOTEBOOK), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = tmp_path / "voila.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "voila", str(notebook), "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f"http://127.0.0.1:{port}/"
-        wait_for_server(url + "voila/static/", server)  # a 404 of the static files: starts no kernel
+        wait_for_server(url + "voila/static/", server, log)  # a 404 of the static files: starts no kernel
         yield url
     finally:
         os.killpg(server.pid, signal.SIGTERM)

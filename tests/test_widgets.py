@@ -119,7 +119,7 @@ def test_missing_video_file_is_reported_with_its_path(outputs, tmp_path):
 
 def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):
     build_outputs(tmp_path, models=False)
-    app = build_explorer("smoke", "tsa_synact", root=tmp_path)
+    app = build_explorer("smoke", "tsa_synact", root=tmp_path, frames=FRAMES, size=SIZE)
     assert "02_task_level" in app.value and "tsa_synact" in app.value
     assert "pdlib-explorer-message" in app._dom_classes
 
@@ -127,14 +127,14 @@ def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):
 def test_a_setting_without_tsa_layers_is_refused_with_a_message(tmp_path):
     base = build_outputs(tmp_path, setting="i3d_synact")
     save_model(build_model("r3d10", 2, widen=0.125), base / "models" / "i3d_synact" / TASKS[0] / "fold0")
-    app = build_explorer("smoke", "i3d_synact", root=tmp_path)
+    app = build_explorer("smoke", "i3d_synact", root=tmp_path, frames=FRAMES, size=SIZE)
     assert "no TSA layer" in app.value and "r3d10" in app.value and "02_task_level" in app.value
 
 
 def test_outputs_folder_defaults_to_pdlib_outputs(outputs, monkeypatch):
     monkeypatch.setenv("PDLIB_OUTPUTS", str(outputs))
-    assert ExplorerState("smoke").base == outputs.resolve() / "smoke"
-    assert ExplorerState("smoke").tasks == list(TASKS)
+    state = ExplorerState("smoke", frames=FRAMES, size=SIZE)
+    assert state.base == outputs.resolve() / "smoke" and state.tasks == list(TASKS)
 
 
 def test_controls_change_what_is_shown(state):

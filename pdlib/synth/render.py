@@ -208,9 +208,11 @@ def to_yuv420p(frames: np.ndarray) -> np.ndarray:
 
 def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int = FPS) -> None:
     """Encode (T, H, W, 3) uint8 frames (H, W even): H.264 in mp4 (crf 20) or MPEG-4 Part 2 in avi, from
-    yuv420p planes made by to_yuv420p, with one encoder thread: the same frames give the same bytes."""
+    yuv420p planes made by to_yuv420p, one encoder thread, no x264 assembly: same frames, same bytes."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    options = {"crf": "20", "preset": "veryfast"} if codec == "libx264" else {"qscale": "3"}
+    # x264's assembly gave different bytes for the same frames from run to run; its C path does not.
+    options = {"crf": "20", "preset": "veryfast", "x264-params": "asm=0"} if codec == "libx264" \
+        else {"qscale": "3"}
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height = frames.shape[2], frames.shape[1]

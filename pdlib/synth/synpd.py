@@ -120,16 +120,20 @@ def synpd_cohort(size: str = "default", seed: int = 0) -> tuple[pd.DataFrame, pd
     39 patients at default/paper size (18 LCT examined L-OFF and L-ON, 21 SCT examined A, B, C; Table VI),
     age ~ 63 +- 8, disease duration ~ 11 +- 5, 28 M / 11 F; videos kept per task as in Table IV. Videos also
     carry `seconds` (clip length, lognormal: mean 6.3 s, 90% under 10 s as Fig. 4a) and `seed` for rendering.
-    The cohort is redrawn (deterministically) until every task has `min_per_class` videos of each class.
+    The cohort is redrawn (deterministically) until every task has `min_per_class` videos of each class
+    and every examination at least one video.
     """
     cfg = _size(size)
     for attempt in range(1000):
         rng = np.random.default_rng(stable_seed("synpd", seed, size, attempt))
         videos, exams, truth = _draw_cohort(rng, cfg, seed)
         labels = pd.crosstab(videos["task"], task_label(videos["score"]))
-        if labels.reindex(index=list(TASKS), columns=[0, 1], fill_value=0).min().min() >= cfg.min_per_class:
+        every_exam_filmed = exams["exam"].isin(videos["exam"]).all()
+        if every_exam_filmed and labels.reindex(index=list(TASKS), columns=[0, 1],
+                                                fill_value=0).min().min() >= cfg.min_per_class:
             return videos, exams, truth
-    raise RuntimeError(f"synpd_cohort: no cohort with {cfg.min_per_class} videos per class in 1000 draws "
+    raise RuntimeError(f"synpd_cohort: no cohort with {cfg.min_per_class} videos per class and a video "
+                       f"per examination in 1000 draws "
                        f"(size={size!r}, seed={seed})")
 
 
