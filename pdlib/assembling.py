@@ -10,7 +10,7 @@ one accuracy and one MCC (multi-class R_K, scikit-learn) for repeat r. Tables re
 of these over the repeats (the study: 20 repeats).
 
 Head training (the study gives no settings for the shallow heads; these are our choices, `HeadConfig`):
-full-batch Adam, the class-balanced focal loss of Eq. 1 with the class counts of the fold's training
+full-batch Adam (fused), the class-balanced focal loss of Eq. 1 with the class counts of the fold's training
 examinations (β = (N - 1)/N, N = number of training examinations), fixed epochs, no early stopping.
 Features are standardised per channel with the training examinations' present tasks.
 """
@@ -215,7 +215,7 @@ def fit_head(method: str, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, 
     head = build_assembler(method, tuple(x.shape[1:]), num_classes, **config.head_options())
     counts = np.maximum(np.bincount(y.numpy(), minlength=num_classes), 1)  # a class absent from training
     loss_fn = ClassBalancedFocalLoss(counts.tolist(), gamma=config.gamma)
-    opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     head.train()
     for _ in range(config.epochs):
         opt.zero_grad(set_to_none=True)

@@ -105,7 +105,8 @@ def test_task_table_and_metric_rows():
     assert table.loc["average", ("I3D", "MCC")] == f"{avg.mean():.2f}±{avg.std():.2f}"
     long = metrics.metric_rows(preds, n_boot=200, n_resamples=199)
     assert list(long.columns) == ["Method", "Metric", "finger", "hand"]
-    assert list(long["Metric"][:4]) == ["acc", "MCC", "CI 95%", "p-value"] and len(long) == 8
+    assert list(long["Metric"][:6]) == ["acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
+    assert len(long) == 12
 
 
 def test_formatters_and_missing_predictions():

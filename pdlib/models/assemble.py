@@ -92,6 +92,9 @@ class SingleTask(AssemblingHead):
     def weights(self, x: Tensor, mask: Tensor) -> Tensor:
         return mask.float()  # (N, 1)
 
+    def combine(self, x: Tensor, mask: Tensor) -> Tensor:
+        return x[:, 0]  # (N, d) or (N, C, T, H, W): the examinations given all have the task
+
 
 class VectorAveraging(AssemblingHead):
     """Eq. 7: F = (1/M') Σ_m F_m over the M' present tasks of an examination, then the MLP head."""
@@ -170,31 +173,35 @@ class PixelAttention(AssemblingHead):
         self.head = MapHead(inner, num_classes)
 
     def _received(self, x: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
-        """Attention received per key α^h (B, heads, 1, M) and values V (B, heads, M, d_k), B = N·T·H·W."""
+        """Attention received per key α^h (heads, M, B) and values V (heads, M, d_k, B), B = N·T·H·W.
+
+        The points B are the last, contiguous axis: with M ~ 7 tasks and d_k ~ 8 the attention is many tiny
+        matrices, which broadcast products over B compute faster on CPU than batched matmuls.
+        """
         n, m, c, t, h, w = x.shape
         p = t * h * w
         # A 1x1 convolution projects in x's own layout: no copy of the large input to (B, M, C) per step.
         proj = F.conv1d(x.reshape(n * m, c, p), self.qkv.weight[:, :, None])  # (N·M, 3·heads·d_k, P)
-        proj = proj.view(n, m, 3, self.heads, self.head_dim, p)
-        proj = proj.permute(2, 0, 5, 3, 1, 4)  # (3, N, P, heads, M, d_k)
-        q, k, v = proj.reshape(3, n * p, self.heads, m, self.head_dim)  # each (B, heads, M, d_k)
-        keys = mask.repeat_interleave(p, dim=0)[:, None, None, :]  # (B, 1, 1, M)
-        scores = (q @ k.transpose(-1, -2)) / self.head_dim ** 0.5  # (B, heads, M, M)
-        attn = torch.softmax(scores.masked_fill(~keys, _NEG), dim=-1) * keys  # Eq. 12
-        queries = keys.float() / keys.sum(dim=-1, keepdim=True).clamp(min=1)  # (B, 1, 1, M): 1/M' if present
-        return queries @ attn, v  # (B, heads, 1, M), (B, heads, M, d_k)
+        proj = proj.view(n, m, 3, self.heads, self.head_dim, p).permute(2, 3, 1, 4, 0, 5)  # (3, h, M, dk, N, P)
+        q, k, v = proj.reshape(3, self.heads, m, self.head_dim, n * p)  # each (heads, M, d_k, B)
+        keys = mask.t().repeat_interleave(p, dim=1)  # (M, B)
+        scores = (q[:, :, None] * k[:, None]).sum(dim=3) / self.head_dim ** 0.5  # (heads, M_q, M_k, B)
+        attn = torch.softmax(scores.masked_fill(~keys, _NEG), dim=2) * keys  # Eq. 12
+        queries = keys / keys.sum(dim=0, keepdim=True).clamp(min=1)  # (M_q, B): 1/M' on present tasks
+        return (attn * queries[:, None]).sum(dim=1), v  # (heads, M_k, B), (heads, M, d_k, B)
 
     def combine(self, x: Tensor, mask: Tensor) -> Tensor:
         n, _, _, t, h, w = x.shape
         received, v = self._received(x, mask)
-        pooled = self.out((received @ v).flatten(1))  # (B, C'), Eq. 13
-        return pooled.view(n, t, h, w, -1).permute(0, 4, 1, 2, 3)  # (N, C', T, H, W)
+        pooled = (received[:, :, None] * v).sum(dim=1).flatten(0, 1)  # (C', B)
+        out = self.out.weight @ pooled + self.out.bias[:, None]  # (C', B), Eq. 13
+        return out.view(-1, n, t, h, w).transpose(0, 1)  # (N, C', T, H, W)
 
     def weights(self, x: Tensor, mask: Tensor) -> Tensor:
         """Per-point task weights (N, T, H, W, M): attention received, mean over present queries and heads."""
         n, m, _, t, h, w = x.shape
         received, _ = self._received(x, mask)
-        return received.mean(dim=1).view(n, t, h, w, m)
+        return received.mean(dim=0).t().reshape(n, t, h, w, m)
 
 
 def task_weights(head: AssemblingHead, x: Tensor, mask: Tensor | None = None) -> Tensor:

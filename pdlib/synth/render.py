@@ -1,7 +1,9 @@
 """Vectorised numpy drawing for the synthetic datasets: soft-edged capsules and ellipses, camera, scenery,
-lighting, sensor noise, and video writing with PyAV (deterministic encoders, one thread)."""
+lighting, sensor noise, deterministic video writing with PyAV, the process pool and output folders."""
 
 import hashlib
+import json
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -242,3 +244,20 @@ def run_jobs(fn: Callable[[dict], object], jobs: list[dict], workers: int = 2, p
                 bar.update()
     bar.close()
     return results
+
+
+def prepare_output(out: Path, meta: dict, marker: str) -> bool:
+    """True when out/meta.json already records `meta`; else empties what a previous generator wrote there
+    (after checking the folder is empty or carries `marker`) and marks the folder as ours."""
+    meta_path = out / "meta.json"
+    if meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
+        return True
+    if out.exists() and any(out.iterdir()) and not (out / marker).exists():
+        raise FileExistsError(f"{out} is not empty and was not written by pdlib.synth (no {marker}); "
+                              f"expected an empty or missing folder")
+    for sub in ("videos", "splits"):
+        shutil.rmtree(out / sub, ignore_errors=True)
+    meta_path.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / marker).write_text(f"written by pdlib.synth {meta['version']}\n")
+    return False

@@ -14,6 +14,7 @@ from pdlib.synth.render import (
     Ellipse,
     Shape,
     lighting,
+    prepare_output,
     render_frames,
     run_jobs,
     scenery,
@@ -21,7 +22,6 @@ from pdlib.synth.render import (
     write_video,
 )
 from pdlib.synth.scenes import Look, random_look
-from pdlib.synth.synpd import _prepare
 
 VERSION = "synact-1"
 
@@ -190,7 +190,7 @@ def make_synact(out: str | Path, size: str = "default", seed: int = 0, progress:
         raise ValueError(f"SynAct size {size!r} is unknown; expected one of {sorted(SIZES)}")
     out, cfg = Path(out), SIZES[size]
     meta = {"dataset": "synact", "size": size, "seed": seed, "version": VERSION, "config": asdict(cfg)}
-    if _prepare(out, meta, ".synact"):
+    if prepare_output(out, meta, ".synact"):
         return out
     classes = list(SMOKE_ACTIONS) if size == "smoke" else list(ACTIONS)[: cfg.n_classes]
     rng = np.random.default_rng(stable_seed("synact", seed, size))

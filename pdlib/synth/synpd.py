@@ -2,7 +2,6 @@
 (Sec. IV-A, Fig. 4, Tables IV and VI), with its ground truth and the ceiling that rater noise leaves."""
 
 import json
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from pdlib.synth.render import (
     FPS,
     Camera,
     lighting,
+    prepare_output,
     render_frames,
     run_jobs,
     scenery,
@@ -243,22 +243,6 @@ def _render_job(job: dict) -> str:
     return job["path"]
 
 
-def _prepare(out: Path, meta: dict, marker: str) -> bool:
-    """True when `out` already holds this dataset; else empties what a previous generator wrote."""
-    meta_path = out / "meta.json"
-    if meta_path.is_file() and json.loads(meta_path.read_text()) == meta:
-        return True
-    if out.exists() and any(out.iterdir()) and not (out / marker).exists():
-        raise FileExistsError(f"{out} is not empty and was not written by pdlib.synth (no {marker}); "
-                              f"expected an empty or missing folder")
-    for sub in ("videos", "splits"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-    meta_path.unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / marker).write_text(f"written by pdlib.synth {meta['version']}\n")
-    return False
-
-
 def make_synpd(out: str | Path, size: str = "default", seed: int = 0, progress: bool = True,
                workers: int = 2) -> Path:
     """Generate SynPD into `out`: videos/<exam>/<task>_<side>.mp4 (H.264, 25 fps), videos.csv, exams.csv,
@@ -269,7 +253,7 @@ def make_synpd(out: str | Path, size: str = "default", seed: int = 0, progress: 
     out = Path(out)
     cfg = _size(size)
     meta = {"dataset": "synpd", "size": size, "seed": seed, "version": VERSION, "config": asdict(cfg)}
-    if _prepare(out, meta, ".synpd"):
+    if prepare_output(out, meta, ".synpd"):
         return out
     videos, exams, truth = synpd_cohort(size, seed)
     severity = truth.set_index("video")["true_severity"]
