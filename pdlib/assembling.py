@@ -18,7 +18,6 @@ Features are standardised per channel with the training examinations' present ta
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
@@ -51,14 +50,23 @@ class HeadConfig:
 
     epochs: int = 100  # full-batch Adam steps; tiny heads converge well within this at lr 1e-2
     lr: float = 1e-2
-    weight_decay: float = 1e-3  # L2 (Adam): d ~ 100-500 features for ~100 examinations overfit without it
+    # L2 (Adam) on all parameters, vector-weighting logits included (a mild pull toward uniform α):
+    # d ~ 100-500 features for ~100 examinations overfit without it.
+    weight_decay: float = 1e-3
     gamma: float = 2.0  # focusing parameter of Eq. 1
     hidden_layers: int = 0  # MLP head on vectors: 0, 1 or 2 hidden ReLU layers (footnote 3)
     hidden_units: int = 64
     reduction: int = 2  # SE reduction ratio r of Eq. 10
     heads: int = 2  # attention heads of Eq. 12-13
     head_dim: int = 8  # d_k = d_v per attention head
-    threads: int = 1  # torch threads during the many tiny trainings (faster than sharing cores)
+    threads: int = 1  # CPU torch threads during the many tiny trainings (faster than sharing cores)
+    device: str = "auto"  # "auto" = CUDA when available (paper-size layer4 maps), else CPU
+
+    def torch_device(self) -> torch.device:
+        """The device heads train on."""
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
 
     def head_options(self) -> dict:
         """The keyword options of `build_assembler`."""
@@ -165,7 +173,7 @@ def load_assembling_data(feature_dir: str | Path, exams: pd.DataFrame, folds: pd
     table = table.dropna(subset=["fold"]).astype({"fold": int})
     fold_data = []
     for k in sorted(table["fold"].unique()):
-        feats = load_exam_features(feature_dir, present, int(k))
+        feats = load_exam_features(feature_dir, present, int(k), allow_missing=True)
         where = {str(e): i for i, e in enumerate(feats["exam"])}
         has = np.array([e in where and bool(feats["mask"][where[e]].any()) for e in table.index])
         for e in table.index[~has]:
@@ -212,9 +220,9 @@ def fit_head(method: str, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, 
              config: HeadConfig, seed: int = 0) -> AssemblingHead:
     """Train one head (Table I) full-batch with the class-balanced focal loss (Eq. 1, N = examinations)."""
     torch.manual_seed(seed)
-    head = build_assembler(method, tuple(x.shape[1:]), num_classes, **config.head_options())
-    counts = np.maximum(np.bincount(y.numpy(), minlength=num_classes), 1)  # a class absent from training
-    loss_fn = ClassBalancedFocalLoss(counts.tolist(), gamma=config.gamma)
+    head = build_assembler(method, tuple(x.shape[1:]), num_classes, **config.head_options()).to(x.device)
+    counts = np.maximum(np.bincount(y.cpu().numpy(), minlength=num_classes), 1)  # a class absent from training
+    loss_fn = ClassBalancedFocalLoss(counts.tolist(), gamma=config.gamma).to(x.device)
     opt = torch.optim.Adam(head.parameters(), lr=config.lr, weight_decay=config.weight_decay, fused=True)
     head.train()
     for _ in range(config.epochs):
@@ -224,14 +232,16 @@ def fit_head(method: str, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, 
     return head.eval()
 
 
-def cross_validate(data: AssemblingData, method: str, input: str, tasks: tuple[str, ...] | None = None,
+def cross_validate(data: AssemblingData, method: str, feature: str, tasks: tuple[str, ...] | None = None,
                    config: HeadConfig | None = None, repeats: int = 20, seed: int = 0) -> CVResult:
     """Train/test one head within every fold, `repeats` times (Sec. V-D); see the module docstring.
 
+    feature: "avgpool" or "layer4" (Table I's input type of `method`).
     tasks: the tasks assembled (default all of `data.tasks`); with one task and method "single_task" this is
     the baseline of Table VII, evaluated on the examinations that have that task.
     """
     config = config or HeadConfig()
+    device = config.torch_device()
     tasks = tuple(tasks or data.tasks)
     cols = [data.tasks.index(t) for t in tasks]
     preds, weights = [], []
@@ -241,18 +251,20 @@ def cross_validate(data: AssemblingData, method: str, input: str, tasks: tuple[s
         for fd in data.folds:
             mask = fd.mask[:, cols]  # (E, M)
             use = mask.any(axis=1)
-            x = torch.from_numpy(getattr(fd, input)[:, cols][use])  # (E', M, ...)
-            m, y = torch.from_numpy(mask[use]), torch.from_numpy(fd.label[use])
-            tr, te = torch.from_numpy(fd.train[use]), torch.from_numpy(~fd.train[use])
+            train, test = fd.train[use], ~fd.train[use]
+            assert_patient_disjoint(fd.patient[use][train], fd.patient[use][test])
+            x = torch.from_numpy(getattr(fd, feature)[:, cols][use]).to(device)  # (E', M, ...)
+            m, y = torch.from_numpy(mask[use]).to(device), torch.from_numpy(fd.label[use]).to(device)
+            tr, te = torch.from_numpy(train).to(device), torch.from_numpy(test).to(device)
             for r in range(repeats):
                 seed_r = _seed(seed, r, fd.fold)
                 head = fit_head(method, x[tr], m[tr], y[tr], data.num_classes, config, seed_r)
                 with torch.no_grad():
-                    pred = head(x[te], m[te]).argmax(dim=1).numpy()
-                w = task_weights(head, x[te], m[te])
+                    pred = head(x[te], m[te]).argmax(dim=1).cpu().numpy()
+                w = task_weights(head, x[te], m[te]).cpu()
                 w = w.reshape(-1, len(tasks)).mean(dim=0).numpy() if w.dim() > 1 else w.numpy()  # (M,)
-                preds.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "exam": fd.exam[use][te.numpy()],
-                                           "label": y[te].numpy(), "pred": pred}))
+                preds.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "exam": fd.exam[use][test],
+                                           "label": fd.label[use][test], "pred": pred}))
                 weights.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "task": tasks, "weight": w}))
     finally:
         torch.set_num_threads(threads)
@@ -329,14 +341,3 @@ def weight_summary(weights: pd.DataFrame, method: str = "vector_weighting") -> p
     s = w.groupby("task")["weight"].agg(mean="mean", std=lambda v: v.std(ddof=0), runs="count")
     return s.loc[order].reset_index()
 
-
-def plot_task_weights(summary: pd.DataFrame, title: str = "vector weighting") -> plt.Figure:
-    """Fig. 7: bar per task of the mean learned weight α_m (Eq. 8), error bars = std, dashed line = 1/M."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.bar(summary["task"], summary["mean"], yerr=summary["std"], capsize=3, color="#4c72b0")
-    ax.axhline(1 / len(summary), color="grey", ls="--", lw=1, label=f"uniform 1/{len(summary)}")
-    ax.set_ylabel("task weight α")
-    ax.set_title(f"{title}: {int(summary['runs'].iloc[0])} runs (repeats × folds)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
-    return fig

@@ -51,3 +51,15 @@ def roc_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame],
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def fig7_task_weights(summary: pd.DataFrame, title: str = "vector weighting") -> Figure:
+    """Fig. 7: per task the mean learned weight α_m of vector weighting (Eq. 8), error bars = std over
+    repeats x folds, dashed line = uniform 1/M. `summary` is `pdlib.assembling.weight_summary(...)`."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.bar(summary["task"], summary["mean"], yerr=summary["std"], capsize=3, color="tab:blue")
+    ax.axhline(1 / len(summary), color="0.5", ls="--", lw=1, label=f"uniform 1/{len(summary)}")
+    ax.set(ylabel="task weight α", title=f"{title}: {int(summary['runs'].iloc[0])} runs (repeats × folds)")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    return fig

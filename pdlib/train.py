@@ -339,8 +339,6 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
     for k in sorted(folds.unique()):
         test_idx = np.flatnonzero(meta["fold"] == k)
         train_idx = np.flatnonzero(meta["fold"] != k)
-        if len(test_idx) == 0:
-            continue
         assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
         model_path = out_dir / "models" / name / f"fold{k}"
         done = _fold_done(pred_path, model_path, k, meta["video"].iloc[test_idx])
@@ -361,18 +359,23 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
         fold_config = dataclasses.replace(
             config, seed=config.seed + int(k),
             checkpoint_dir=Path(config.checkpoint_dir) / name / f"fold{k}" if config.checkpoint_dir else None)
-        result = fit(model, dataset.subset(train_idx), dataset.subset(test_idx), fold_config)
-        prob = predict(result.model, dataset.subset(test_idx), fold_config)  # (n_k, K)
-        rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
-        rows["pred"] = prob.argmax(1)
-        if prob.shape[1] > 2:
-            rows[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
-        results.append(rows)
+        # A fold without test videos of this task still gets its model: the assembling features of its
+        # training-side examinations come from it (DESIGN.md, features for assembling).
+        val = dataset.subset(test_idx) if len(test_idx) else None
+        result = fit(model, dataset.subset(train_idx), val, fold_config)
+        if len(test_idx):
+            prob = predict(result.model, val, fold_config)  # (n_k, K)
+            rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
+            rows["pred"] = prob.argmax(1)
+            if prob.shape[1] > 2:
+                rows[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
+            results.append(rows)
         if rank == 0:
             model_path.parent.mkdir(parents=True, exist_ok=True)
             save_model(result.model, model_path)
             result.history.to_csv(model_path.parent / f"fold{k}_history.csv", index=False)
-            _write_predictions(results, pred_path)
+            if results:
+                _write_predictions(results, pred_path)
     preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
     if dist.is_initialized():
         dist.barrier()

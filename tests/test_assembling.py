@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pdlib import assembling
+from pdlib import assembling, plots
 from pdlib.assembling import HeadConfig
 from pdlib.tasks import TASKS
 
@@ -67,8 +67,10 @@ def test_patient_disjointness_is_asserted_per_fold(fake, monkeypatch):
     calls = []
     spy = lambda tr, te: calls.append((set(tr), set(te)))  # noqa: E731
     monkeypatch.setattr(assembling, "assert_patient_disjoint", spy)
-    assembling.load_assembling_data(*fake)
-    assert len(calls) == 5 and all(tr and te and tr.isdisjoint(te) for tr, te in calls)
+    data = assembling.load_assembling_data(*fake)
+    assert len(calls) == 5
+    assembling.cross_validate(data, "vector_averaging", "avgpool", config=HeadConfig(epochs=1), repeats=1)
+    assert len(calls) == 10 and all(tr and te and tr.isdisjoint(te) for tr, te in calls)
 
 
 def test_missing_feature_folder_says_run_notebook_02(tmp_path, monkeypatch, fake):
@@ -122,5 +124,12 @@ def test_tables_viii_ix_and_fig7(fake, slight_vs_severe):
     summary = assembling.weight_summary(weights)
     assert list(summary["task"]) == list(TASKS) and (summary["runs"] == 10).all()
     assert summary["mean"].sum() == pytest.approx(1.0)
-    fig = assembling.plot_task_weights(summary)
+    fig = plots.fig7_task_weights(summary)
     assert len(fig.axes[0].patches) == 7
+
+
+def test_exam_scheme_is_passed_to_exam_classes(fake):
+    tertiles = assembling.load_assembling_data(*fake, scheme="tertiles")
+    assert np.bincount(tertiles.exams["label"]).tolist() == [10, 10, 10]
+    with pytest.raises(ValueError, match="tertiles"):
+        assembling.load_assembling_data(*fake, scheme="quartiles")
