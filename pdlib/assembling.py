@@ -98,6 +98,7 @@ class AssemblingData:
     folds: list[FoldData]
     missing: pd.DataFrame = field(default_factory=pd.DataFrame)  # exam, patient, fold, side, reason
     missing_tasks: tuple[str, ...] = ()  # study tasks with no feature folder
+    missing_files: tuple[str, ...] = ()  # "<task>/fold<k>.npz" absent (fold model not trained): task masked
 
     @property
     def num_classes(self) -> int:
@@ -157,7 +158,10 @@ def load_assembling_data(feature_dir: str | Path, exams: pd.DataFrame, folds: pd
     exams: the dataset's exams table (exam, patient, total); folds: fold per patient (folds.csv). Classes by
     `exam_classes(total, scheme, slight_vs_severe)`. Every labelled examination must have features in every
     fold; one without features of any task (or whose patient has no fold) is listed in `missing`, not used.
+    A task whose file is absent for one fold (its task model could not be trained) is masked in that fold
+    and listed in `missing_files`.
     """
+    feature_dir = Path(feature_dir)
     present, absent = feature_tasks(feature_dir)
     for col in ("exam", "patient", "total"):
         if col not in exams.columns:
@@ -171,8 +175,9 @@ def load_assembling_data(feature_dir: str | Path, exams: pd.DataFrame, folds: pd
                 "reason": "patient has no fold in folds.csv"}
                for e, p in table.loc[table["fold"].isna(), "patient"].items()]
     table = table.dropna(subset=["fold"]).astype({"fold": int})
-    fold_data = []
+    fold_data, missing_files = [], []
     for k in sorted(table["fold"].unique()):
+        missing_files += [f"{t}/fold{k}.npz" for t in present if not (feature_dir / t / f"fold{k}.npz").is_file()]
         feats = load_exam_features(feature_dir, present, int(k), allow_missing=True)
         where = {str(e): i for i, e in enumerate(feats["exam"])}
         has = np.array([e in where and bool(feats["mask"][where[e]].any()) for e in table.index])
@@ -194,7 +199,7 @@ def load_assembling_data(feature_dir: str | Path, exams: pd.DataFrame, folds: pd
     return AssemblingData(tasks=tuple(present), class_names=names,
                           exams=table.reset_index()[["exam", "patient", "fold", "label"]], folds=fold_data,
                           missing=pd.DataFrame(missing, columns=MISSING_COLUMNS),
-                          missing_tasks=tuple(absent))
+                          missing_tasks=tuple(absent), missing_files=tuple(missing_files))
 
 
 def load_study_data(profile: str, dataset: str = "", feature_setting: str = "tsa_synact", n_splits: int = 5,
@@ -252,6 +257,8 @@ def cross_validate(data: AssemblingData, method: str, feature: str, tasks: tuple
             mask = fd.mask[:, cols]  # (E, M)
             use = mask.any(axis=1)
             train, test = fd.train[use], ~fd.train[use]
+            if not train.any() or not test.any():
+                continue  # the task(s) masked on one side of this fold: nothing to train or to test
             assert_patient_disjoint(fd.patient[use][train], fd.patient[use][test])
             x = torch.from_numpy(getattr(fd, feature)[:, cols][use]).to(device)  # (E', M, ...)
             m, y = torch.from_numpy(mask[use]).to(device), torch.from_numpy(fd.label[use]).to(device)

@@ -1,6 +1,7 @@
 """The fold/repeat loop of Sec. V-D on a small fake feature folder: Tables VII-IX, Fig. 7, missing data."""
 
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -133,3 +134,17 @@ def test_exam_scheme_is_passed_to_exam_classes(fake):
     assert np.bincount(tertiles.exams["label"]).tolist() == [10, 10, 10]
     with pytest.raises(ValueError, match="tertiles"):
         assembling.load_assembling_data(*fake, scheme="quartiles")
+
+
+def test_task_file_missing_for_one_fold_is_masked_there(fake, tmp_path):
+    features, exams, folds = fake
+    shutil.copytree(features, tmp_path / "features")
+    (tmp_path / "features" / "kinetic" / "fold2.npz").unlink()  # fold 2's kinetic model was not trained
+    with pytest.warns(UserWarning, match="kinetic"):
+        data = assembling.load_assembling_data(tmp_path / "features", exams, folds)
+    assert data.missing_files == ("kinetic/fold2.npz",)
+    kinetic = data.tasks.index("kinetic")
+    assert not data.folds[2].mask[:, kinetic].any() and data.folds[1].mask[:, kinetic].sum() == N_EXAMS - 1
+    result = assembling.cross_validate(data, "single_task", "avgpool", ("kinetic",), CONFIG, repeats=1)
+    assert sorted(result.predictions["fold"].unique()) == [0, 1, 3, 4]  # fold 2: no kinetic features at all
+    assert len(result.predictions) == N_EXAMS - 1 - 6
