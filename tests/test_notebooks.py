@@ -108,3 +108,51 @@ def test_notebook_outputs_exist_and_are_finite(smoke_outputs, notebook):
     for name in figures:
         assert (smoke_outputs / "figures" / f"{name}.png").stat().st_size > 1000
         assert (smoke_outputs / "figures" / f"{name}.pdf").is_file()
+
+
+def _table(outputs: Path, name: str) -> pd.DataFrame:
+    return pd.read_csv(outputs / "tables" / f"{name}.csv")
+
+
+@pytest.mark.slow
+def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
+    t2 = _table(smoke_outputs, "table_ii_pretraining")
+    assert list(t2.columns) == ["Method (scratch)", "SynAct", "UCF-101", "HMDB-51"]
+    assert list(t2["Method (scratch)"]) == ["I3D ResNet-18", "TSA ResNet-18"]
+    splits = _table(smoke_outputs, "table_ii_pretraining_splits")
+    assert sorted(splits["split"].unique()) == [1, 2, 3] and splits["top1"].between(0, 100).all()
+
+    t3 = _table(smoke_outputs, "table_iii_transfer")
+    assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
+    assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)", "I3D (Kinetics)"]
+    assert list(t3.loc[t3["Method"] == "I3D (scratch)", "Metric"]) == \
+        ["acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
+    assert "no Kinetics checkpoint" in t3.loc[t3["Method"] == "I3D (Kinetics)", "finger"].iloc[0]
+
+    t5 = _table(smoke_outputs, "table_v_task_level")
+    assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
+    for setting in ("I3D (SynAct)", "TSA (SynAct)"):
+        for metric in ("acc", "precision", "recall", "MCC", "95% CI", "p-value"):
+            assert f"{setting} {metric}" in t5.columns
+    assert "I3D (Kinetics) note" in t5.columns and "SynPD oracle MCC" in t5.columns
+    numeric = _table(smoke_outputs, "table_v_task_level_numeric")
+    assert len(numeric) == 14
+    for col in ("acc", "mcc", "ci_lo", "ci_hi", "p_value"):
+        assert numeric[col].map(math.isfinite).all(), col
+    assert (numeric["ci_lo"] <= numeric["mcc_pooled"] + 1e-9).all()
+    assert (numeric["mcc_pooled"] <= numeric["ci_hi"] + 1e-9).all()
+    assert numeric["p_value"].between(0, 1).all()
+
+
+@pytest.mark.slow
+def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs):
+    t7 = _table(smoke_outputs, "table_vii_single_task")
+    assert list(t7.columns[:5]) == ["Task", "Input", "Accuracy", "MCC", "Rank"]
+    assert len(t7) == 14 and set(t7["Input"]) == {"avgpool", "layer4"}
+    methods = ["single task baseline", "vector averaging", "vector weighting",
+               "channel-wise attention weighting", "pixel-wise attention weighting"]
+    for name in ("table_viii_assembling", "table_ix_slight_vs_severe"):
+        t = _table(smoke_outputs, name)
+        assert list(t["Method"]) == methods
+        assert list(t["Input"][1:]) == ["avgpool", "avgpool", "layer4", "layer4"]
+        assert t["mcc_mean"].between(-1, 1).all() and t["acc_mean"].between(0, 1).all()
