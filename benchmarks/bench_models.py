@@ -36,11 +36,11 @@ def peak_memory_mb(device: torch.device) -> float:
 
 
 def train_step_ms(name: str, mode: str, batch: int, frames: int, size: int, steps: int, warmup: int,
-                  device: torch.device) -> tuple[float, float]:
+                  device: torch.device, widen: float = 1.0) -> tuple[float, float]:
     """Mean ms of an SGD training step (forward, class-balanced focal loss, backward, update), peak memory."""
     fast, compile_ = MODES[mode]
     torch.manual_seed(0)
-    model = build_model(name, num_classes=2).to(device)
+    model = build_model(name, num_classes=2, widen=widen).to(device)
     clip = torch.randn(batch, 3, frames, size, size, device=device)  # (N, C, T, H, W)
     target = torch.randint(0, 2, (batch,), device=device)
     if fast:
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
                         help="also time torch.compile (default: on CUDA only)")
     parser.add_argument("--models", nargs="+", default=["r3d34", "r3d34_tsa"])
+    parser.add_argument("--widen", type=float, default=1.0, help="channel width factor (CPU profiles use 0.25)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     small = device.type == "cpu" if args.cpu_small is None else args.cpu_small
@@ -103,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     for mode in modes:
         for name in args.models:
             try:
-                ms, peak = train_step_ms(name, mode, batch, frames, size, steps, warmup, device)
+                ms, peak = train_step_ms(name, mode, batch, frames, size, steps, warmup, device, args.widen)
             except Exception as err:  # e.g. torch.compile without a working compiler: report and go on
                 print(f"{name:<12} {mode:<17} failed: {type(err).__name__}: {str(err).splitlines()[0][:120]}")
                 continue
