@@ -137,13 +137,14 @@ def write_index(summary: RunSummary, root: Path) -> Path:
     base = out_dir(summary.profile)
     runs_file = base / "runs.json"
     runs = json.loads(runs_file.read_text()) if runs_file.is_file() else {}
+    rev = git_revision()
     for r in summary.runs:
         runs[r.name] = {"seconds": round(r.seconds, 1), "status": r.status, "parameters": r.parameters,
-                        "git_revision": git_revision(), "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+                        "git_revision": rev, "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
     runs_file.write_text(json.dumps(runs, indent=2, default=str))
 
     lines = [f"# Outputs of profile `{summary.profile}`", "",
-             f"Git revision: `{git_revision()}`. Regenerate with `pdlib reproduce --profile {summary.profile}`.",
+             f"Git revision: `{rev}`. Regenerate with `pdlib reproduce --profile {summary.profile}`.",
              "", "## Notebooks", "", "| notebook | status | wall time (s) | parameters | git |",
              "|---|---|---|---|---|"]
     for name in sorted(runs):
