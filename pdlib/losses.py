@@ -16,11 +16,15 @@ class ClassBalancedFocalLoss(nn.Module):
     (1 - beta^{n_y}) with beta = (N - 1)/N by default, N = sum(samples_per_class). The term lambda ||w||^2 of
     Eq. (1) is the optimizer's weight decay (TrainConfig.weight_decay), not part of this module.
     `normalize=True` rescales the weights to sum to C as Cui et al. do; the paper's Eq. (1) does not.
+    `form="softmax"` is Cui et al.'s other variant (not the study's): p = softmax(z) and the focal term of
+    the true class only, -w_y (1 - p_y)^gamma log p_y.
     """
 
     def __init__(self, samples_per_class: Sequence[int], gamma: float = 2.0, beta: float | None = None,
-                 normalize: bool = False):
+                 normalize: bool = False, form: str = "sigmoid"):
         super().__init__()
+        if form not in ("sigmoid", "softmax"):
+            raise ValueError(f"ClassBalancedFocalLoss: form must be 'sigmoid' or 'softmax', got {form!r}")
         n = torch.as_tensor(samples_per_class, dtype=torch.float64)
         if n.ndim != 1 or len(n) < 2:
             raise ValueError(f"ClassBalancedFocalLoss: samples_per_class needs a count per class (>= 2), "
@@ -37,7 +41,7 @@ class ClassBalancedFocalLoss(nn.Module):
         weights = (1 - beta) / (1 - beta**n)  # (C,), Eq. (1)
         if normalize:
             weights = weights * len(n) / weights.sum()
-        self.gamma, self.beta = gamma, beta
+        self.gamma, self.beta, self.form = gamma, beta, form
         self.register_buffer("weights", weights.float())
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -47,8 +51,13 @@ class ClassBalancedFocalLoss(nn.Module):
                              f"got {tuple(logits.shape)}")
         if logits.dtype in (torch.float16, torch.bfloat16):
             logits = logits.float()  # the loss is computed in float32 under autocast
+        weights = self.weights.to(logits.dtype)[target]
+        if self.form == "softmax":
+            log_py = F.log_softmax(logits, dim=1).gather(1, target[:, None])[:, 0]  # log p_y
+            focal = (-torch.expm1(log_py)).clamp_min(0) ** self.gamma  # (1 - p_y)^gamma
+            return (-(focal * log_py) * weights).mean()
         sign = 2 * F.one_hot(target, logits.shape[1]).to(logits.dtype) - 1  # +1 true class, -1 otherwise
         log_pt = F.logsigmoid(sign * logits)  # log p^t of Eq. (2)
         focal = torch.exp(self.gamma * F.logsigmoid(-sign * logits))  # (1 - p^t)^gamma, stable for large |z|
-        per_sample = -(focal * log_pt).sum(dim=1) * self.weights.to(logits.dtype)[target]  # (N,)
+        per_sample = -(focal * log_pt).sum(dim=1) * weights  # (N,)
         return per_sample.mean()

@@ -28,6 +28,24 @@ def test_matches_equation_1(gamma):
     assert loss32.item() == pytest.approx(eq1_numpy(z, y, n, gamma, 0.9), rel=1e-5)
 
 
+@pytest.mark.parametrize("gamma", [0.0, 2.0])
+def test_softmax_form(gamma):
+    rng = np.random.default_rng(1)
+    z, y, n = rng.normal(0, 3, (16, 3)), rng.integers(0, 3, 16), np.array([20, 4, 9])
+    beta = (n.sum() - 1) / n.sum()
+    p = np.exp(z - z.max(1, keepdims=True))
+    py = (p / p.sum(1, keepdims=True))[np.arange(16), y]
+    expected = np.mean(-(1 - beta) / (1 - beta ** n[y]) * (1 - py) ** gamma * np.log(py))
+    loss = ClassBalancedFocalLoss(n.tolist(), gamma=gamma, form="softmax")(torch.tensor(z), torch.tensor(y))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    if gamma == 0:  # weighted cross-entropy
+        ce = F.cross_entropy(torch.tensor(z), torch.tensor(y), weight=torch.tensor((1 - beta) / (1 - beta ** n)),
+                             reduction="none")
+        assert loss.item() == pytest.approx(ce.mean().item(), rel=1e-6)
+    with pytest.raises(ValueError, match="form must be"):
+        ClassBalancedFocalLoss([2, 3], form="tanh")
+
+
 def test_default_beta_and_weights():
     loss = ClassBalancedFocalLoss([3, 1])
     assert loss.beta == 0.75  # (N - 1) / N with N = 4
