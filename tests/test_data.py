@@ -44,8 +44,9 @@ def encode(path, codec="libx264", n=20, w=64, h=48, rate=25, pix_fmt="yuv420p", 
             s.width, s.height, s.pix_fmt = w, h, pix_fmt
             if pts_ms is not None:
                 s.codec_context.time_base = fractions.Fraction(1, 1000)
-            if rotation:
-                s.set_display_rotation(rotation)
+            if rotation is not None:
+                deg, hflip, vflip = rotation if isinstance(rotation, tuple) else (rotation, False, False)
+                s.set_display_rotation(deg, hflip=hflip, vflip=vflip)
             streams.append(s)
         a = c.add_stream("aac", rate=8000, layout="mono") if audio else None
         for i in range(n):
@@ -124,6 +125,26 @@ def test_rotation_metadata_gives_upright_frames(tmp_path):
     assert (info.width, info.height, info.rotation) == (48, 64, 90)  # portrait once upright
     gray = clip[0].mean(axis=2)
     assert gray[:, :6].mean() > 200 and gray[:, 10:].mean() < 30  # the top band turned to the left edge
+
+
+@pytest.mark.parametrize("matrix, rotation, mirrored, upright", [
+    ((0, True, False), 0, True, lambda p: p[:, ::-1]),
+    ((0, False, True), 180, True, lambda p: p[::-1]),
+    ((90, True, False), 90, True, lambda p: np.rot90(p)[:, ::-1]),
+    ((270, False, False), 270, False, lambda p: np.rot90(p, 3)),
+])
+def test_mirrored_display_matrix_is_applied(tmp_path, matrix, rotation, mirrored, upright):
+    picture = np.zeros((48, 64, 3), np.uint8)
+    picture[:16, :16] = 255  # a white square in the top-left corner of the stored picture
+    path = encode(tmp_path / "m.mp4", n=2, rotation=matrix, picture=picture)
+    clip, info = decode_clip(path, 1, 48)
+    assert (info.rotation, info.mirrored) == (rotation, mirrored)
+    expected = upright(picture).mean(axis=2)  # the picture as a player displays it, 48 px short side
+    h, w = expected.shape
+    expected = expected[(h - 48) // 2:(h + 48) // 2, (w - 48) // 2:(w + 48) // 2]
+    corner = np.unravel_index(np.argmax(expected[::47, ::47]), (2, 2))  # which corner holds the square
+    gray = clip[0].mean(axis=2)
+    assert gray[::47, ::47][corner] > 200 and (gray[::47, ::47] > 200).sum() == 1
 
 
 def test_audio_stream_ignored_and_second_video_stream_warned(tmp_path):

@@ -18,7 +18,7 @@ import av
 import numpy as np
 
 # Bump when the sampling or resizing changes: it is part of every cache key (pdlib.data.cache).
-SAMPLER_VERSION = 1
+SAMPLER_VERSION = 2  # 2: mirrored display matrices applied
 # swscale's area averaging: antialiased when shrinking, and faster than its default bilinear.
 RESIZE = "AREA"
 
@@ -43,6 +43,7 @@ class ClipInfo:
     width: int  # of the upright picture, before resizing
     height: int
     warnings: list[str] = field(default_factory=list)
+    mirrored: bool = False  # the display matrix also mirrors: flipped left-right after the rotation
 
 
 def sample_indices(n_frames: int, frames: int) -> np.ndarray:
@@ -134,15 +135,40 @@ def _centre_crop(img: np.ndarray, size: int) -> np.ndarray:
     return img[y0:y0 + size, x0:x0 + size]
 
 
-def _convert(frame, size: int, sar: float, rotation: int, crop) -> np.ndarray:
+def orientation(frame) -> tuple[int, bool]:
+    """(counter-clockwise degrees in 0/90/180/270, mirrored) that make `frame` upright, from its display
+    matrix (FFmpeg's `av_display_rotation_set` then `av_display_matrix_flip`).
+
+    PyAV's `frame.rotation` ignores flips (a left-right mirror reads as -180 degrees), so the matrix
+    is read here: a negative determinant is a mirror applied after the rotation; the angle of the
+    un-mirrored matrix is the rotation, rounded to a quarter turn.
+    """
+    matrix = next((bytes(d) for d in frame.side_data if d.type == av.sidedata.sidedata.Type.DISPLAYMATRIX),
+                  None)
+    if matrix is None or len(matrix) != 36:
+        return round((frame.rotation or 0) / 90) % 4 * 90, False
+    m = np.frombuffer(matrix, dtype=np.int32).astype(np.float64) / 65536  # 16.16 fixed point
+    a, b, c, d = m[0], m[1], m[3], m[4]
+    mirrored = a * d - b * c < 0
+    if mirrored:  # the flip negated the first column
+        a, c = -a, -c
+    return round(-np.degrees(np.arctan2(b, a)) / 90) % 4 * 90, bool(mirrored)  # as av_display_rotation_get
+
+
+def _upright(img: np.ndarray, orient: tuple[int, bool]) -> np.ndarray:
+    img = np.rot90(img, orient[0] // 90)
+    return img[:, ::-1] if orient[1] else img
+
+
+def _convert(frame, size: int, sar: float, orient: tuple[int, bool], crop) -> np.ndarray:
     """One decoded frame -> upright (size, size, 3) uint8 RGB."""
-    k = round(rotation / 90) % 4
+    k = orient[0] // 90
     if crop is None:
         w, h = _target_size(frame.width, frame.height, sar, size)
-        img = np.rot90(frame.to_ndarray(width=w, height=h, format="rgb24", interpolation=RESIZE), k)
+        img = _upright(frame.to_ndarray(width=w, height=h, format="rgb24", interpolation=RESIZE), orient)
         return _centre_crop(img, size)
     # A crop box is given in the upright picture's pixels: crop at full resolution, then resize.
-    full = np.rot90(frame.to_ndarray(format="rgb24"), k)
+    full = _upright(frame.to_ndarray(format="rgb24"), orient)
     x0, y0, x1, y1 = crop
     box = np.ascontiguousarray(full[max(y0, 0):y1, max(x0, 0):x1])
     if box.shape[0] < 1 or box.shape[1] < 1:
@@ -156,12 +182,12 @@ def _convert(frame, size: int, sar: float, rotation: int, crop) -> np.ndarray:
 def _decode(path: Path, stream, wanted: np.ndarray | None, size: int, crop, tolerate_tail: bool):
     """Decode the stream once; convert the frames whose ordinal is in `wanted`.
 
-    Returns ({ordinal: image}, decoded pts, last frame duration, rotation, error note or None). A decoding
+    Returns ({ordinal: image}, decoded pts, last frame duration, orientation, error note or None). A decoding
     error ends the pass silently when `tolerate_tail` (a truncated file), else raises VideoDecodeError.
     """
     want = set() if wanted is None else {int(i) for i in wanted}
     sar = float(stream.sample_aspect_ratio or 1) or 1.0
-    images, pts, last_dur, rotation, note = {}, [], 0, 0, None
+    images, pts, last_dur, orient, note = {}, [], 0, (0, False), None
     packets = stream.container.demux(stream)
     while True:
         try:
@@ -177,15 +203,15 @@ def _decode(path: Path, stream, wanted: np.ndarray | None, size: int, crop, tole
             raise VideoDecodeError(f"{path}: corrupt data {where} ({e})") from e
         for frame in decoded:
             if not pts:
-                rotation = int(frame.rotation or 0)
+                orient = orientation(frame)
             if len(pts) in want:
                 try:
-                    images[len(pts)] = _convert(frame, size, sar, rotation, crop)
+                    images[len(pts)] = _convert(frame, size, sar, orient, crop)
                 except ValueError as e:
                     raise VideoDecodeError(f"{path}: {e}") from e
             pts.append(frame.pts)
             last_dur = frame.duration or 0
-    return images, pts, last_dur, rotation, note
+    return images, pts, last_dur, orient, note
 
 
 def _indices(pts, n: int, last_dur: int, frames: int, window) -> tuple[np.ndarray, bool]:
@@ -213,7 +239,7 @@ def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int 
             raise VideoDecodeError(f"{path}: cannot read the container ({e})") from e
     tolerate = truncated or (header > n_packets)
     wanted, by_time = _indices(pts, n_packets, last_dur, frames, window)
-    images, dec_pts, dec_last, rotation, note = _run_pass(path, wanted, size, crop, tolerate)
+    images, dec_pts, dec_last, orient, note = _run_pass(path, wanted, size, crop, tolerate)
     if note:
         notes.append(note)
     n = len(dec_pts)
@@ -227,18 +253,19 @@ def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int 
         wanted, by_time = _indices(dec_pts, n, dec_last, frames, window)
         images, *_ = _run_pass(path, wanted, size, crop, tolerate_tail=True, limit=n)
     clip = np.stack([images[int(i)] for i in wanted])
-    width, height = dims[::-1] if rotation % 180 else dims
-    info = ClipInfo(header, n, [int(i) for i in wanted], by_time, rotation, width, height, notes)
+    width, height = dims[::-1] if orient[0] % 180 else dims
+    info = ClipInfo(header, n, [int(i) for i in wanted], by_time, orient[0], width, height, notes,
+                    mirrored=orient[1])
     return clip, info
 
 
 def _run_pass(path: Path, wanted, size, crop, tolerate_tail: bool, limit: int | None = None):
     with _open(path) as container:
         stream = _video_stream(path, container, [])
-        images, pts, last_dur, rotation, note = _decode(path, stream, wanted, size, crop, tolerate_tail)
+        images, pts, last_dur, orient, note = _decode(path, stream, wanted, size, crop, tolerate_tail)
     if limit is not None and len(pts) < limit:
         raise VideoDecodeError(f"{path}: decoded {len(pts)} frames on a second pass, {limit} on the first")
-    return images, pts, last_dur, rotation, note
+    return images, pts, last_dur, orient, note
 
 
 def read_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | str | None = None,
@@ -250,7 +277,7 @@ def read_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | 
     short side to `size`, keeping the display aspect ratio, and centre-cropped to size x size.
     `window`: instead, `frames` consecutive frames at the native rate from the middle ("middle") or from
     a given start ordinal. `crop`: a box (x0, y0, x1, y1) in pixels of the upright picture, applied
-    before resizing. Rotation metadata (display matrix) is applied with np.rot90. Raises
+    before resizing. Rotation metadata (the display matrix, mirrors included: `orientation`) is applied. Raises
     VideoDecodeError naming the file and the reason; issues a VideoWarning for a file that decoded but
     not as its header promised.
     """
