@@ -461,3 +461,20 @@ def test_no_warning_for_a_clean_dataset(dataset):
         warnings.simplefilter("error")
         load_manifest(dataset)
         assert read_clip(Path(dataset) / VIDEOS[0][0], 4, 16).shape == (4, 16, 16, 3)
+
+
+def test_from_files_reads_npy_and_batches_by_index(tmp_path):
+    rng = np.random.default_rng(0)
+    arrays = [rng.integers(0, 256, (3, 8, 8, 3), dtype=np.uint8) for _ in range(4)]
+    files = []
+    for i, a in enumerate(arrays):
+        files.append(str(tmp_path / f"{i}.npy"))
+        np.save(files[-1], a)
+    ds = ClipDataset.from_files(files, [0, 1, 0, 1], pd.DataFrame({"video": files}))
+    assert all(np.array_equal(ds.clips[i].numpy(), a) for i, a in enumerate(arrays))
+    clips, labels = ds[[3, 0]]  # what the engine's batch loader asks for
+    assert clips.shape == (2, 3, 8, 8, 3) and labels.tolist() == [1, 0]
+    assert torch.equal(clips[0], ds.clips[3]) and torch.equal(ds[np.int64(2)][0], ds.clips[2])
+    np.save(files[1], arrays[1][:2])
+    with pytest.raises(ValueError, match=r"1\.npy: cached clip is uint8 \(2, 8, 8, 3\), expected"):
+        ClipDataset.from_files(files, [0, 1, 0, 1], pd.DataFrame({"video": files}))

@@ -43,14 +43,19 @@ class ClipDataset(torch.utils.data.Dataset):
         first = np.load(files[0], mmap_mode="r")
         clips = torch.empty((len(files), *first.shape), dtype=torch.uint8)
         for i, f in enumerate(files):
-            clips[i] = torch.from_numpy(np.load(f))
+            _read_npy_into(f, clips[i].numpy())
         return cls(clips, torch.as_tensor(np.asarray(labels, dtype=np.int64)), meta)
 
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.clips[i], self.labels[i]
+    def __getitem__(self, i) -> tuple[torch.Tensor, torch.Tensor]:
+        """One clip and its label, or, for a sequence of indices, a batch gathered with `index_select`
+        (a memcpy per clip; advanced indexing is about 2x slower on uint8 clips)."""
+        if isinstance(i, int | np.integer):
+            return self.clips[i], self.labels[i]
+        idx = torch.as_tensor(i, dtype=torch.long, device=self.clips.device)
+        return self.clips.index_select(0, idx), self.labels.index_select(0, idx.to(self.labels.device))
 
     def subset(self, index) -> "ClipDataset":
         """The rows `index` (integer positions or a boolean mask), meta re-indexed from 0."""
@@ -81,6 +86,20 @@ class ClipDataset(torch.utils.data.Dataset):
         for start in range(0, len(self), batch_size):
             idx = order[start:start + batch_size]
             yield self.clips.index_select(0, idx), self.labels.index_select(0, idx.to(self.labels.device))
+
+
+def _read_npy_into(path: str, out: np.ndarray) -> None:
+    """Read a cached `.npy` clip straight into `out` (one copy from the page cache, no temporary array)."""
+    with open(path, "rb") as f:
+        version = np.lib.format.read_magic(f)
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else \
+            np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read_header(f)
+        if shape != out.shape or dtype != out.dtype or fortran:
+            raise ValueError(f"{path}: cached clip is {dtype} {shape}, expected {out.dtype} {out.shape} "
+                             "(clips of one dataset must share frames and size)")
+        if f.readinto(memoryview(out).cast("B")) != out.nbytes:
+            raise ValueError(f"{path}: cached clip is truncated")
 
 
 def _from_status(status: pd.DataFrame, meta: pd.DataFrame, labels: np.ndarray) -> ClipDataset:
