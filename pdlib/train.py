@@ -273,6 +273,9 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                 "history": history, "rng": _rng_state(), "config": dataclasses.asdict(config) | {
                     "checkpoint_dir": str(config.checkpoint_dir)}})
+    if world > 1:  # DDP broadcasts buffers before each forward; the last one left each rank its own BN stats
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
     return FitResult(model=model, history=pd.DataFrame(history))
 
 
