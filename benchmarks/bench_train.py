@@ -3,7 +3,8 @@ epoch is spent waiting for data (epoch time / pure compute time).
 
     python benchmarks/bench_train.py [SYNPD_DIR] [--task finger] [--model r3d18] [--widen 0.25] ...
 
-SYNPD_DIR is generated (smoke size) when it holds no dataset. Sizes default to params/smoke.yaml.
+SYNPD_DIR is generated (--synpd-size, smoke by default) when it holds no dataset of that size. Sizes default
+to params/smoke.yaml; `--synpd-size default --frames 16 --size 64 --epochs 3` is one fold at the default profile.
 """
 
 import argparse
@@ -46,6 +47,7 @@ def compute_only(model, batch, labels, config: TrainConfig, steps: int) -> float
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("synpd", nargs="?", default="outputs/smoke/data/synpd")
+    ap.add_argument("--synpd-size", default="smoke", help="SynPD size generated into SYNPD_DIR when absent")
     ap.add_argument("--task", default="finger")
     ap.add_argument("--model", default="r3d18")
     ap.add_argument("--widen", type=float, default=0.25)
@@ -59,7 +61,7 @@ def main() -> None:
 
     root = Path(args.synpd)
     t0 = time.perf_counter()
-    make_synpd(root, size="smoke", seed=0, progress=False)
+    make_synpd(root, size=args.synpd_size, seed=0, progress=False)
     ds = task_clips(root, args.task, args.frames, args.size, cache_dir=root.parent / "cache")
     folds = load_or_make_folds(ds.meta, root.parent / "folds.csv")
     print(f"data: {len(ds)} clips of {args.task} ({tuple(ds.clips.shape[1:])}) ready in "
