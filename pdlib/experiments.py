@@ -60,7 +60,8 @@ def _recipe_matches(folder: Path, recipe: dict) -> bool:
 
 
 def _recipe(config: TrainConfig, **extra) -> dict:
-    keep = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "gamma", "clip_grad", "seed", "flip")
+    keep = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed",
+            "flip")
     return {**{k: getattr(config, k) for k in keep}, **extra}
 
 

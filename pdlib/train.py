@@ -32,7 +32,7 @@ from pdlib.models import load_pretrained, save_model
 
 CHECKPOINT = "last.pt"
 # Settings that must not change when a run resumes from a checkpoint (epochs may grow).
-RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "clip_grad", "seed", "flip")
+RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip")
 
 
 @dataclass
@@ -45,6 +45,10 @@ class TrainConfig:
     momentum: float = 0.9  # SGD with momentum, as in Sec. V-A
     weight_decay: float = 0.01  # lambda of Eq. 1, applied by the optimizer
     gamma: float = 2.0  # focusing parameter of the focal loss (Eq. 1)
+    # Class-balanced weights rescaled to sum to the class count, as Cui et al.'s reference code does. Eq. 1 as
+    # printed leaves them unnormalised, about 1/n_y (1/60 at the task level): the loss and its gradient
+    # shrink by that factor, so SGD at the study's lr 1e-3 barely moves (tests/test_train.py shows it).
+    cb_normalize: bool = True
     clip_grad: float | None = 5.0  # max gradient norm; TSA can explode at large lr (Sec. V-C)
     amp: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16" or "off" to force
     channels_last: str | bool = "auto"  # "auto": channels_last_3d on CUDA only (faster cuDNN 3D convs)
@@ -213,7 +217,7 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
     if _channels_last(config, device):
         model = model.to(memory_format=torch.channels_last_3d)
     counts = _class_counts(train.labels, _num_classes(model, train.labels))
-    criterion = ClassBalancedFocalLoss(counts, gamma=config.gamma).to(device)
+    criterion = ClassBalancedFocalLoss(counts, gamma=config.gamma, normalize=config.cb_normalize).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
                                 weight_decay=config.weight_decay)
     history: list[dict] = []
