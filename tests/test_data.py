@@ -179,7 +179,7 @@ def test_truncated_file_resampled_with_warning(truncated):
     with pytest.warns(VideoWarning) as caught:
         clip = read_clip(truncated, 8, 16)
     messages = " | ".join(str(w.message) for w in caught)
-    assert "decoding stopped after" in messages and "header promises 30 frames, decoded" in messages
+    assert "decoding stopped after" in messages and "header promises 30 frames, decoded" in messages, messages
     _, info = decode_clip(truncated, 8, 16)
     assert 0 < info.frames < 30 and info.header_frames == 30
     assert info.indices == sample_indices(info.frames, 8).tolist()
