@@ -2,6 +2,8 @@
 
 import fractions
 import shutil
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -478,3 +480,15 @@ def test_from_files_reads_npy_and_batches_by_index(tmp_path):
     np.save(files[1], arrays[1][:2])
     with pytest.raises(ValueError, match=r"1\.npy: cached clip is uint8 \(2, 8, 8, 3\), expected"):
         ClipDataset.from_files(files, [0, 1, 0, 1], pd.DataFrame({"video": files}))
+
+
+def test_script_without_main_guard_gets_a_clear_error(tmp_path):
+    """Worker processes are spawned, which re-runs a calling script's top level in each: the parent must say
+    so instead of ending in a bare BrokenProcessPool."""
+    videos = [str(encode(tmp_path / f"{k}.mp4", n=4)) for k in range(2)]
+    script = tmp_path / "unguarded.py"
+    script.write_text("from pdlib.data import cache_clips\n"
+                      f"cache_clips({videos!r}, 2, 8, {str(tmp_path / 'cache')!r}, workers=2, progress=False)\n")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert "a decoding worker process died" in proc.stderr and '__name__ == "__main__"' in proc.stderr

@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
@@ -153,11 +154,18 @@ def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.Pa
             results[i] = _work(*job)
             bar.update()
     else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = {pool.submit(_work, *job): i for i, job in jobs.items()}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                bar.update()
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_work, *job): i for i, job in jobs.items()}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update()
+        except BrokenProcessPool as e:
+            raise RuntimeError(
+                f"cache_clips: a decoding worker process died ({e}). Workers are started with 'spawn', which "
+                "re-imports the calling script: a script that calls pdlib at its top level needs "
+                "`if __name__ == \"__main__\":`. Otherwise the machine may be out of memory; workers=1 decodes "
+                "in this process.") from e
     bar.close()
     for i in jobs:
         memo[jobs[i][0]][2] = results[i]["hash"]
