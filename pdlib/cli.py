@@ -33,8 +33,10 @@ def _check(args) -> int:
 
 def _preprocess(args) -> int:
     from pdlib.data import preprocess_main
+    from pdlib.data.video import parse_window
 
-    return preprocess_main(args.dir, args.frames, args.size, cache_dir=args.cache, workers=args.workers)
+    return preprocess_main(args.dir, args.frames, args.size, cache_dir=args.cache, workers=args.workers,
+                           window=parse_window(args.window))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -65,6 +67,8 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--size", type=int, required=True, help="clip side in pixels (the study: 224)")
     pp.add_argument("--cache", default=None, help="cache folder (default: <dir>/.pdlib_cache)")
     pp.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
+    pp.add_argument("--window", default="", help="'' (default): frames spread over the whole video, as the "
+                    "study; 'middle' or a start frame: consecutive frames at the native rate")
     pp.set_defaults(func=_preprocess)
     return p
 

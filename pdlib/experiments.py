@@ -112,8 +112,8 @@ def pretrained_checkpoint(profile: str, arch: str, layout: str = "synact") -> Pa
 
 def run_setting(setting: str, tasks: Sequence[str], root: Path, folds: pd.Series, task_model: str, frames: int,
                 size: int, options: dict, config: TrainConfig, profile: str,
-                kinetics_checkpoint: str = "", kinetics_options: dict | None = None
-                ) -> tuple[dict[str, pd.DataFrame], str]:
+                kinetics_checkpoint: str = "", kinetics_options: dict | None = None,
+                window: int | str | None = None) -> tuple[dict[str, pd.DataFrame], str]:
     """Cross-validate one model setting on each task: (out-of-fold predictions per task, note).
 
     A setting that cannot run (no Kinetics checkpoint named) returns no predictions and a note saying
@@ -131,9 +131,10 @@ def run_setting(setting: str, tasks: Sequence[str], root: Path, folds: pd.Series
     base = out_dir(profile)
     preds = {}
     for task in tasks:
-        clips = task_clips(root, task, frames, size, out_dir(profile, "cache"))
+        clips = task_clips(root, task, frames, size, out_dir(profile, "cache"), window=window)
         name = f"{setting}/{task}"
         recipe = _recipe(config, arch=arch, frames=frames, size=size, pretrained=str(pretrained),
+                         **({"window": window} if window is not None else {}),
                          folds=folds.sort_index().tolist(), videos=sorted(clips.meta["video"]), **opts)
         if not _recipe_matches(base / "models" / name, recipe):
             (base / "predictions" / f"{name}.csv").unlink(missing_ok=True)
@@ -187,7 +188,8 @@ def best_settings(numeric: pd.DataFrame) -> dict[str, str]:
 
 
 def extract_setting_features(setting: str, tasks: Sequence[str], root: Path, folds: pd.Series, frames: int,
-                             size: int, config: TrainConfig, profile: str) -> tuple[Path, pd.DataFrame]:
+                             size: int, config: TrainConfig, profile: str,
+                             window: int | str | None = None) -> tuple[Path, pd.DataFrame]:
     """Features of every examination from each fold's task model of `setting` (DESIGN.md), for 03–05.
 
     Writes `features/<setting>/<task>/fold<k>.npz`; files made from older models are replaced. Returns the
@@ -197,7 +199,7 @@ def extract_setting_features(setting: str, tasks: Sequence[str], root: Path, fol
     feature_dir = out_dir(profile, "features") / setting
     skipped = []
     for task in tasks:
-        clips = task_clips(root, task, frames, size, out_dir(profile, "cache"))
+        clips = task_clips(root, task, frames, size, out_dir(profile, "cache"), window=window)
         for k in sorted(folds.unique()):
             model_path = out_dir(profile, "models") / setting / task / f"fold{k}"
             npz = feature_dir / task / f"fold{k}.npz"

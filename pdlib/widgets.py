@@ -130,11 +130,12 @@ class ExplorerState:
     """
 
     def __init__(self, profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
-                 dataset: str | Path = "", *, frames: int, size: int):
+                 dataset: str | Path = "", *, frames: int, size: int, window: int | str | None = None):
         self.profile, self.setting = profile, setting
         self.base = (Path(root).resolve() if root else outputs_root()) / profile
         self.dataset = resolve(dataset) if dataset else self.base / "data" / "synpd"
         self.frames, self.size = frames, size  # the clip shape T, S the models were trained on (notebook 02)
+        self.window = window  # and its sampling (read_clip's window; None: spread over the video)
         self._models: dict[tuple[str, int], torch.nn.Module] = {}
         self._clips: dict[tuple[str, int, str], ClipAttention] = {}
         self._predictions: dict[str, pd.DataFrame] = {}
@@ -223,7 +224,7 @@ class ExplorerState:
             raise ExplorerError(f"Video file {path} does not exist: is {self.dataset} the dataset the models of "
                                 f"'{self.setting}' were trained on?")
         try:
-            frames = read_clip(path, self.frames, self.size)  # (T, S, S, 3) uint8
+            frames = read_clip(path, self.frames, self.size, window=self.window)  # (T, S, S, 3) uint8
         except VideoDecodeError as err:
             raise ExplorerError(str(err)) from None
         x = to_model_input(torch.from_numpy(frames)[None], train=False)  # (1, 3, T, S, S)
@@ -541,15 +542,15 @@ class AttentionExplorer:
 
 
 def build_explorer(profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
-                   dataset: str = "", *, frames: int, size: int) -> widgets.Widget:
+                   dataset: str = "", *, frames: int, size: int, window: int | str | None = None) -> widgets.Widget:
     """The attention explorer of `<root>/<profile>` for one model setting (notebooks/attention_explorer).
 
     root: the outputs folder (default `outputs/`, or $PDLIB_OUTPUTS); dataset: the dataset folder the models
-    were trained on (empty: the profile's SynPD); frames, size: the models' clip shape T and S (notebook 02's
-    parameters). Returns the app's root widget, or a message widget that names the notebook to run when
-    there are no trained TSA models.
+    were trained on (empty: the profile's SynPD); frames, size, window: the models' clip shape T and S and
+    sampling (notebook 02's parameters `frames`, `size`, `clip_window`). Returns the app's root widget, or a
+    message widget that names the notebook to run when there are no trained TSA models.
     """
-    state = ExplorerState(profile, setting, root, dataset, frames=frames, size=size)
+    state = ExplorerState(profile, setting, root, dataset, frames=frames, size=size, window=window)
     try:
         state.check()
     except ExplorerError as err:

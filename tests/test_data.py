@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import torch
 
+from pdlib.cli import main as cli_main
 from pdlib.data import (
     ClipDataset,
     DatasetError,
@@ -32,7 +33,7 @@ from pdlib.data import (
     to_model_input,
 )
 from pdlib.data.transforms import KINETICS_MEAN, KINETICS_STD
-from pdlib.data.video import window_indices
+from pdlib.data.video import parse_window, window_indices
 
 
 def encode(path, codec="libx264", n=20, w=64, h=48, rate=25, pix_fmt="yuv420p", pts_ms=None, rotation=None,
@@ -379,6 +380,25 @@ def test_task_clips(dataset, tmp_path):
     assert ds.to("cpu").clips.device.type == "cpu"
     clips, labels = next(ds.batches(2))
     assert clips.shape == (2, 4, 16, 16, 3) and labels.tolist() == [0, 1]
+
+
+def test_task_clips_window_and_the_preprocess_cli(dataset, tmp_path, capsys):
+    """clip_window "middle": consecutive frames at the native rate, cached and reported apart from the
+    study's spread-out sampling."""
+    cache = tmp_path / "cache"
+    spread = task_clips(dataset, "finger", 4, 16, cache_dir=cache)
+    window = task_clips(dataset, "finger", 4, 16, cache_dir=cache, window="middle")
+    assert frame_ids(spread.clips[0].numpy()) == sample_indices(12, 4).tolist() == [1, 4, 7, 10]
+    assert frame_ids(window.clips[0].numpy()) == [4, 5, 6, 7]  # a12.mp4: 12 frames, 4 from (12 - 4) // 2
+    assert report_path(cache, "ds", 4, 16, "middle").name == "report_ds_T4_S16_Wmiddle.csv"
+    assert report_path(cache, "ds", 4, 16, "middle").is_file() and report_path(cache, "ds", 4, 16).is_file()
+    assert cli_main(["preprocess", str(dataset), "--frames", "4", "--size", "16", "--cache", str(cache),
+                     "--window", "2", "--workers", "1"]) == 0
+    cached = sorted((cache / "clips").glob("T4_S16_W2_*/*.npy"))
+    assert len(cached) == 4 and all(frame_ids(np.load(f)) == [2, 3, 4, 5] for f in cached)
+    assert [parse_window(v) for v in ("", None, "middle", "3", 3)] == [None, None, "middle", 3, 3]
+    with pytest.raises(ValueError, match="expected '' \\(spread over the video\\), 'middle' or a start frame"):
+        parse_window("end")
 
 
 def test_to_model_input_eval_train_and_determinism():

@@ -7,7 +7,7 @@ from importlib import import_module
 
 _EXPORTS = {
     "pdlib.data.video": ("VideoDecodeError", "VideoWarning", "ClipInfo", "read_clip", "decode_clip",
-                         "sample_indices", "probe_video"),
+                         "sample_indices", "probe_video", "parse_window"),
     "pdlib.data.manifest": ("DatasetError", "DatasetWarning", "CheckReport", "check_dataset", "check_main",
                             "load_manifest"),
     "pdlib.data.cache": ("preprocess", "preprocess_main", "cache_clips", "content_hash", "report_path"),

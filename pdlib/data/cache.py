@@ -45,12 +45,14 @@ def clip_dir(cache_dir: str | os.PathLike, frames: int, size: int, window: int |
     return Path(cache_dir) / "clips" / tag
 
 
-def report_path(cache_dir: str | os.PathLike, dataset: str, frames: int, size: int) -> Path:
-    """`<cache_dir>/report_<dataset>_T<frames>_S<size>.csv`: the videos skipped or warned about.
+def report_path(cache_dir: str | os.PathLike, dataset: str, frames: int, size: int,
+                window: int | str | None = None) -> Path:
+    """`<cache_dir>/report_<dataset>_T<frames>_S<size>[_W<window>].csv`: the videos skipped or warned about.
 
     The dataset's folder name is part of the name because several datasets may share one cache.
     """
-    return Path(cache_dir) / f"report_{dataset}_T{frames}_S{size}.csv"
+    tag = f"_W{window}" if window is not None else ""
+    return Path(cache_dir) / f"report_{dataset}_T{frames}_S{size}{tag}.csv"
 
 
 def _stem(digest: str, crop) -> str:
@@ -196,8 +198,11 @@ def write_report(status: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str | os.PathLike | None = None,
-               workers: int | None = None, progress: bool = True) -> pd.DataFrame:
+               workers: int | None = None, progress: bool = True, window: int | str | None = None) -> pd.DataFrame:
     """Decode every video of a dataset once into the clip cache (DESIGN.md "Clips"; the study: 32x224).
+
+    `window`: None spreads the frames over the whole video (the study); "middle" or a start frame takes
+    consecutive frames at the native rate instead (`read_clip`).
 
     Returns the manifest's videos with ok, reason, warning, decoded, cache, frames, hash (see
     `cache_clips`); `.attrs["report"]` is the report CSV of skipped and warned-about videos
@@ -209,22 +214,22 @@ def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str |
     cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
     videos, _ = load_manifest(root)
     crops = list(videos["crop"]) if "crop" in videos.columns else None
-    status = cache_clips(list(videos["path"]), frames, size, cache_dir, crops=crops, workers=workers,
-                         progress=progress)
+    status = cache_clips(list(videos["path"]), frames, size, cache_dir, crops=crops, window=window,
+                         workers=workers, progress=progress)
     result = pd.concat([videos.reset_index(drop=True), status.drop(columns="path")], axis=1)
-    result.attrs["report"] = str(report_path(cache_dir, root.name, frames, size))
+    result.attrs["report"] = str(report_path(cache_dir, root.name, frames, size, window))
     write_report(result, Path(result.attrs["report"]))
     return result
 
 
 def preprocess_main(root: str, frames: int, size: int, cache_dir: str | None = None,
-                    workers: int | None = None) -> int:
+                    workers: int | None = None, window: int | str | None = None) -> int:
     """`pdlib preprocess DIR --frames T --size S`: 0 when every video is cached, 1 when some were
     skipped (listed), 2 when the dataset is malformed."""
     from pdlib.data.manifest import DatasetError
 
     try:
-        result = preprocess(root, frames, size, cache_dir, workers)
+        result = preprocess(root, frames, size, cache_dir, workers, window=window)
     except DatasetError as e:
         print(e)
         return 2

@@ -109,13 +109,13 @@ def _from_status(status: pd.DataFrame, meta: pd.DataFrame, labels: np.ndarray) -
 
 
 def task_clips(root: str | os.PathLike, task: str, frames: int, size: int,
-               cache_dir: str | os.PathLike | None = None) -> ClipDataset:
+               cache_dir: str | os.PathLike | None = None, window: int | str | None = None) -> ClipDataset:
     """The usable videos of one task of a PD dataset (DESIGN.md format) as clips; labels as in Sec. IV-B.
 
-    Runs `preprocess` (which decodes only what the cache lacks); meta has video, patient, exam, task,
-    side, score, label, path.
+    Runs `preprocess` (which decodes only what the cache lacks; `window` as there); meta has video,
+    patient, exam, task, side, score, label, path.
     """
-    status = preprocess(root, frames, size, cache_dir, progress=True)
+    status = preprocess(root, frames, size, cache_dir, progress=True, window=window)
     rows = status.loc[status["task"] == task].reset_index(drop=True)
     if not rows["ok"].any():
         raise ValueError(f"task_clips: no usable video of task {task!r} in {root} "
