@@ -141,6 +141,7 @@ class ExplorerState:
         self._predictions: dict[str, pd.DataFrame] = {}
         self._heads: dict[int, dict[str, torch.nn.Module]] = {}
         self._assembling = None
+        self._crops: dict[str, tuple[int, int, int, int]] | None = None
 
     @property
     def model_dir(self) -> Path:
@@ -224,7 +225,8 @@ class ExplorerState:
             raise ExplorerError(f"Video file {path} does not exist: is {self.dataset} the dataset the models of "
                                 f"'{self.setting}' were trained on?")
         try:
-            frames = read_clip(path, self.frames, self.size, window=self.window)  # (T, S, S, 3) uint8
+            frames = read_clip(path, self.frames, self.size, window=self.window,
+                               crop=self._crop(video))  # (T, S, S, 3) uint8, as preprocess made it
         except VideoDecodeError as err:
             raise ExplorerError(str(err)) from None
         x = to_model_input(torch.from_numpy(frames)[None], train=False)  # (1, 3, T, S, S)
@@ -282,6 +284,15 @@ class ExplorerState:
                            task_weights(heads["vector_weighting"], x, mask).numpy(),
                            f"fitted here on the {int(fd.train.sum())} training examinations of fold {fold} "
                            f"(default HeadConfig, {config.epochs} epochs, seed {fold}): notebook 04 saves no heads")
+
+    def _crop(self, video: str) -> tuple[int, int, int, int] | None:
+        """The manifest's optional crop box of `video` (as `preprocess` applied it), read once."""
+        if self._crops is None:
+            from pdlib.data import load_manifest
+
+            videos = load_manifest(self.dataset)[0]
+            self._crops = dict(zip(videos["video"], videos["crop"], strict=True)) if "crop" in videos else {}
+        return self._crops.get(video)
 
     def _assembling_data(self):
         """Examination features and classes as notebook 04 reads them (pdlib.assembling), loaded once."""
