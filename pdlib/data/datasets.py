@@ -84,8 +84,7 @@ class ClipDataset(torch.utils.data.Dataset):
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         order = order.to(self.clips.device)
         for start in range(0, len(self), batch_size):
-            idx = order[start:start + batch_size]
-            yield self.clips.index_select(0, idx), self.labels.index_select(0, idx.to(self.labels.device))
+            yield self[order[start:start + batch_size]]
 
 
 def _read_npy_into(path: str, out: np.ndarray) -> None:
