@@ -14,7 +14,7 @@ from pdlib.data import action_clips, task_clips
 from pdlib.features import extract_task_features
 from pdlib.models import build_model, load_model, save_model
 from pdlib.paths import out_dir, resolve
-from pdlib.train import TrainConfig, cross_validate, fit, predict
+from pdlib.train import RESUME_KEYS, TrainConfig, cross_validate, fit, predict
 
 # setting -> (label in the tables, backbone kind, pretraining source); the study's Tables III and V.
 SETTINGS: dict[str, tuple[str, str, str | None]] = {
@@ -60,9 +60,7 @@ def _recipe_matches(folder: Path, recipe: dict) -> bool:
 
 
 def _recipe(config: TrainConfig, **extra) -> dict:
-    keep = ("epochs", "batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed",
-            "flip")
-    return {**{k: getattr(config, k) for k in keep}, **extra}
+    return {**{k: getattr(config, k) for k in ("epochs", *RESUME_KEYS)}, **extra}
 
 
 def pretrain_on_actions(root: str | Path, layout: str, label: str, archs: Sequence[str], splits: Sequence[int],
