@@ -1,6 +1,7 @@
 """The experiments of notebooks 01 and 02: pretraining on action datasets (Table II), task-level
 cross-validation in several model settings (Tables III and V) and the features for assembling."""
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Sequence
@@ -14,7 +15,7 @@ from pdlib.data import action_clips, task_clips
 from pdlib.features import extract_task_features
 from pdlib.models import build_model, load_model, save_model
 from pdlib.paths import out_dir, resolve
-from pdlib.train import RESUME_KEYS, TrainConfig, cross_validate, fit, predict
+from pdlib.train import RESUME_KEYS, TrainConfig, cross_validate, fit, predict, resolve_device, seed_everything
 
 # setting -> (label in the tables, backbone kind, pretraining source); the study's Tables III and V.
 SETTINGS: dict[str, tuple[str, str, str | None]] = {
@@ -78,6 +79,7 @@ def pretrain_on_actions(root: str | Path, layout: str, label: str, archs: Sequen
             path = base / f"{arch}_split{split}"
             fresh = not _recipe_matches(path, _recipe(config, arch=arch, frames=frames, size=size, **options))
             if fresh or not Path(f"{path}/model.safetensors").is_file():
+                seed_everything(config.seed, resolve_device(config.device))  # the initial weights too
                 model = fit(build_model(arch, len(classes), **options), train, None, config).model
                 save_model(model, path / "model")
             else:
@@ -127,6 +129,9 @@ def run_setting(setting: str, tasks: Sequence[str], root: Path, folds: pd.Series
         pretrained = pretrained_checkpoint(profile, arch) if source else None
         opts = dict(options)
     base = out_dir(profile)
+    # Fold checkpoints (models/<setting>/<task>/fold<k>/last.pt, every epoch) let a killed run resume
+    # mid-training; a changed recipe clears them with the rest of the folder.
+    config = dataclasses.replace(config, checkpoint_dir=config.checkpoint_dir or base / "models")
     preds = {}
     for task in tasks:
         clips = task_clips(root, task, frames, size, out_dir(profile, "cache"), window=window)

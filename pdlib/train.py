@@ -326,10 +326,10 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
     are more than two; prob is the positive class's probability for binary tasks, else the predicted
     class's) and saves fold models with `save_model` at `out_dir/models/<name>/fold<k>` and their
     training history (loss, and metrics on fold k for monitoring only) as `fold<k>_history.csv` beside.
-    Fold k is seeded with config.seed + k. With config.checkpoint_dir, fold k checkpoints under
-    `<checkpoint_dir>/<name>/fold<k>`. Re-running skips every fold whose predictions and model already
-    exist. A fold whose training side has a single class is not trained: its videos get a `note`
-    and no prediction (and a warning).
+    Fold k (its initial weights, shuffling and augmentation) is seeded with config.seed + k. With
+    config.checkpoint_dir, fold k checkpoints under `<checkpoint_dir>/<name>/fold<k>`. Re-running skips
+    every fold whose predictions and model already exist. A fold whose training side has a single class
+    is not trained: its videos get a `note` and no prediction (and a warning).
     """
     out_dir = Path(out_dir)
     pred_path = out_dir / "predictions" / f"{name}.csv"
@@ -360,12 +360,15 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
             warnings.warn(f"cross_validate({name}): {note}", stacklevel=2)
             results.append(rows.assign(prob=np.nan, pred=pd.NA, note=note))
             continue
-        model = model_fn()
-        if pretrained is not None:
-            model = load_pretrained(model, pretrained)
         fold_config = dataclasses.replace(
             config, seed=config.seed + int(k),
             checkpoint_dir=Path(config.checkpoint_dir) / name / f"fold{k}" if config.checkpoint_dir else None)
+        # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
+        # a fold's model does not depend on the process's RNG state or on the folds trained before it.
+        seed_everything(fold_config.seed, resolve_device(config.device))
+        model = model_fn()
+        if pretrained is not None:
+            model = load_pretrained(model, pretrained)
         # A fold without test videos of this task still gets its model: the assembling features of its
         # training-side examinations come from it (DESIGN.md, features for assembling).
         val = dataset.subset(test_idx) if len(test_idx) else None
@@ -383,6 +386,8 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
             result.history.to_csv(model_path.parent / f"fold{k}_history.csv", index=False)
             if results:
                 _write_predictions(results, pred_path)
+            if fold_config.checkpoint_dir:  # the fold is done: its model and predictions replace the checkpoint
+                (Path(fold_config.checkpoint_dir) / CHECKPOINT).unlink(missing_ok=True)
     preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
     if dist.is_initialized():
         dist.barrier()
