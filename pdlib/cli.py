@@ -1,6 +1,7 @@
 """The `pdlib` command: reproduce, synth, check, preprocess."""
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -39,32 +40,52 @@ def _preprocess(args) -> int:
                            window=parse_window(args.window))
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (refused before any work starts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, found {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pdlib", description="Parkinson's disease severity from videos "
                                 "(Yin et al., IEEE JBHI 2022): datasets, notebooks and tables.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reproduce", help="execute the notebooks with params/<profile>.yaml")
-    r.add_argument("--profile", default="default", help="smoke | default | paper (a file in params/)")
+    r.add_argument("--profile", default="default",
+                   help="a file in params/: smoke (minutes), default (the main run, about 20-30 min on a "
+                        "2-core CPU), paper (the study's sizes, for a GPU) or your own (default: %(default)s)")
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 00_dataset)")
     r.add_argument("--from", dest="start", metavar="NAME", help="start at this notebook")
     r.set_defaults(func=_reproduce)
 
-    s = sub.add_parser("synth", help="generate a synthetic dataset (SynPD or SynAct)")
-    s.add_argument("kind", choices=["pd", "actions"])
+    s = sub.add_parser("synth", help="generate a synthetic dataset (SynPD or SynAct)",
+                       description="pd: SynPD, examination videos of the seven MDS-UPDRS-III tasks in the "
+                                   "dataset format (videos.csv, exams.csv, ceiling.csv); actions: SynAct, an "
+                                   "action dataset in the UCF-101 layout, for pretraining (Table II).")
+    s.add_argument("kind", choices=["pd", "actions"], help="pd: SynPD (examinations); actions: SynAct")
     s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--size", default="default", choices=["smoke", "default", "paper"])
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--size", default="default", choices=["smoke", "default", "paper"],
+                   help="the profile's dataset size (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="random seed of the cohort and videos (default: %(default)s)")
     s.set_defaults(func=_synth)
 
     c = sub.add_parser("check", help="validate a dataset folder (exit 0 ok, 1 unusable videos, 2 malformed)")
     c.add_argument("dir")
     c.set_defaults(func=_check)
 
-    pp = sub.add_parser("preprocess", help="decode every video once into the clip cache")
+    pp = sub.add_parser("preprocess", help="decode every video once into the clip cache",
+                        description="Decode every video once into the clip cache and write a report of the "
+                                    "videos skipped or warned about. Exit codes: 0 every video cached, 1 some "
+                                    "videos skipped (listed), 2 a malformed dataset or invalid arguments.")
     pp.add_argument("dir")
-    pp.add_argument("--frames", type=int, required=True, help="frames per clip (the study: 32)")
-    pp.add_argument("--size", type=int, required=True, help="clip side in pixels (the study: 224)")
+    pp.add_argument("--frames", type=_positive_int, required=True, help="frames per clip (the study: 32)")
+    pp.add_argument("--size", type=_positive_int, required=True, help="clip side in pixels (the study: 224)")
     pp.add_argument("--cache", default=None, help="cache folder (default: <dir>/.pdlib_cache)")
     pp.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
     pp.add_argument("--window", default="", help="'' (default): frames spread over the whole video, as the "
@@ -86,7 +107,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"pdlib {args.command}: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"pdlib {args.command}: interrupted", file=sys.stderr)
+        # nbclient leaves the interrupted cell's task unretrieved; asyncio would log it, with the kernel's
+        # traceback, when the interpreter exits. The interruption is the whole message.
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        print(f"pdlib {args.command}: interrupted; rerun the same command to resume (finished folds and "
+              "epochs are kept)", file=sys.stderr)
         return 130
 
 

@@ -1,6 +1,7 @@
 """Descriptive tables and measurements of an examination-video dataset: Table IV (class counts per task),
 Table VI (clinical information per examination class) and the durations and scores of Fig. 4."""
 
+from collections.abc import Collection
 from pathlib import Path
 
 import av
@@ -18,7 +19,11 @@ STUDY_CLASS1_PCT: dict[str, float] = {"finger": 58.0, "hand": 44.4, "pronation":
 
 
 def video_durations(root: str | Path, videos: pd.DataFrame) -> pd.Series:
-    """Duration in seconds of every video (Fig. 4a), read from the container with PyAV; index = video."""
+    """Duration in seconds of every video (Fig. 4a), read from the container with PyAV; index = video.
+
+    Pass the usable videos (`check_dataset`'s report lists the others with their reason): an unreadable
+    file raises ValueError naming it and its row.
+    """
     root = Path(root)
     out = {}
     for rel in videos["video"]:
@@ -32,20 +37,24 @@ def video_durations(root: str | Path, videos: pd.DataFrame) -> pd.Series:
                     out[rel] = container.duration / av.time_base
                 else:
                     out[rel] = float(stream.frames / stream.average_rate)
-        except (av.FFmpegError, IndexError) as err:
+        except (av.FFmpegError, IndexError, OSError) as err:
             raise ValueError(f"video_durations: cannot read the duration of {path} "
-                             f"(videos.csv row video={rel!r}): {err}") from err
+                             f"(videos.csv row video={rel!r}): {err}; pdlib check lists unusable videos") from err
     return pd.Series(out, name="seconds").rename_axis("video")
 
 
-def class_counts(videos: pd.DataFrame) -> pd.DataFrame:
+def class_counts(videos: pd.DataFrame, unusable: Collection[str] = ()) -> pd.DataFrame:
     """Table IV: per task (study order), videos of class 0 (scores 0-1) and 1 (2-4), the share of class 1
-    and the study's share for comparison."""
-    labels = videos.assign(label=task_label(videos["score"]))
-    tasks = [t for t in TASKS if t in set(labels["task"])]
+    and the study's share for comparison. `unusable` (video cells, e.g. `check_dataset`'s) are counted in
+    their own column and left out of the class counts, so `total` is what the models can use."""
+    bad = videos["video"].isin(set(unusable))
+    skipped = videos.loc[bad, "task"].value_counts()
+    tasks = [t for t in TASKS if t in set(videos["task"])]
+    labels = videos[~bad].assign(label=task_label(videos.loc[~bad, "score"]))
     counts = pd.crosstab(labels["task"], labels["label"]).reindex(index=tasks, columns=[0, 1], fill_value=0)
     table = pd.DataFrame({"task": tasks, "class_0": counts[0].to_numpy(), "class_1": counts[1].to_numpy()})
     table["total"] = table["class_0"] + table["class_1"]
+    table["unusable"] = table["task"].map(skipped).fillna(0).astype(int)
     table["class_1_pct"] = (100.0 * table["class_1"] / table["total"]).round(1)
     table["study_class_1_pct"] = table["task"].map(STUDY_CLASS1_PCT)
     return table

@@ -155,14 +155,16 @@ def summarize(preds: pd.DataFrame, n_boot: int = 2000, n_resamples: int = 9999, 
     """Numeric summary of one task's out-of-fold predictions, the cells of Tables III and V.
 
     acc (%), precision, recall and mcc are fold means (acc_std, mcc_std their fold stds); ci_lo/ci_hi
-    the patient-bootstrap CI and p_value the permutation p-value of the pooled MCC (mcc_pooled).
+    the patient-bootstrap CI and p_value the permutation p-value of the pooled MCC (mcc_pooled); n the
+    videos with a prediction, left_out those without (unusable videos, folds that could not be trained).
     """
+    left_out = int(preds["pred"].isna().sum())
     preds = usable(preds)
     per_fold = pd.DataFrame([binary_metrics(g["label"], g["pred"]) for _, g in preds.groupby("fold")])
     ddof = 1 if len(per_fold) > 1 else 0
     lo, hi = mcc_ci(preds["label"], preds["pred"], preds["patient"], n_boot=n_boot, seed=seed)
     out = {
-        "n": len(preds),
+        "n": len(preds), "left_out": left_out,
         "acc": 100 * per_fold["acc"].mean(), "acc_std": 100 * per_fold["acc"].std(ddof=ddof),
         "precision": per_fold["precision"].mean(), "recall": per_fold["recall"].mean(),
         "mcc": per_fold["mcc"].mean(), "mcc_std": per_fold["mcc"].std(ddof=ddof),
@@ -216,6 +218,8 @@ def _formatted(g: pd.DataFrame) -> dict[str, pd.Series]:
         return pd.Series([fmt(x, y) for x, y in zip(g[a], g[b], strict=True)], index=g.index)
 
     return {
+        "n": pd.Series([f"{n}" + (f" (+{k} left out)" if k else "") for n, k in zip(g["n"], g["left_out"],
+                                                                                    strict=True)], index=g.index),
         "acc": g["acc"].map("{:.1f}".format),
         "precision": g["precision"].map("{:.2f}".format),
         "recall": g["recall"].map("{:.2f}".format),
@@ -233,7 +237,7 @@ def format_task_table(numeric: pd.DataFrame) -> pd.DataFrame:
         g = g.set_index("task")
         cells = pd.DataFrame(_formatted(g), index=g.index)
         std = g["mcc"].std(ddof=1) if len(g) > 1 else 0.0
-        cells.loc["average"] = ["-", "-", "-", format_pm(g["mcc"].mean(), std), "-", "-"]
+        cells.loc["average"] = ["-", "-", "-", "-", format_pm(g["mcc"].mean(), std), "-", "-"]
         blocks[setting] = cells
     table = pd.concat(blocks, axis=1)
     table.index.name = "task"
@@ -251,7 +255,7 @@ def metric_rows(preds_by_setting: dict[str, pd.DataFrame], **kw) -> pd.DataFrame
     rows = []
     for setting, g in numeric.groupby("setting", sort=False):
         cells = _formatted(g.set_index("task"))
-        for metric, header in (("acc", "acc"), ("precision", "precision"), ("recall", "recall"), ("MCC", "MCC"),
-                               ("95% CI", "CI 95%"), ("p-value", "p-value")):
+        for metric, header in (("n", "n"), ("acc", "acc"), ("precision", "precision"), ("recall", "recall"),
+                               ("MCC", "MCC"), ("95% CI", "CI 95%"), ("p-value", "p-value")):
             rows.append({"Method": setting, "Metric": header, **cells[metric].to_dict()})
     return pd.DataFrame(rows)

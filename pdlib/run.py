@@ -119,6 +119,10 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
         try:
             papermill.execute_notebook(str(nb), str(dest / nb.name), parameters=passed, cwd=str(root),
                                        kernel_name="python3", progress_bar=progress, log_output=False)
+        except KeyboardInterrupt:  # Ctrl-C: the index says so instead of keeping an older run's "ok"
+            summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0, "interrupted"))
+            write_index(summary, root)
+            raise
         except PapermillExecutionError as err:
             summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0, "failed"))
             write_index(summary, root)

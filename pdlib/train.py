@@ -31,6 +31,7 @@ from pdlib.metrics import binary_metrics
 from pdlib.models import load_pretrained, save_model
 
 CHECKPOINT = "last.pt"
+UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
 # Settings that must not change when a run resumes from a checkpoint (epochs may grow).
 RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip")
 
@@ -307,7 +308,7 @@ def _fold_done(pred_path: Path, model_path: Path, fold: int, videos: pd.Series) 
     if not (pred_path.is_file() and Path(f"{model_path}.safetensors").is_file()):
         return None
     saved = pd.read_csv(pred_path, dtype={"video": str, "patient": str, "exam": str, "note": str})
-    saved = saved[saved["fold"] == fold]
+    saved = saved[(saved["fold"] == fold) & ~saved["note"].fillna("").str.startswith(UNUSABLE)]
     if set(saved["video"]) != set(videos.astype(str)):
         warnings.warn(f"{pred_path}: saved predictions of fold {fold} do not match the dataset; retraining",
                       stacklevel=3)
@@ -329,7 +330,8 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
     Fold k (its initial weights, shuffling and augmentation) is seeded with config.seed + k. With
     config.checkpoint_dir, fold k checkpoints under `<checkpoint_dir>/<name>/fold<k>`. Re-running skips
     every fold whose predictions and model already exist. A fold whose training side has a single class
-    is not trained: its videos get a `note` and no prediction (and a warning).
+    is not trained: its videos get a `note` and no prediction (and a warning); so do the unusable videos
+    listed in `dataset.skipped` (note "unusable video: <reason>").
     """
     out_dir = Path(out_dir)
     pred_path = out_dir / "predictions" / f"{name}.csv"
@@ -388,6 +390,11 @@ def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out
                 _write_predictions(results, pred_path)
             if fold_config.checkpoint_dir:  # the fold is done: its model and predictions replace the checkpoint
                 (Path(fold_config.checkpoint_dir) / CHECKPOINT).unlink(missing_ok=True)
+    skipped = getattr(dataset, "skipped", None)
+    if skipped is not None and len(skipped):  # rows without prediction, so the tables count them
+        results.append(skipped[["video", "patient", "exam", "task", "side", "label"]].assign(
+            fold=skipped["patient"].astype(str).map(folds), prob=np.nan, pred=pd.NA,
+            note=UNUSABLE + skipped["reason"]))
     preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
     if dist.is_initialized():
         dist.barrier()

@@ -296,6 +296,12 @@ FAULTS = {
                      "videos.csv, rows 5, column 'task': unknown task 'gait'"),
     "no total column": ("exams.csv", lambda df: df.drop(columns="total"), 0,
                         "no 'total' column; using the sum"),
+    "a directory as the video": (*set_cell("videos.csv", 3, "video", "videos"), 1,
+                                 "videos (videos.csv row 5): a directory, not a video file"),
+    "header and no rows": ("videos.csv", lambda df: df.iloc[:0], 2,
+                           "videos.csv: a header and no rows (expected one row per video)"),
+    "no usable video": ("videos.csv", lambda df: df.assign(video=[f"videos/gone{i}.mp4" for i in range(len(df))]),
+                        2, "videos.csv: none of its 4 videos is usable"),
 }
 
 
@@ -305,9 +311,88 @@ def test_check_exit_codes_name_the_fault(dataset, fault, capsys):
     edit_csv(dataset, name, fn)
     assert check_main(str(dataset)) == code
     assert message in capsys.readouterr().out
-    if code == 2:
+    if code == 2 and fault != "no usable video":  # load_manifest reads the CSVs; the videos are preprocess's
         with pytest.raises(DatasetError, match="malformed dataset"):
             load_manifest(dataset)
+
+
+def test_semicolon_delimited_csv_is_one_fault_with_the_hint(dataset, capsys):
+    df = pd.read_csv(dataset / "videos.csv", dtype=str, keep_default_na=False)
+    df.to_csv(dataset / "videos.csv", index=False, sep=";")
+    assert check_main(str(dataset)) == 2
+    out = capsys.readouterr().out
+    assert "videos.csv, row 1 (header): expected comma-separated columns video, patient, exam, task, side, " \
+           "score; found one column 'video;patient;exam;task;side;score': the file looks ';'-delimited" in out
+    assert out.count("videos.csv") == 1  # one fault, not one per column
+
+
+def _still_png(path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(path, format="PNG")
+
+
+def _audio_only(path: Path) -> None:
+    encode(path, video_streams=0, audio=True)
+
+
+# The file gauntlet: what `pdlib check` says about a file (exit code, its words), and what `preprocess`
+# does with it (skipped with the same reason, or cached with a warning). README: "What `pdlib check` says".
+FILE_FAULTS = {
+    "a PNG renamed .mp4": (_still_png, 1, "a still image (piped png sequence), not a video", "skipped"),
+    "a one-frame video": (lambda p: encode(p, n=1), 1, "the video stream holds 1 frame, a still picture", "skipped"),
+    "an audio-only file": (_audio_only, 1, "no video stream (streams: ['audio'])", "skipped"),
+    "a text file": (lambda p: p.write_text("not a video\n" * 20), 1,
+                    "cannot open as a video container (Invalid data found when processing input)", "skipped"),
+    "a 0.2 s video": (lambda p: encode(p, n=5), 0, "lasts 0.20 s (5 frames), under 0.5 s",
+                      "warning: 5 frames, fewer than the 8 asked"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FILE_FAULTS))
+def test_check_and_preprocess_say_what_a_bad_file_is(dataset, fault, capsys, tmp_path):
+    make, code, message, outcome = FILE_FAULTS[fault]
+    make(dataset / VIDEOS[0][0])
+    assert check_main(str(dataset)) == code
+    out = capsys.readouterr().out
+    assert f"videos/p1_finger_L.mp4 (videos.csv row 2): {message}" in out, out
+    assert "Errno" not in out
+    status = preprocess(dataset, 8, 16, cache_dir=tmp_path / "cache", workers=1, progress=False)
+    row = status.iloc[0]
+    if outcome == "skipped":
+        assert not row["ok"] and row["reason"] == message.split(" (streams")[0] or row["reason"].startswith(message)
+        assert status["ok"].tolist()[1:] == [True, True, True]  # the others are cached
+    else:
+        assert row["ok"] and row["warning"].startswith(outcome.removeprefix("warning: ")), row["warning"]
+
+
+def test_a_directory_is_reported_the_same_by_check_and_preprocess(dataset, tmp_path):
+    edit_csv(dataset, "videos.csv", lambda df: df.assign(video=["videos", *df["video"][1:]]))
+    assert check_dataset(dataset).unusable[0] == ("videos (videos.csv row 2)", "a directory, not a video file")
+    status = preprocess(dataset, 4, 16, cache_dir=tmp_path / "cache", workers=1, progress=False)
+    assert status.loc[0, "reason"] == "a directory, not a video file" and status["ok"].sum() == 3
+
+
+def test_windowed_preprocess_skips_a_video_too_short_for_the_window(dataset, tmp_path, capsys):
+    """A start frame beyond one video's end skips that video, named, and caches the others (exit 1)."""
+    cache = tmp_path / "cache"
+    assert cli_main(["preprocess", str(dataset), "--frames", "2", "--size", "16", "--window", "10",
+                     "--workers", "1", "--cache", str(cache)]) == 1
+    out = capsys.readouterr().out
+    assert "4 videos: 3 cached" in out and "1 skipped" in out
+    assert "skipped videos/p2_finger_L.mp4: the video has 10 frames, too few for the clip window" in out
+    assert len(list((cache / "clips").glob("T2_S16_W10_*/*.npy"))) == 3
+    report = pd.read_csv(report_path(cache, "ds", 2, 16, 10))
+    assert report["video"].tolist() == ["videos/p2_finger_L.mp4"]
+
+
+def test_invalid_frames_are_refused_before_any_work(dataset, tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli_main(["preprocess", str(dataset), "--frames", "0", "--size", "16", "--cache", str(tmp_path / "c")])
+    assert e.value.code == 2 and "argument --frames: expected an integer >= 1, found '0'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="expected frames >= 1"):
+        preprocess(dataset, 0, 16, cache_dir=tmp_path / "c", workers=1, progress=False)
+    assert not (tmp_path / "c").exists()
 
 
 def test_misspelled_column_suggests_the_expected_name(dataset):
@@ -343,7 +428,7 @@ def test_preprocess_skips_bad_videos_and_caches(dataset, truncated, tmp_path):
 
     first = preprocess(dataset, 4, 16, cache_dir=cache, workers=2, progress=False)
     assert first["ok"].tolist() == [True] * 4 + [False, False, True, False]
-    assert first["decoded"].sum() == 7  # all but the missing file
+    assert first["decoded"].sum() == 6  # all but the missing and the empty file (refused before decoding)
     reasons = dict(zip(first["video"], first["reason"], strict=True))
     assert reasons["videos/zero.mp4"] == "zero-length file" and reasons["videos/gone.mp4"] == "missing file"
     assert reasons["videos/text.mp4"].startswith("cannot open as a video container")
@@ -364,7 +449,7 @@ def test_preprocess_skips_bad_videos_and_caches(dataset, truncated, tmp_path):
     assert frame_ids(np.load(third.loc[1, "cache"])) == sample_indices(8, 4).tolist()
 
     other = preprocess(dataset, 2, 16, cache_dir=cache, workers=1, progress=False)  # new parameters
-    assert other["decoded"].sum() == 7
+    assert other["decoded"].sum() == 6
 
 
 def test_task_clips(dataset, tmp_path):

@@ -98,15 +98,15 @@ def test_task_table_and_metric_rows():
     assert row["ci_lo"] < row["mcc_pooled"] < row["ci_hi"] and row["p_value"] == pytest.approx(1 / 200)
     table = metrics.format_task_table(numeric)
     assert list(table.index) == ["finger", "hand", "average"]
-    assert list(table["TSA"].columns) == ["acc", "precision", "recall", "MCC", "95% CI", "p-value"]
+    assert list(table["TSA"].columns) == ["n", "acc", "precision", "recall", "MCC", "95% CI", "p-value"]
     assert table.loc["finger", ("TSA", "MCC")] == f"{row['mcc']:.2f}±{row['mcc_std']:.2f}"
     assert table.loc["finger", ("TSA", "p-value")] == "5.0×10^-3"
     avg = numeric[numeric["setting"] == "I3D"]["mcc"]
     assert table.loc["average", ("I3D", "MCC")] == f"{avg.mean():.2f}±{avg.std():.2f}"
     long = metrics.metric_rows(preds, n_boot=200, n_resamples=199)
     assert list(long.columns) == ["Method", "Metric", "finger", "hand"]
-    assert list(long["Metric"][:6]) == ["acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
-    assert len(long) == 12
+    assert list(long["Metric"][:7]) == ["n", "acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
+    assert len(long) == 14
 
 
 def test_formatters_and_missing_predictions():

@@ -126,13 +126,13 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
     assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)", "I3D (Kinetics)"]
     assert list(t3.loc[t3["Method"] == "I3D (scratch)", "Metric"]) == \
-        ["acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
+        ["n", "acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
     assert "no Kinetics checkpoint" in t3.loc[t3["Method"] == "I3D (Kinetics)", "finger"].iloc[0]
 
     t5 = _table(smoke_outputs, "table_v_task_level")
     assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
     for setting in ("I3D (SynAct)", "TSA (SynAct)"):
-        for metric in ("acc", "precision", "recall", "MCC", "95% CI", "p-value"):
+        for metric in ("n", "acc", "precision", "recall", "MCC", "95% CI", "p-value"):
             assert f"{setting} {metric}" in t5.columns
     assert "I3D (Kinetics) note" in t5.columns and "SynPD oracle MCC" in t5.columns
     numeric = _table(smoke_outputs, "table_v_task_level_numeric")

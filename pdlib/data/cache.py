@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip
+from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip, file_fault
 
 REPORT_COLUMNS = ("video", "status", "reason")
 
@@ -127,6 +127,8 @@ def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.Pa
     (the .npy, "" when skipped), frames (decoded frame count), hash. A video that cannot be used never
     stops the run: its row has ok=False and the reason.
     """
+    if frames < 1 or size < 1:  # before any folder is made or worker started
+        raise ValueError(f"cache_clips: expected frames >= 1 and size >= 1, found frames={frames}, size={size}")
     cache_dir = Path(cache_dir)
     out = clip_dir(cache_dir, frames, size, window)
     out.mkdir(parents=True, exist_ok=True)
@@ -135,11 +137,11 @@ def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.Pa
     results: list[dict | None] = [None] * len(paths)
     jobs = {}
     for i, (path, crop) in enumerate(zip(paths, crops, strict=True)):
-        try:
-            st = os.stat(path)
-        except OSError:
-            results[i] = _failure("missing file")
+        fault = file_fault(path)  # the same words as `pdlib check` (missing, a directory, empty)
+        if fault:
+            results[i] = _failure(fault)
             continue
+        st = os.stat(path)
         known = memo.get(str(path))
         digest = known[2] if known and known[:2] == [st.st_size, st.st_mtime_ns] else None
         done = _cached(out / f"{_stem(digest, crop)}.npy") if digest else None
@@ -225,7 +227,7 @@ def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str |
 def preprocess_main(root: str, frames: int, size: int, cache_dir: str | None = None,
                     workers: int | None = None, window: int | str | None = None) -> int:
     """`pdlib preprocess DIR --frames T --size S`: 0 when every video is cached, 1 when some were
-    skipped (listed), 2 when the dataset is malformed."""
+    skipped (listed), 2 when the dataset is malformed or none of its videos is usable."""
     from pdlib.data.manifest import DatasetError
 
     try:
@@ -239,4 +241,7 @@ def preprocess_main(root: str, frames: int, size: int, cache_dir: str | None = N
     for r in skipped.itertuples():
         print(f"  skipped {r.video}: {r.reason}")
     print(f"report: {result.attrs['report']}")
+    if len(skipped) == len(result):
+        print("error: no video of the dataset is usable")
+        return 2
     return 1 if len(skipped) else 0

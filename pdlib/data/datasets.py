@@ -23,7 +23,11 @@ class ClipDataset(torch.utils.data.Dataset):
     """uint8 clips (N, T, S, S, 3) in one tensor, their labels (N,) and `meta` (a DataFrame, row i = clip i).
 
     Items are (clip (T, S, S, 3) uint8, label); `to_model_input` turns a batch into the network's input.
+    `skipped` lists the source's videos left out as unusable (meta's columns and `reason`), so the
+    tables can count them.
     """
+
+    skipped: pd.DataFrame | None = None
 
     def __init__(self, clips: torch.Tensor, labels: torch.Tensor, meta: pd.DataFrame):
         if clips.dtype != torch.uint8 or clips.ndim != 5 or clips.shape[-1] != 3:
@@ -120,7 +124,9 @@ def task_clips(root: str | os.PathLike, task: str, frames: int, size: int,
         raise ValueError(f"task_clips: no usable video of task {task!r} in {root} "
                          f"(tasks: {sorted(status['task'].unique())}; report: {status.attrs['report']})")
     meta = rows[["video", "patient", "exam", "task", "side", "score", "label", "path"]]
-    return _from_status(rows, meta, rows["label"].to_numpy())
+    clips = _from_status(rows, meta, rows["label"].to_numpy())
+    clips.skipped = rows.loc[~rows["ok"], [*meta.columns, "reason"]].reset_index(drop=True)
+    return clips
 
 
 def _read_lines(path: Path) -> list[list[str]]:

@@ -39,8 +39,15 @@ class CheckReport:
     root: Path
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    unusable: list[tuple[str, str]] = field(default_factory=list)  # (video, reason)
+    unusable: list[tuple[str, str]] = field(default_factory=list)  # ("<video> (videos.csv row <n>)", reason)
     counts: dict[str, int] = field(default_factory=dict)  # videos per task
+    unusable_videos: list[str] = field(default_factory=list)  # the `video` cells of `unusable`, in order
+
+    def unusable_table(self) -> pd.DataFrame:
+        """The unusable videos as a table (video, row, reason) for a notebook to show and save."""
+        rows = [(v, int(where.rsplit("row ", 1)[1].rstrip(")")), reason)
+                for v, (where, reason) in zip(self.unusable_videos, self.unusable, strict=True)]
+        return pd.DataFrame(rows, columns=["video", "row", "reason"])
 
     @property
     def exit_code(self) -> int:
@@ -83,6 +90,16 @@ def _read_csv(path: Path, required: tuple[str, ...], optional: tuple[str, ...],
     df = df.apply(lambda col: col.str.strip())
     unknown = [c for c in df.columns if c not in required + optional]
     missing = [c for c in required if c not in df.columns]
+    delimiter = next((d for d in (";", "\t", "|") if len(df.columns) == 1 and d in df.columns[0]), None)
+    if missing and delimiter:  # one fault, not one per column
+        errors.append(f"{path.name}, row 1 (header): expected comma-separated columns {', '.join(required)}; "
+                      f"found one column {df.columns[0]!r}: the file looks {delimiter!r}-delimited, "
+                      "save it with commas")
+        return None
+    if not missing and df.empty:
+        errors.append(f"{path.name}: a header and no rows (expected one row per "
+                      f"{'video' if 'video' in required else 'examination'})")
+        return None
     for col in missing:
         close = difflib.get_close_matches(col, unknown, n=1, cutoff=0.6)
         hint = f"; found {close[0]!r}: misspelled? rename it to {col!r}" if close else ""
@@ -279,15 +296,20 @@ def check_dataset(root: str | os.PathLike) -> CheckReport:
     if videos is None:
         return report
     report.counts = videos["task"].value_counts().to_dict()
+    listed = 0
     for i, r in enumerate(videos.itertuples(index=False)):
         rel = _relative_path(r.video) if r.video else None
         if rel is None:
             continue
+        listed += 1
+        where = f"{rel} (videos.csv row {_row(i)})"
         try:
-            probe_video(root / rel)
+            report.warnings += [f"{where}: {w}" for w in probe_video(root / rel)]
         except VideoDecodeError as e:
-            reason = str(e).removeprefix(f"{root / rel}: ")
-            report.unusable.append((f"{rel} (videos.csv row {_row(i)})", reason))
+            report.unusable.append((where, str(e).removeprefix(f"{root / rel}: ")))
+            report.unusable_videos.append(rel)
+    if listed and len(report.unusable) == listed:
+        report.errors.append(f"videos.csv: none of its {listed} videos is usable (listed below)")
     return report
 
 

@@ -21,6 +21,27 @@ import numpy as np
 SAMPLER_VERSION = 2  # 2: mirrored display matrices applied
 # swscale's area averaging: antialiased when shrinking, and faster than its default bilinear.
 RESIZE = "AREA"
+# Below these a file is not a recording of a task: one frame (a still picture) is unusable; `pdlib check`
+# warns about a video shorter than MIN_SECONDS (decoding warns when it has fewer frames than a clip asks).
+MIN_FRAMES = 2
+MIN_SECONDS = 0.5
+
+
+def ffmpeg_reason(e: Exception) -> str:
+    """FFmpeg's own words for an error, without the negative AVERROR code PyAV reports as an errno."""
+    return getattr(e, "strerror", None) or str(e)
+
+
+def file_fault(path: str | os.PathLike) -> str | None:
+    """Why `path` cannot be a video file at all (missing, a directory, empty), or None."""
+    path = Path(path)
+    if path.is_dir():
+        return "a directory, not a video file"
+    if not path.is_file():
+        return "missing file"
+    if path.stat().st_size == 0:
+        return "zero-length file"
+    return None
 
 
 class VideoDecodeError(Exception):
@@ -95,14 +116,18 @@ def parse_window(value: int | str | None) -> int | str | None:
 
 
 def _open(path: Path) -> av.container.InputContainer:
-    if not path.is_file():
-        raise VideoDecodeError(f"{path}: missing file")
-    if path.stat().st_size == 0:
-        raise VideoDecodeError(f"{path}: zero-length file")
+    fault = file_fault(path)
+    if fault:
+        raise VideoDecodeError(f"{path}: {fault}")
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        container = av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
-        raise VideoDecodeError(f"{path}: cannot open as a video container ({e})") from e
+        raise VideoDecodeError(f"{path}: cannot open as a video container ({ffmpeg_reason(e)})") from e
+    if container.format.name == "image2" or container.format.name.endswith("_pipe"):  # png_pipe, jpeg_pipe...
+        container.close()
+        raise VideoDecodeError(f"{path}: a still image ({container.format.long_name or container.format.name}), "
+                               "not a video")
+    return container
 
 
 def _video_stream(path: Path, container, notes: list[str]):
@@ -129,6 +154,9 @@ def _plan(path: Path, stream) -> tuple[np.ndarray | None, int, int, bool]:
         last_dur = packet.duration or 0
     if not pts:
         raise VideoDecodeError(f"{path}: the video stream holds no frame")
+    if len(pts) < MIN_FRAMES:
+        raise VideoDecodeError(f"{path}: the video stream holds {len(pts)} frame, a still picture "
+                               f"(a clip needs at least {MIN_FRAMES} frames)")
     has_pts = all(p is not None for p in pts)
     return (np.sort(np.asarray(pts, dtype=np.int64)) if has_pts else None), len(pts), last_dur, truncated
 
@@ -212,7 +240,7 @@ def _decode(path: Path, stream, wanted: np.ndarray | None, size: int, crop, tole
             if tolerate_tail and pts:
                 note = f"decoding stopped {where}: {e}"
                 break
-            raise VideoDecodeError(f"{path}: corrupt data {where} ({e})") from e
+            raise VideoDecodeError(f"{path}: corrupt data {where} ({ffmpeg_reason(e)})") from e
         for frame in decoded:
             if not pts:
                 orient = orientation(frame)
@@ -226,9 +254,12 @@ def _decode(path: Path, stream, wanted: np.ndarray | None, size: int, crop, tole
     return images, pts, last_dur, orient, note
 
 
-def _indices(pts, n: int, last_dur: int, frames: int, window) -> tuple[np.ndarray, bool]:
+def _indices(pts, n: int, last_dur: int, frames: int, window, path: Path) -> tuple[np.ndarray, bool]:
     if window is not None:
-        return window_indices(n, frames, window), False
+        try:
+            return window_indices(n, frames, window), False
+        except ValueError as e:  # a start beyond this video's end: this video is skipped, not the dataset
+            raise VideoDecodeError(f"{path}: the video has {n} frames, too few for the clip window ({e})") from e
     if pts is not None and len(pts) == n and all(p is not None for p in pts):
         return time_indices(np.sort(np.asarray(pts, dtype=np.int64)), last_dur, frames), True
     return sample_indices(n, frames), False
@@ -248,9 +279,9 @@ def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int 
             dims = (stream.codec_context.width, stream.codec_context.height)
             pts, n_packets, last_dur, truncated = _plan(path, stream)
         except av.FFmpegError as e:
-            raise VideoDecodeError(f"{path}: cannot read the container ({e})") from e
+            raise VideoDecodeError(f"{path}: cannot read the container ({ffmpeg_reason(e)})") from e
     tolerate = truncated or (header > n_packets)
-    wanted, by_time = _indices(pts, n_packets, last_dur, frames, window)
+    wanted, by_time = _indices(pts, n_packets, last_dur, frames, window, path)
     images, dec_pts, dec_last, orient, note = _run_pass(path, wanted, size, crop, tolerate)
     if note:
         notes.append(note)
@@ -262,8 +293,10 @@ def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int 
     same_pts = pts is None or (None not in dec_pts and np.array_equal(np.sort(dec_pts), pts))
     same_plan = n == n_packets and same_pts
     if not same_plan:  # re-sample from the frames actually decoded (second pass)
-        wanted, by_time = _indices(dec_pts, n, dec_last, frames, window)
+        wanted, by_time = _indices(dec_pts, n, dec_last, frames, window, path)
         images, *_ = _run_pass(path, wanted, size, crop, tolerate_tail=True, limit=n)
+    if n < frames:
+        notes.append(f"{n} frames, fewer than the {frames} asked: frames repeat in the clip")
     clip = np.stack([images[int(i)] for i in wanted])
     width, height = dims[::-1] if orient[0] % 180 else dims
     info = ClipInfo(header, n, [int(i) for i in wanted], by_time, orient[0], width, height, notes,
@@ -299,14 +332,33 @@ def read_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | 
     return clip
 
 
-def probe_video(path: str | os.PathLike) -> None:
-    """Open the container and decode the first frame; raise VideoDecodeError saying why that fails."""
+def _seconds(pts, last_duration: int, time_base) -> float | None:
+    """The span of presentation times [pts[0], pts[-1] + last duration) in seconds, None without timestamps."""
+    if not len(pts) or time_base is None or any(p is None for p in pts):
+        return None
+    return float((max(pts) - min(pts) + (last_duration or 0)) * time_base)
+
+
+def probe_video(path: str | os.PathLike) -> list[str]:
+    """What `pdlib check` learns of a video without decoding it all: demux the stream (frame count and
+    span) and decode its first frame. Raises VideoDecodeError saying why the video is unusable (not a
+    container, a still image, one frame, no decodable frame); returns warnings (shorter than MIN_SECONDS)."""
     path = Path(path)
     with _open(path) as container:
         try:
             stream = _video_stream(path, container, [])
-            for _ in container.decode(stream):
-                return
+            pts, n, last_dur, _ = _plan(path, stream)
+            seconds = _seconds(pts if pts is not None else [], last_dur, stream.time_base)
         except av.FFmpegError as e:
-            raise VideoDecodeError(f"{path}: cannot decode the first frame ({e})") from e
-    raise VideoDecodeError(f"{path}: no frame could be decoded")
+            raise VideoDecodeError(f"{path}: cannot read the container ({ffmpeg_reason(e)})") from e
+    with _open(path) as container:
+        try:
+            for _ in container.decode(_video_stream(path, container, [])):
+                break
+            else:
+                raise VideoDecodeError(f"{path}: no frame could be decoded")
+        except av.FFmpegError as e:
+            raise VideoDecodeError(f"{path}: cannot decode the first frame ({ffmpeg_reason(e)})") from e
+    if seconds is not None and seconds < MIN_SECONDS:
+        return [f"lasts {seconds:.2f} s ({n} frames), under {MIN_SECONDS} s"]
+    return []
