@@ -408,5 +408,7 @@ def _write_predictions(results: list[pd.DataFrame], path: Path) -> pd.DataFrame:
     preds["pred"] = preds["pred"].astype("Int64")
     preds["note"] = preds["note"].astype(object).fillna("")
     path.parent.mkdir(parents=True, exist_ok=True)
-    preds.to_csv(path, index=False)
+    tmp = path.with_name(f".{path.name}.tmp")  # whole or not at all: a killed run resumes from it
+    preds.to_csv(tmp, index=False)
+    tmp.replace(path)
     return preds

@@ -8,12 +8,16 @@ import ast
 import json
 import math
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
@@ -156,3 +160,106 @@ def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs)
         assert list(t["Method"]) == methods
         assert list(t["Input"][1:]) == ["avgpool", "avgpool", "layer4", "layer4"]
         assert t["mcc_mean"].between(-1, 1).all() and t["acc_mean"].between(0, 1).all()
+
+
+def _copy_suite(dest: Path, profile: str, params: dict) -> Path:
+    """A suite root beside the repository's: its notebooks and one params file."""
+    (dest / "params").mkdir(parents=True)
+    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
+    (dest / "params" / f"{profile}.yaml").write_text(yaml.safe_dump(params))
+    return dest
+
+
+def _reproduce(root: Path, outputs: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PDLIB_OUTPUTS": str(outputs), "PDLIB_ROOT": str(root)}
+    return subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_every_notebook_runs_on_a_dataset_with_unusable_videos(smoke_outputs, tmp_path):
+    """Defect: one unusable video stopped notebook 00. Now every notebook runs on the rest, lists the
+    unusable videos with their reason and counts them in the tables."""
+    data = shutil.copytree(smoke_outputs / "data" / "synpd", tmp_path / "mine")
+    videos = pd.read_csv(data / "videos.csv", dtype=str, keep_default_na=False)
+    finger = videos.index[videos["task"] == "finger"]
+    half = data / videos.loc[finger[0], "video"]
+    half.write_bytes(half.read_bytes()[: half.stat().st_size // 2])  # truncated before its index (moov)
+    (data / videos.loc[finger[1], "video"]).write_text("not a video\n" * 10)
+    (data / videos.loc[finger[2], "video"]).unlink()
+    videos.loc[videos.index[videos["task"] == "hand"][0], "video"] = "videos"  # a directory
+    videos.to_csv(data / "videos.csv", index=False)
+    params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text()) | {"profile": "mine", "dataset": str(data)}
+    root = _copy_suite(tmp_path / "suite", "mine", params)
+    res = _reproduce(root, tmp_path / "out", "--profile", "mine")
+    assert res.returncode == 0, res.stderr[-4000:]
+    out = tmp_path / "out" / "mine"
+    unusable = _table(out, "unusable_videos")
+    assert unusable["row"].tolist() == [finger[0] + 2, videos.index[videos["task"] == "hand"][0] + 2,
+                                        finger[1] + 2, finger[2] + 2]
+    assert unusable["reason"].tolist() == [
+        "cannot open as a video container (Invalid data found when processing input)",
+        "a directory, not a video file",
+        "cannot open as a video container (Invalid data found when processing input)", "missing file"]
+    t4 = _table(out, "table_iv_class_counts").set_index("task")
+    assert t4.loc["finger", "unusable"] == 3 and t4.loc["hand", "unusable"] == 1 and t4["unusable"].sum() == 4
+    assert t4.loc["finger", "total"] == (videos["task"] == "finger").sum() - 3
+    numeric = _table(out, "table_v_task_level_numeric").set_index(["setting", "task"])
+    assert numeric.loc[("TSA (SynAct)", "finger"), "left_out"] == 3
+    assert numeric.loc[("TSA (SynAct)", "finger"), "n"] == t4.loc["finger", "total"]
+    t5 = _table(out, "table_v_task_level").set_index("task")
+    assert t5.loc["finger", "TSA (SynAct) n"] == f"{t4.loc['finger', 'total']} (+3 left out)"
+    preds = pd.read_csv(out / "predictions" / "tsa_synact" / "finger.csv", keep_default_na=False)
+    assert preds["note"].str.startswith("unusable video: ").sum() == 3
+
+
+def _start(outputs: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "PDLIB_OUTPUTS": str(outputs), "PDLIB_ROOT": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "smoke", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def _wait_for(proc: subprocess.Popen, outputs: Path, pattern: str, timeout: float = 600) -> Path:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        hits = sorted(outputs.glob(pattern))
+        if hits:
+            return hits[0]
+        assert proc.poll() is None, f"the run ended before {pattern} appeared:\n{proc.stderr.read()[-3000:]}"
+        time.sleep(0.005)
+    raise TimeoutError(pattern)
+
+
+@pytest.mark.slow
+def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tmp_path):
+    """Defects: one seed gave different tables from one fresh run to the next, and a resumed run differed
+    from an uninterrupted one. A second fresh run here is stopped twice in notebook 02 (Ctrl-C between
+    folds, then SIGKILL of every process mid-training, while a fold's epoch checkpoint exists), resumed,
+    and its table CSVs must equal the uninterrupted fixture's byte for byte."""
+    out = tmp_path / "outputs"
+    run = _start(out)
+    _wait_for(run, out, "smoke/predictions/i3d_scratch/finger.csv")  # fold 0 of the first task done
+    run.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "pdlib reproduce: interrupted" in err
+    assert "Traceback" not in err and "Task exception" not in err, err[-3000:]
+    runs = json.loads((out / "smoke" / "runs.json").read_text())
+    assert runs["02_task_level"]["status"] == "interrupted"
+
+    run = _start(out, "--from", "02_task_level")
+    _wait_for(run, out, "smoke/models/tsa_synact/*/fold*/last.pt")  # an epoch checkpoint mid-fold
+    victims = [run.pid] + [c.pid for c in psutil.Process(run.pid).children(recursive=True)]
+    for pid in victims:  # the kernel runs in a session of its own: kill it too, as a power cut would
+        os.kill(pid, signal.SIGKILL)
+    run.communicate(timeout=120)
+
+    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "smoke"], cwd=ROOT,
+                         env={**os.environ, "PDLIB_OUTPUTS": str(out), "PDLIB_ROOT": str(ROOT)},
+                         capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, res.stderr[-4000:]
+    ours = sorted(p.name for p in (out / "smoke" / "tables").glob("*.csv"))
+    assert ours == sorted(p.name for p in (smoke_outputs / "tables").glob("*.csv")) and len(ours) >= 13
+    differ = [n for n in ours if (out / "smoke" / "tables" / n).read_bytes()
+              != (smoke_outputs / "tables" / n).read_bytes()]
+    assert differ == [], f"tables that differ from the uninterrupted run: {differ}"

@@ -153,8 +153,10 @@ def save_model(model: nn.Module, path: str | Path) -> Path:
     except TypeError as err:
         raise ValueError(f"save_model: options of {config['name']} are not JSON-serialisable: {err}") from err
     weights.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, weights)
     meta.write_text(text + "\n")
+    tmp = weights.with_name(f".{weights.name}.tmp")  # the weights appear whole or not at all (a killed run)
+    save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
+    tmp.replace(weights)
     return weights
 
 
