@@ -104,7 +104,8 @@ def test_window_and_short_video(tmp_path):
     path = encode(tmp_path / "a.mp4", n=6)
     assert frame_ids(read_clip(path, 4, 16, window="middle")) == [1, 2, 3, 4]
     assert frame_ids(read_clip(path, 4, 16, window=4)) == [4, 5, 5, 5]
-    assert frame_ids(read_clip(path, 12, 16)) == sample_indices(6, 12).tolist()
+    with pytest.warns(VideoWarning, match="a.mp4: 6 frames, fewer than the 12 asked: frames repeat"):
+        assert frame_ids(read_clip(path, 12, 16)) == sample_indices(6, 12).tolist()
 
 
 def test_variable_frame_rate_is_sampled_by_time(tmp_path):

@@ -47,6 +47,20 @@ def test_unknown_profile_is_a_short_error():
     assert "Traceback" not in res.stderr
 
 
+def test_help_says_the_defaults_and_the_exit_codes():
+    from pdlib.cli import parser
+
+    top = parser().format_help()
+    assert "runs --profile default unless told otherwise" in top and "--profile smoke takes" in top
+    sub = parser()._subparsers._group_actions[0].choices
+    assert "(default: default)" in " ".join(sub["reproduce"].format_help().split())
+    synth = " ".join(sub["synth"].format_help().split())
+    assert "pd: SynPD (examinations); actions: SynAct" in synth
+    assert "(default: default)" in synth and "(default: 0)" in synth
+    preprocess = " ".join(sub["preprocess"].format_help().split())
+    assert "Exit codes: 0 every video cached, 1 some videos skipped" in preprocess
+
+
 def test_unknown_notebook_in_only_is_a_short_error():
     res = _cli("reproduce", "--profile", "smoke", "--only", "99_nothing")
     assert res.returncode != 0
