@@ -14,21 +14,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import matthews_corrcoef
 
+from pdlib.baselines import motion_features
 from pdlib.data import cache_clips
 from pdlib.data.manifest import load_manifest
 from pdlib.folds import load_or_make_folds
-
-
-def motion_features(clips: np.ndarray) -> np.ndarray:
-    """(N, T, S, S, 3) uint8 -> (N, 2 * (S/4)^2): pooled temporal std and mean |frame difference| maps."""
-    x = torch.from_numpy(clips).float().mean(-1)  # (N, T, S, S)
-    maps = (x.std(1), (x[:, 1:] - x[:, :-1]).abs().mean(1))
-    return np.concatenate([F.avg_pool2d(m[:, None], 4).flatten(1).numpy() for m in maps], axis=1)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 class-balanced focal loss, checkpoints and resume, prediction, and patient-level cross-validation."""
 
 import dataclasses
+import math
 import os
 import random
 import time
@@ -33,7 +34,8 @@ from pdlib.models import load_pretrained, save_model
 CHECKPOINT = "last.pt"
 UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
 # Settings that must not change when a run resumes from a checkpoint (epochs may grow).
-RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip")
+RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip",
+               "loss_form", "optimizer", "lr_schedule", "warmup_epochs")
 
 
 @dataclass
@@ -50,6 +52,12 @@ class TrainConfig:
     # printed leaves them unnormalised, about 1/n_y (1/60 at the task level): the loss and its gradient
     # shrink by that factor, so SGD at the study's lr 1e-3 barely moves (tests/test_train.py shows it).
     cb_normalize: bool = True
+    # "sigmoid": the study's Eq. 1-2; "softmax": Cui et al.'s softmax form, which with gamma=0 is the
+    # (class-balanced) cross-entropy that action-recognition pretraining usually uses.
+    loss_form: str = "sigmoid"
+    optimizer: str = "sgd"  # "sgd" (the study, with momentum) or "adamw" (decoupled weight decay)
+    lr_schedule: str = "constant"  # "constant" (the study: "without decay") or "cosine" (per step)
+    warmup_epochs: float = 0.0  # linear warm-up of the cosine schedule, in epochs
     clip_grad: float | None = 5.0  # max gradient norm; TSA can explode at large lr (Sec. V-C)
     amp: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16" or "off" to force
     channels_last: str | bool = "auto"  # "auto": channels_last_3d on CUDA only (faster cuDNN 3D convs)
@@ -198,6 +206,29 @@ def _check_finite(loss: float, grad_norm: float, epoch: int, step: int, config: 
         "the study reports exploding gradients with TSA at large learning rates (Sec. V-C).")
 
 
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with momentum (the study, Sec. IV-B) or AdamW, with config.weight_decay (lambda of Eq. 1)."""
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    raise ValueError(f"TrainConfig.optimizer: expected 'sgd' or 'adamw', found {config.optimizer!r}")
+
+
+def lr_factor(config: TrainConfig, progress: float) -> float:
+    """The learning rate's multiplier after `progress` epochs: 1 for the study's constant rate; for "cosine",
+    a linear warm-up over config.warmup_epochs, then a half cosine from 1 to 0 at config.epochs."""
+    if config.lr_schedule == "constant":
+        return 1.0
+    if config.lr_schedule != "cosine":
+        raise ValueError(f"TrainConfig.lr_schedule: expected 'constant' or 'cosine', found {config.lr_schedule!r}")
+    if progress < config.warmup_epochs:
+        return (progress + 1e-3) / config.warmup_epochs
+    span = max(config.epochs - config.warmup_epochs, 1e-9)
+    return 0.5 * (1.0 + math.cos(math.pi * min((progress - config.warmup_epochs) / span, 1.0)))
+
+
 def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConfig) -> FitResult:
     """Fine-tune all layers of `model` on `train` (Sec. III-A, IV-B): SGD with momentum, constant lr,
     weight decay (lambda of Eq. 1) and the class-balanced focal loss (Eq. 1) with the training set's
@@ -218,9 +249,9 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
     if _channels_last(config, device):
         model = model.to(memory_format=torch.channels_last_3d)
     counts = _class_counts(train.labels, _num_classes(model, train.labels))
-    criterion = ClassBalancedFocalLoss(counts, gamma=config.gamma, normalize=config.cb_normalize).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                                weight_decay=config.weight_decay)
+    criterion = ClassBalancedFocalLoss(counts, gamma=config.gamma, normalize=config.cb_normalize,
+                                       form=config.loss_form).to(device)
+    optimizer = make_optimizer(model, config)
     history: list[dict] = []
     start = 0
     ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT if config.checkpoint_dir else None
@@ -251,6 +282,8 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
         loader = clip_loader(train, config, sampler)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
         for step, (x, y) in enumerate(bar):
+            for group in optimizer.param_groups:  # a function of (epoch, step) only: resumes exactly
+                group["lr"] = config.lr * lr_factor(config, epoch + step / len(loader))
             x, y = model_input(x, device, True, config), y.to(device, non_blocking=True)
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                 logits = step_fn(x)  # (N, K)

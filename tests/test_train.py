@@ -187,3 +187,35 @@ def test_engine_learns_motion_at_the_study_lr_with_normalised_weights():
         accuracy[normalise] = float(np.mean(predict(model, test, config).argmax(1) == test.labels.numpy()))
     assert accuracy[True] >= 0.95
     assert accuracy[False] < 0.8
+
+
+def test_lr_schedule_and_optimizers():
+    from pdlib.train import lr_factor, make_optimizer
+
+    constant = TrainConfig(epochs=10)
+    assert [lr_factor(constant, p) for p in (0, 5.5, 10)] == [1.0, 1.0, 1.0]  # the study: "without decay"
+    cosine = TrainConfig(epochs=10, lr_schedule="cosine", warmup_epochs=2)
+    assert lr_factor(cosine, 0) == pytest.approx(5e-4) and lr_factor(cosine, 1) == pytest.approx(0.5005)
+    assert lr_factor(cosine, 2) == 1.0 and lr_factor(cosine, 6) == pytest.approx(0.5)
+    assert lr_factor(cosine, 10) == pytest.approx(0.0, abs=1e-12)
+    model = torch.nn.Linear(3, 2)
+    assert isinstance(make_optimizer(model, TrainConfig()), torch.optim.SGD)
+    adamw = make_optimizer(model, TrainConfig(optimizer="adamw", lr=3e-3, weight_decay=0.05))
+    assert isinstance(adamw, torch.optim.AdamW) and adamw.param_groups[0]["weight_decay"] == 0.05
+    with pytest.raises(ValueError, match="expected 'sgd' or 'adamw', found 'adam'"):
+        make_optimizer(model, TrainConfig(optimizer="adam"))
+    with pytest.raises(ValueError, match="expected 'constant' or 'cosine'"):
+        lr_factor(TrainConfig(lr_schedule="step"), 1.0)
+
+
+def test_action_probe_learns_motion_and_appearance():
+    from pdlib.baselines import action_probe_top1, motion_features
+
+    g = torch.Generator().manual_seed(0)
+    clips = torch.randint(0, 30, (60, 4, 16, 16, 3), dtype=torch.uint8, generator=g)
+    labels = torch.arange(60) % 3
+    clips[labels == 1, ::2, 4:12, 4:12] = 250  # class 1 flickers in the middle; class 2 is bright and still
+    clips[labels == 2, :, :, :, 0] = 200
+    assert motion_features(clips[:2], pool=4, appearance=True).shape == (2, 5 * 16)
+    data = ClipDataset(clips, labels, pd.DataFrame({"video": range(60)}))
+    assert action_probe_top1(data.subset(np.arange(0, 60, 2)), data.subset(np.arange(1, 60, 2)), pool=4) == 100.0
