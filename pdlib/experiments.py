@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from pdlib import metrics
+from pdlib.baselines import action_probe_top1
 from pdlib.data import action_clips, task_clips
 from pdlib.features import extract_task_features
 from pdlib.models import build_model, load_model, save_model
@@ -24,6 +25,9 @@ SETTINGS: dict[str, tuple[str, str, str | None]] = {
     "i3d_kinetics": ("I3D (Kinetics)", "i3d", "kinetics"),
     "tsa_synact": ("TSA (SynAct)", "tsa", "synact"),
 }
+
+
+PROBE_LABEL = "Probe (motion + appearance, logistic)"
 
 
 def arch_name(base: str, kind: str) -> str:
@@ -68,20 +72,27 @@ def pretrain_on_actions(root: str | Path, layout: str, label: str, archs: Sequen
                         frames: int, size: int, options: dict, config: TrainConfig, profile: str) -> pd.DataFrame:
     """Train each model from scratch on each split of an action dataset; top-1 test accuracy (Table II).
 
-    Models are saved as `models/pretrained/<layout>/<arch>_split<k>` and reused when the recipe is
-    unchanged. Returns one row per (dataset label, arch, split) with top1 in percent.
+    Models are saved as `models/pretrained/<layout>/<arch>_split<k>` with their per-epoch `history.csv`, and
+    reused when the recipe is unchanged. Returns one row per (dataset label, arch, split) with top1 in
+    percent, and per split a row of the motion-and-appearance logistic probe on the same clips (arch
+    "probe"), the yardstick the networks must beat.
     """
     base = out_dir(profile, "models") / "pretrained" / layout
     rows = []
     for split in splits:
         train, test, classes = action_clips(root, split, frames, size, out_dir(profile, "cache"), layout=layout)
+        rows.append({"dataset": label, "method": PROBE_LABEL, "arch": "probe", "split": split,
+                     "classes": len(classes), "train": len(train), "test": len(test),
+                     "top1": action_probe_top1(train, test, seed=config.seed)})
         for arch in archs:
             path = base / f"{arch}_split{split}"
             fresh = not _recipe_matches(path, _recipe(config, arch=arch, frames=frames, size=size, **options))
             if fresh or not Path(f"{path}/model.safetensors").is_file():
                 seed_everything(config.seed, resolve_device(config.device))  # the initial weights too
-                model = fit(build_model(arch, len(classes), **options), train, None, config).model
+                result = fit(build_model(arch, len(classes), **options), train, None, config)
+                model = result.model
                 save_model(model, path / "model")
+                result.history.to_csv(path / "history.csv", index=False)
             else:
                 model = load_model(path / "model")
             prob = predict(model, test, config)
@@ -89,6 +100,22 @@ def pretrain_on_actions(root: str | Path, layout: str, label: str, archs: Sequen
             rows.append({"dataset": label, "method": method_label(arch), "arch": arch, "split": split,
                          "classes": len(classes), "train": len(train), "test": len(test), "top1": top1})
     return pd.DataFrame(rows)
+
+
+def learning_curves(profile: str, layout: str | None = None, setting: str | None = None) -> pd.DataFrame:
+    """Per-epoch histories of the saved models, long format (group, run, epoch, loss, val_*): the pretrained
+    models of `layout` (group = arch, run = split) or the fold models of a task-level `setting` (group =
+    task, run = fold), so a reader sees convergence (Sec. V-B) instead of trusting it."""
+    models = out_dir(profile, "models")
+    if layout is not None:
+        files = {(p.parent.name.rsplit("_split", 1)[0], f"split {p.parent.name.rsplit('_split', 1)[1]}"): p
+                 for p in sorted((models / "pretrained" / layout).glob("*_split*/history.csv"))}
+    else:
+        files = {(p.parent.name, p.name.removesuffix("_history.csv")): p
+                 for p in sorted((models / setting).glob("*/fold*_history.csv"))}
+    frames = [pd.read_csv(p).assign(group=g, run=r) for (g, r), p in files.items()]
+    columns = ["group", "run", "epoch", "loss"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def table_ii(results: pd.DataFrame) -> pd.DataFrame:

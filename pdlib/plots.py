@@ -53,6 +53,31 @@ def roc_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame],
     return fig
 
 
+def learning_curves(history: pd.DataFrame, title: str) -> Figure:
+    """Training loss per epoch (solid) and, where a held-out side was evaluated, its accuracy (dotted, right
+    axis) of every run (split or fold) of every group (model or task): `pdlib.experiments.learning_curves`."""
+    groups = list(dict.fromkeys(history["group"]))
+    cols = min(4, max(len(groups), 1))
+    rows = -(-max(len(groups), 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, group in zip(axes.flat, groups, strict=False):
+        g = history[history["group"] == group]
+        acc_ax = ax.twinx() if "val_acc" in g and g["val_acc"].notna().any() else None
+        for i, (run, r) in enumerate(g.groupby("run", sort=False)):
+            ax.plot(r["epoch"], r["loss"], color=f"C{i}", label=str(run))
+            if acc_ax is not None:
+                acc_ax.plot(r["epoch"], r["val_acc"], color=f"C{i}", ls=":")
+        ax.set(title=str(group), xlabel="epoch", ylabel="training loss")
+        if acc_ax is not None:
+            acc_ax.set(ylabel="held-out accuracy (dotted)", ylim=(0, 1))
+        ax.legend(fontsize=6, frameon=False)
+    for ax in list(axes.flat)[len(groups):]:
+        ax.set_visible(False)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def fig7_task_weights(summary: pd.DataFrame, title: str = "vector weighting") -> Figure:
     """Fig. 7: per task the mean learned weight α_m of vector weighting (Eq. 8), error bars = std over
     repeats x folds, dashed line = uniform 1/M. `summary` is `pdlib.assembling.weight_summary(...)`."""

@@ -27,8 +27,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # notebook -> (tables, figures) it must write on the smoke profile
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "00_dataset": (["table_iv_class_counts", "table_vi_clinical"], []),
-    "01_pretraining": (["table_ii_pretraining"], []),
-    "02_task_level": (["table_iii_transfer", "table_v_task_level"], ["fig5_roc_transfer", "fig6_roc_tasks"]),
+    "01_pretraining": (["table_ii_pretraining"], ["fig_learning_curves_pretraining"]),
+    "02_task_level": (["table_iii_transfer", "table_v_task_level"],
+                      ["fig5_roc_transfer", "fig6_roc_tasks", "fig_learning_curves_i3d_scratch",
+                       "fig_learning_curves_i3d_synact", "fig_learning_curves_tsa_synact"]),
     "03_single_task_baseline": (["table_vii_single_task"], []),
     "04_assembling": (["table_viii_assembling"], ["fig7_vector_weights"]),
     "05_slight_vs_severe": (["table_ix_slight_vs_severe"], []),
@@ -122,9 +124,11 @@ def _table(outputs: Path, name: str) -> pd.DataFrame:
 def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     t2 = _table(smoke_outputs, "table_ii_pretraining")
     assert list(t2.columns) == ["Method (scratch)", "SynAct", "UCF-101", "HMDB-51"]
-    assert list(t2["Method (scratch)"]) == ["I3D ResNet-18", "TSA ResNet-18"]
+    assert list(t2["Method (scratch)"]) == ["Probe (motion + appearance, logistic)", "I3D ResNet-18",
+                                            "TSA ResNet-18"]
     splits = _table(smoke_outputs, "table_ii_pretraining_splits")
     assert sorted(splits["split"].unique()) == [1, 2, 3] and splits["top1"].between(0, 100).all()
+    assert (splits["arch"] == "probe").sum() == 3  # the yardstick, on each split's own clips
 
     t3 = _table(smoke_outputs, "table_iii_transfer")
     assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
