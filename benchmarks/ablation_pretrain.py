@@ -31,8 +31,6 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "ce+adamw": (CE | ADAMW, {"widen": 0.25}),
     "ce+adamw+no_max_pool": (CE | ADAMW, {"widen": 0.25, "no_max_pool": True}),
     "ce+adamw+widen0.5": (CE | ADAMW, {"widen": 0.5}),
-    "ce+no_max_pool": (DEFAULT | CE, {"widen": 0.25, "no_max_pool": True}),
-    "ce+no_max_pool+16 epochs": (DEFAULT | CE | {"epochs": 16}, {"widen": 0.25, "no_max_pool": True}),
 }
 
 
