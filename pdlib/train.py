@@ -230,9 +230,10 @@ def lr_factor(config: TrainConfig, progress: float) -> float:
 
 
 def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConfig) -> FitResult:
-    """Fine-tune all layers of `model` on `train` (Sec. III-A, IV-B): SGD with momentum, constant lr,
-    weight decay (lambda of Eq. 1) and the class-balanced focal loss (Eq. 1) with the training set's
-    class counts. `val` (patient-disjoint from `train`) is only evaluated after each epoch for the
+    """Fine-tune all layers of `model` on `train` (Sec. III-A, IV-B): by default the study's SGD with
+    momentum, constant lr, weight decay (lambda of Eq. 1) and the class-balanced focal loss (Eq. 1) with
+    the training set's class counts (`make_optimizer`, `lr_factor` and `loss_form` for the alternatives).
+    `val` (patient-disjoint from `train`) is only evaluated after each epoch for the
     history: the last epoch's model is returned, nothing is selected on it.
 
     With `config.checkpoint_dir`, `last.pt` (model, optimizer, RNG states, epoch, history) is written

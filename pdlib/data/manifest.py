@@ -39,15 +39,17 @@ class CheckReport:
     root: Path
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    unusable: list[tuple[str, str]] = field(default_factory=list)  # ("<video> (videos.csv row <n>)", reason)
+    unusable_rows: list[tuple[str, int, str]] = field(default_factory=list)  # (video, videos.csv row, reason)
     counts: dict[str, int] = field(default_factory=dict)  # videos per task
-    unusable_videos: list[str] = field(default_factory=list)  # the `video` cells of `unusable`, in order
+
+    @property
+    def unusable(self) -> list[tuple[str, str]]:
+        """("<video> (videos.csv row <n>)", reason) per unusable video, as the report prints them."""
+        return [(f"{video} (videos.csv row {row})", reason) for video, row, reason in self.unusable_rows]
 
     def unusable_table(self) -> pd.DataFrame:
         """The unusable videos as a table (video, row, reason) for a notebook to show and save."""
-        rows = [(v, int(where.rsplit("row ", 1)[1].rstrip(")")), reason)
-                for v, (where, reason) in zip(self.unusable_videos, self.unusable, strict=True)]
-        return pd.DataFrame(rows, columns=["video", "row", "reason"])
+        return pd.DataFrame(self.unusable_rows, columns=["video", "row", "reason"])
 
     @property
     def exit_code(self) -> int:
@@ -302,12 +304,10 @@ def check_dataset(root: str | os.PathLike) -> CheckReport:
         if rel is None:
             continue
         listed += 1
-        where = f"{rel} (videos.csv row {_row(i)})"
         try:
-            report.warnings += [f"{where}: {w}" for w in probe_video(root / rel)]
+            report.warnings += [f"{rel} (videos.csv row {_row(i)}): {w}" for w in probe_video(root / rel)]
         except VideoDecodeError as e:
-            report.unusable.append((where, str(e).removeprefix(f"{root / rel}: ")))
-            report.unusable_videos.append(rel)
+            report.unusable_rows.append((rel, _row(i), str(e).removeprefix(f"{root / rel}: ")))
     if listed and len(report.unusable) == listed:
         report.errors.append(f"videos.csv: none of its {listed} videos is usable (listed below)")
     return report
