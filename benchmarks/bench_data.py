@@ -1,7 +1,7 @@
 """Throughput of video ingestion: preprocessing (decode into the clip cache) and loading clips from the cache.
 
     python benchmarks/bench_data.py                      # a 6 s 1080p25 H.264 clip made here, 2 workers
-    python benchmarks/bench_data.py --dataset DIR        # also every video of a dataset (DESIGN.md format)
+    python benchmarks/bench_data.py --dataset DIR        # also every video of a dataset (docs/DATASET.md format)
 
 Preprocessing always decodes (a fresh temporary cache). Loading, at 32x224x224 by default: the cache's .npy
 files -> one in-memory tensor (once per run), then every epoch the engine's loader (`pdlib.train.clip_loader`,
@@ -124,7 +124,7 @@ def bench_loading(tmp: Path, n: int, frames: int, size: int, batch: int, workers
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, help="also preprocess this dataset folder (DESIGN.md format)")
+    ap.add_argument("--dataset", type=Path, help="also preprocess this dataset folder (docs/DATASET.md format)")
     ap.add_argument("--frames", type=int, default=32)
     ap.add_argument("--size", type=int, default=224)
     ap.add_argument("--workers", type=int, default=2)

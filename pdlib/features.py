@@ -2,33 +2,22 @@
 examination, left and right videos averaged, cached per task and fold, and stacked over tasks with a mask."""
 
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from torch import nn
-from torch.utils.data import Dataset, SequentialSampler
-from tqdm.auto import tqdm
+from torch.utils.data import Dataset
 
-from pdlib.train import TrainConfig, amp_dtype, clip_loader, model_input, resolve_device
+from pdlib.train import TrainConfig, infer
 
 
-@torch.inference_mode()
 def _batches(model: nn.Module, dataset: Dataset,
              config: TrainConfig) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """(avgpool (n, d), layer4 (n, C, T', H', W')) float32 per batch of `dataset`, in order."""
-    device = resolve_device(config.device)
-    was_training = model.training
-    model.to(device).eval()
-    amp = amp_dtype(config, device)
-    loader = clip_loader(dataset, config, SequentialSampler(dataset))
-    for x, _ in tqdm(loader, desc="features", leave=False, disable=not config.progress):
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            feats = model.forward_features(model_input(x, device, False, config))
+    for feats in infer(model, dataset, config, lambda m, x: m.forward_features(x), desc="features"):
         yield feats["avgpool"].float().cpu().numpy(), feats["layer4"].float().cpu().numpy()
-    model.train(was_training)
 
 
 def extract_features(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None
@@ -39,19 +28,17 @@ def extract_features(model: nn.Module, dataset: Dataset, config: TrainConfig | N
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def extract_task_features(model: nn.Module, dataset: Dataset, fold: int, feature_dir: str | Path,
+def extract_task_features(model: nn.Module, dataset: Dataset, path: str | Path,
                           config: TrainConfig | None = None) -> Path:
-    """Write `feature_dir/<task>/fold<fold>.npz` with `exam` (E,) ids, `avgpool` (E, d) and `layer4`
-    (E, C, T', H', W') from fold `fold`'s task model, for every examination in `dataset` (all videos of one
-    task, both sides of the fold: the assembling heads train and test within the fold, Sec. III-C).
-    The left and right videos of an examination are averaged. An existing file is kept (cache); returns it.
+    """Write `path` (.npz) with `exam` (E,) ids, `avgpool` (E, d) and `layer4` (E, C, T', H', W') from one fold's
+    task model, for every examination in `dataset` (all videos of one task, both sides of the fold: the
+    assembling heads train and test within the fold, Sec. III-C). The left and right videos of an
+    examination are averaged. Returns `path`; whether an existing file is current is the caller's rule.
     """
     tasks = dataset.meta["task"].unique()
     if len(tasks) != 1:
         raise ValueError(f"extract_task_features: expected the videos of one task, found tasks {list(tasks)}")
-    path = Path(feature_dir) / str(tasks[0]) / f"fold{fold}.npz"
-    if path.is_file():
-        return path
+    path = Path(path)
     exam_codes, exams = pd.factorize(dataset.meta["exam"].astype(str))
     counts = np.bincount(exam_codes, minlength=len(exams)).astype(np.float32)
     avgpool = layer4 = None
@@ -73,20 +60,19 @@ def extract_task_features(model: nn.Module, dataset: Dataset, fold: int, feature
     return path
 
 
-def load_exam_features(feature_dir: str | Path, tasks: Sequence[str], fold: int,
-                       allow_missing: bool = False) -> dict[str, np.ndarray]:
-    """Stack the tasks' features of fold `fold` per examination (the F_M of Sec. III-C): `exam` (E,) over the
-    union of examinations (sorted), `avgpool` (E, M, d), `layer4` (E, M, C, T', H', W') and `mask` (E, M),
-    M = len(tasks) in the given order; an examination without a task has zeros there and mask False.
+def load_exam_features(paths: dict[str, Path], fold: int, allow_missing: bool = False) -> dict[str, np.ndarray]:
+    """Stack the tasks' features of fold `fold` per examination (the F_M of Sec. III-C); `paths`: task -> its
+    feature file of that fold (Layout.feature_files), in the order of the tasks M. Returns `exam` (E,) over
+    the union of examinations (sorted), `avgpool` (E, M, d), `layer4` (E, M, C, T', H', W') and `mask` (E, M);
+    an examination without a task has zeros there and mask False.
 
     A task without a feature file for this fold is an error, or with `allow_missing` (a fold whose task
     model could not be trained, e.g. a single-class training side) masked everywhere, with a warning.
     """
-    feature_dir = Path(feature_dir)
+    tasks = list(paths)
     files = {}
-    for task in tasks:
-        path = feature_dir / task / f"fold{fold}.npz"
-        if not path.is_file():
+    for task, path in paths.items():
+        if not Path(path).is_file():
             msg = f"load_exam_features: no features for task {task!r}, fold {fold}: {path}"
             if not allow_missing:
                 raise FileNotFoundError(msg + " (run extract_task_features first)")
@@ -95,11 +81,11 @@ def load_exam_features(feature_dir: str | Path, tasks: Sequence[str], fold: int,
         with np.load(path) as f:
             files[task] = {k: f[k] for k in ("exam", "avgpool", "layer4")}
     if not files:
-        raise FileNotFoundError(f"load_exam_features: no features of any of {list(tasks)} for fold {fold} "
-                                f"in {feature_dir}")
+        raise FileNotFoundError(f"load_exam_features: no features of any of {tasks} for fold {fold}: "
+                                f"{[str(p) for p in paths.values()]}")
     shapes = {t: (f["avgpool"].shape[1:], f["layer4"].shape[1:]) for t, f in files.items()}
     if len(set(shapes.values())) > 1:
-        raise ValueError(f"load_exam_features: tasks of fold {fold} in {feature_dir} have different feature "
+        raise ValueError(f"load_exam_features: tasks of fold {fold} have different feature "
                          f"shapes (avgpool, layer4): {shapes}")
     exams = np.array(sorted(set().union(*(f["exam"] for f in files.values()))), dtype=str)
     d_shape, l4_shape = next(iter(shapes.values()))

@@ -1,4 +1,4 @@
-"""Saving tables (CSV, Markdown, LaTeX) and figures (PNG, PDF) with provenance, for the notebooks.
+"""Saving tables (tidy numeric CSV, formatted Markdown and LaTeX) and figures (PNG, PDF) with provenance.
 
 Each artefact gets a `<name>.json` sidecar with profile, notebook, parameters, git revision and time;
 `pdlib.run` collects the sidecars into `outputs/<profile>/index.md`. The runner passes the notebook's
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from pdlib.paths import out_dir, repo_root
+from pdlib.layout import Layout
+from pdlib.paths import repo_root
 
 
 def git_revision() -> str:
@@ -38,32 +39,35 @@ def provenance(profile: str, **extra) -> dict:
 
 
 def _write_sidecar(path: Path, meta: dict) -> None:
-    path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=str))
+    Path(f"{path}.json").write_text(json.dumps(meta, indent=2, default=str))
 
 
-def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", index: bool = False) -> Path:
-    """Write `tables/<name>.{csv,md,tex}` plus provenance; returns the CSV path."""
-    d = out_dir(profile, "tables")
+def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", numeric: pd.DataFrame | None = None,
+               index: bool = False) -> Path:
+    """Write `tables/<name>.md` and `.tex` (`df`, as the study prints it), `.csv` (`numeric`: one value per
+    cell, mean and std in their own columns, what a script reads back; `df` itself when it is already
+    numeric) and `.json` (provenance); returns the CSV path."""
+    stem = Layout(profile).table(name)
     meta = provenance(profile, kind="table", name=name, caption=caption, rows=len(df))
     prov = f"profile={profile}, notebook={meta['notebook']}, git={meta['git_revision']}"
-    csv = d / f"{name}.csv"
-    df.to_csv(csv, index=index)
+    csv = Path(f"{stem}.csv")
+    (df if numeric is None else numeric).to_csv(csv, index=index and numeric is None)
     md = df.to_markdown(index=index)
     head = f"{caption}\n\n" if caption else ""
-    (d / f"{name}.md").write_text(f"{head}{md}\n\n<!-- {prov} -->\n")
+    Path(f"{stem}.md").write_text(f"{head}{md}\n\n<!-- {prov} -->\n")
     tex = df.to_latex(index=index, caption=caption or None, label=f"tab:{name}", escape=True)
-    (d / f"{name}.tex").write_text(f"% {prov}\n{tex}")
-    _write_sidecar(d / name, meta)
+    Path(f"{stem}.tex").write_text(f"% {prov}\n{tex}")
+    _write_sidecar(stem, meta)
     return csv
 
 
 def save_figure(fig, name: str, profile: str, caption: str = "") -> Path:
     """Write `figures/<name>.{png,pdf}` (matplotlib figure) plus provenance; returns the PNG path."""
-    d = out_dir(profile, "figures")
+    stem = Layout(profile).figure(name)
     meta = provenance(profile, kind="figure", name=name, caption=caption)
-    png = d / f"{name}.png"
+    png = Path(f"{stem}.png")
     fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": f"pdlib git {meta['git_revision']}"})
-    fig.savefig(d / f"{name}.pdf", bbox_inches="tight")
-    _write_sidecar(d / name, meta)
+    fig.savefig(Path(f"{stem}.pdf"), bbox_inches="tight")
+    _write_sidecar(stem, meta)
     return png
 

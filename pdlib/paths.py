@@ -1,9 +1,8 @@
-"""Where the suite reads and writes: the repository root and `outputs/<profile>/` (DESIGN.md)."""
+"""Where the suite lives: the repository root, the outputs root and parameter paths (the layout of
+`outputs/<profile>/` is `pdlib.layout`'s)."""
 
 import os
 from pathlib import Path
-
-SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "predictions", "data", "cache")
 
 
 def repo_root() -> Path:
@@ -22,17 +21,6 @@ def outputs_root() -> Path:
     """`outputs/` of the repository, or $PDLIB_OUTPUTS (the tests use a temporary one)."""
     env = os.environ.get("PDLIB_OUTPUTS")
     return Path(env).resolve() if env else repo_root() / "outputs"
-
-
-def out_dir(profile: str, sub: str | None = None) -> Path:
-    """`outputs/<profile>[/<sub>]`, created on first use."""
-    if sub is not None and sub not in SUBDIRS:
-        raise ValueError(f"unknown output folder {sub!r}; expected one of {SUBDIRS}")
-    d = outputs_root() / profile
-    if sub:
-        d = d / sub
-    d.mkdir(parents=True, exist_ok=True)
-    return d
 
 
 def resolve(path: str | os.PathLike) -> Path:

@@ -55,7 +55,7 @@ def roc_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame],
 
 def learning_curves(history: pd.DataFrame, title: str) -> Figure:
     """Training loss per epoch (solid) and, where a held-out side was evaluated, its accuracy (dotted, right
-    axis) of every run (split or fold) of every group (model or task): `pdlib.experiments.learning_curves`."""
+    axis) of every run (split or fold) of every group (model or task): `pdlib.task_level.learning_curves`."""
     groups = list(dict.fromkeys(history["group"]))
     cols = min(4, max(len(groups), 1))
     rows = -(-max(len(groups), 1) // cols)
@@ -80,7 +80,7 @@ def learning_curves(history: pd.DataFrame, title: str) -> Figure:
 
 def fig7_task_weights(summary: pd.DataFrame, title: str = "vector weighting") -> Figure:
     """Fig. 7: per task the mean learned weight α_m of vector weighting (Eq. 8), error bars = std over
-    repeats x folds, dashed line = uniform 1/M. `summary` is `pdlib.assembling.weight_summary(...)`."""
+    repeats x folds, dashed line = uniform 1/M. `summary` is `pdlib.exam_level.weight_summary(...)`."""
     fig, ax = plt.subplots(figsize=(6, 3.2))
     ax.bar(summary["task"], summary["mean"], yerr=summary["std"], capsize=3, color="tab:blue")
     ax.axhline(1 / len(summary), color="0.5", ls="--", lw=1, label=f"uniform 1/{len(summary)}")

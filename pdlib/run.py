@@ -11,8 +11,9 @@ import yaml
 from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
+from pdlib.layout import Layout
 from pdlib.outputs import git_revision
-from pdlib.paths import out_dir, repo_root
+from pdlib.paths import repo_root
 
 
 class ReproduceError(RuntimeError):
@@ -106,7 +107,7 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
         raise ReproduceError(f"params/{profile}.yaml: keys declared by no notebook's parameters cell: "
                              f"{', '.join(undeclared)}")
     os.environ["PDLIB_ROOT"] = str(root)
-    dest = out_dir(profile, "notebooks")
+    dest = Layout(profile).dir("notebooks")
     summary = RunSummary(profile)
     bar = tqdm(chosen, desc=f"reproduce [{profile}]", unit="notebook", disable=not progress)
     for nb in bar:
@@ -138,8 +139,8 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
 
 def write_index(summary: RunSummary, root: Path) -> Path:
     """`outputs/<profile>/index.md`: the notebooks run and every table and figure with provenance."""
-    base = out_dir(summary.profile)
-    runs_file = base / "runs.json"
+    layout = Layout(summary.profile)
+    runs_file = layout.runs_json
     runs = json.loads(runs_file.read_text()) if runs_file.is_file() else {}
     rev = git_revision()
     for r in summary.runs:
@@ -158,12 +159,12 @@ def write_index(summary: RunSummary, root: Path) -> Path:
     for kind, sub, ext in (("Tables", "tables", "csv"), ("Figures", "figures", "png")):
         lines += ["", f"## {kind}", "", "| name | notebook | caption | files | parameters | git | created |",
                   "|---|---|---|---|---|---|---|"]
-        for meta_path in sorted((base / sub).glob("*.json")):
+        for meta_path in sorted(layout.dir(sub).glob("*.json")):
             m = json.loads(meta_path.read_text())
             others = "pdf" if ext == "png" else "md, tex"
             lines.append(f"| [{m['name']}]({sub}/{m['name']}.{ext}) | {m['notebook']} | {m.get('caption', '')} | "
                          f"{ext}, {others} | `{json.dumps(m['parameters'], default=str)}` | "
                          f"{m['git_revision']} | {m['created']} |")
-    index = base / "index.md"
+    index = layout.index_md
     index.write_text("\n".join(lines) + "\n")
     return index

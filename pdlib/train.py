@@ -1,5 +1,6 @@
-"""Training and evaluation engine of the study's task models (Sec. III-A, IV-B): fine-tuning with SGD and the
-class-balanced focal loss, checkpoints and resume, prediction, and patient-level cross-validation."""
+"""Training and inference engine of the study's task models (Sec. III-A, IV-B): fine-tuning with SGD and the
+class-balanced focal loss, epoch checkpoints and resume, and the one inference loop (prediction, features).
+Cross-validation over folds is the task-level experiments' (`pdlib.task_level`)."""
 
 import dataclasses
 import math
@@ -7,6 +8,7 @@ import os
 import random
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +31,8 @@ from pdlib.data import to_model_input
 from pdlib.folds import assert_patient_disjoint
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import binary_metrics
-from pdlib.models import load_pretrained, save_model
 
 CHECKPOINT = "last.pt"
-UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
 # Settings that must not change when a run resumes from a checkpoint (epochs may grow).
 RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip",
                "loss_form", "optimizer", "lr_schedule", "warmup_epochs")
@@ -229,6 +229,55 @@ def lr_factor(config: TrainConfig, progress: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min((progress - config.warmup_epochs) / span, 1.0)))
 
 
+def _resume(model: nn.Module, optimizer: torch.optim.Optimizer, config: TrainConfig) -> tuple[int, list[dict]]:
+    """(first epoch, history so far): from `checkpoint_dir/last.pt` when resuming, else (0, [])."""
+    path = Path(config.checkpoint_dir) / CHECKPOINT if config.checkpoint_dir else None
+    if not (path and config.resume and path.is_file()):
+        return 0, []
+    ckpt = _load_checkpoint(path, config)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    _set_rng_state(ckpt["rng"])
+    if ckpt["epoch"] > config.epochs:
+        warnings.warn(f"{path} holds epoch {ckpt['epoch']} > epochs={config.epochs}; returning that model",
+                      stacklevel=3)
+    return ckpt["epoch"], ckpt["history"]
+
+
+def _sampler(train: Dataset, config: TrainConfig, epoch: int, world: int):
+    """Shuffling that depends on (seed, epoch) only, so a resumed run draws the same batches."""
+    if world > 1:
+        sampler = DistributedSampler(train, shuffle=True, seed=config.seed)
+        sampler.set_epoch(epoch)
+        return sampler
+    return RandomSampler(train, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
+
+
+def _train_epoch(step_fn, model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, loader,
+                 epoch: int, config: TrainConfig, show: bool) -> float:
+    """One pass over `loader`; the mean training loss."""
+    device = resolve_device(config.device)
+    amp = amp_dtype(config, device)
+    losses = []
+    bar = tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
+    for step, (x, y) in enumerate(bar):
+        for group in optimizer.param_groups:  # a function of (epoch, step) only: resumes exactly
+            group["lr"] = config.lr * lr_factor(config, epoch + step / len(loader))
+        x, y = model_input(x, device, True, config), y.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+            logits = step_fn(x)  # (N, K)
+        loss = criterion(logits.float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        max_norm = config.clip_grad if config.clip_grad is not None else float("inf")
+        grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        losses.append(loss.item())
+        _check_finite(losses[-1], grad_norm.item(), epoch + 1, step + 1, config)
+        optimizer.step()
+        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    return float(np.mean(losses))
+
+
 def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConfig) -> FitResult:
     """Fine-tune all layers of `model` on `train` (Sec. III-A, IV-B): by default the study's SGD with
     momentum, constant lr, weight decay (lambda of Eq. 1) and the class-balanced focal loss (Eq. 1) with
@@ -253,51 +302,17 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
     criterion = ClassBalancedFocalLoss(counts, gamma=config.gamma, normalize=config.cb_normalize,
                                        form=config.loss_form).to(device)
     optimizer = make_optimizer(model, config)
-    history: list[dict] = []
-    start = 0
-    ckpt_path = Path(config.checkpoint_dir) / CHECKPOINT if config.checkpoint_dir else None
-    if ckpt_path and config.resume and ckpt_path.is_file():
-        ckpt = _load_checkpoint(ckpt_path, config)
-        model.load_state_dict(ckpt["model"])
-        optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(ckpt["rng"])
-        start, history = ckpt["epoch"], ckpt["history"]
-        if start > config.epochs:
-            warnings.warn(f"{ckpt_path} holds epoch {start} > epochs={config.epochs}; returning that model",
-                          stacklevel=2)
+    start, history = _resume(model, optimizer, config)
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     step_fn = torch.compile(net) if config.compile else net
-    amp = amp_dtype(config, device)
     show = config.progress and rank == 0
     for epoch in tqdm(range(start, config.epochs), desc="epochs", initial=start, total=config.epochs,
                       disable=not show):
-        # Shuffling depends on (seed, epoch) only, so a resumed run draws the same batches.
-        if world > 1:
-            sampler = DistributedSampler(train, shuffle=True, seed=config.seed)
-            sampler.set_epoch(epoch)
-        else:
-            generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-            sampler = RandomSampler(train, generator=generator)
         net.train()
-        t0, losses = time.perf_counter(), []
-        loader = clip_loader(train, config, sampler)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
-        for step, (x, y) in enumerate(bar):
-            for group in optimizer.param_groups:  # a function of (epoch, step) only: resumes exactly
-                group["lr"] = config.lr * lr_factor(config, epoch + step / len(loader))
-            x, y = model_input(x, device, True, config), y.to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                logits = step_fn(x)  # (N, K)
-            loss = criterion(logits.float(), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            max_norm = config.clip_grad if config.clip_grad is not None else float("inf")
-            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            losses.append(loss.item())
-            _check_finite(losses[-1], grad_norm.item(), epoch + 1, step + 1, config)
-            optimizer.step()
-            bar.set_postfix(loss=f"{losses[-1]:.4f}")
-        epoch_loss = torch.tensor(float(np.mean(losses)), device=device)
+        t0 = time.perf_counter()
+        loader = clip_loader(train, config, _sampler(train, config, epoch, world))
+        epoch_loss = torch.tensor(_train_epoch(step_fn, model, criterion, optimizer, loader, epoch, config, show),
+                                  device=device)
         if world > 1:  # the history shows the mean over ranks
             dist.all_reduce(epoch_loss)
             epoch_loss /= world
@@ -307,8 +322,8 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
             val_labels = np.asarray(torch.as_tensor(val.labels).cpu())
             row.update({f"val_{k}": float(v) for k, v in binary_metrics(val_labels, prob.argmax(1)).items()})
         history.append(row)
-        if ckpt_path and rank == 0:
-            _save_checkpoint(ckpt_path, {
+        if config.checkpoint_dir and rank == 0:
+            _save_checkpoint(Path(config.checkpoint_dir) / CHECKPOINT, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                 "history": history, "rng": _rng_state(), "config": dataclasses.asdict(config) | {
                     "checkpoint_dir": str(config.checkpoint_dir)}})
@@ -319,130 +334,27 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, dataset: Dataset, config: TrainConfig) -> np.ndarray:
-    """Class probabilities (N, K) float32 for every clip of `dataset`, in order (see `probabilities`);
-    the positive class of a binary task is column 1. No augmentation; every rank predicts everything."""
+def infer(model: nn.Module, dataset: Dataset, config: TrainConfig, forward=None,
+          desc: str = "predict") -> Iterator:
+    """The one inference loop: `forward(model, x)` (default `model(x)`) per batch of `dataset`, in order, in
+    eval mode, without augmentation, under the config's autocast; the model's mode is restored after."""
     device = resolve_device(config.device)
     was_training = model.training
     model.to(device).eval()
     amp = amp_dtype(config, device)
-    out = []
     loader = clip_loader(dataset, config, SequentialSampler(dataset))
     show = config.progress and distributed()[0] == 0
-    for x, _ in tqdm(loader, desc="predict", leave=False, disable=not show):
-        with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-            logits = model(model_input(x, device, False, config))  # (N, K)
-        out.append(probabilities(logits).cpu())
-    model.train(was_training)
+    try:
+        for x, _ in tqdm(loader, desc=desc, leave=False, disable=not show):
+            with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
+                x = model_input(x, device, False, config)
+                yield model(x) if forward is None else forward(model, x)
+    finally:
+        model.train(was_training)
+
+
+def predict(model: nn.Module, dataset: Dataset, config: TrainConfig) -> np.ndarray:
+    """Class probabilities (N, K) float32 for every clip of `dataset`, in order (see `probabilities`);
+    the positive class of a binary task is column 1. No augmentation; every rank predicts everything."""
+    out = [p.cpu() for p in infer(model, dataset, config, lambda m, x: probabilities(m(x)))]
     return torch.cat(out).numpy().astype(np.float32)
-
-
-def _fold_done(pred_path: Path, model_path: Path, fold: int, videos: pd.Series) -> pd.DataFrame | None:
-    """The saved predictions of `fold` when they and its model exist and cover exactly `videos`."""
-    if not (pred_path.is_file() and Path(f"{model_path}.safetensors").is_file()):
-        return None
-    saved = pd.read_csv(pred_path, dtype={"video": str, "patient": str, "exam": str, "note": str})
-    saved = saved[(saved["fold"] == fold) & ~saved["note"].fillna("").str.startswith(UNUSABLE)]
-    if set(saved["video"]) != set(videos.astype(str)):
-        warnings.warn(f"{pred_path}: saved predictions of fold {fold} do not match the dataset; retraining",
-                      stacklevel=3)
-        return None
-    return saved
-
-
-def cross_validate(dataset, folds: pd.Series, model_fn, config: TrainConfig, out_dir: str | Path, name: str,
-                   pretrained: str | Path | None = None) -> pd.DataFrame:
-    """Five-fold patient-level cross-validation of one task and one model setting (Sec. IV-B, Tables III, V).
-
-    For each fold k a fresh `model_fn()` (loaded from `pretrained` when given) is fitted on the videos
-    of patients outside fold k and predicts the videos of fold k, so every video's prediction comes
-    from the model that never saw its patient. Returns and writes `out_dir/predictions/<name>.csv`
-    (video, patient, exam, task, side, label, fold, prob, pred, note, and prob_<c> per class when there
-    are more than two; prob is the positive class's probability for binary tasks, else the predicted
-    class's) and saves fold models with `save_model` at `out_dir/models/<name>/fold<k>` and their
-    training history (loss, and metrics on fold k for monitoring only) as `fold<k>_history.csv` beside.
-    Fold k (its initial weights, shuffling and augmentation) is seeded with config.seed + k. With
-    config.checkpoint_dir, fold k checkpoints under `<checkpoint_dir>/<name>/fold<k>`. Re-running skips
-    every fold whose predictions and model already exist. A fold whose training side has a single class
-    is not trained: its videos get a `note` and no prediction (and a warning); so do the unusable videos
-    listed in `dataset.skipped` (note "unusable video: <reason>").
-    """
-    out_dir = Path(out_dir)
-    pred_path = out_dir / "predictions" / f"{name}.csv"
-    meta = dataset.meta.reset_index(drop=True).copy()
-    meta["patient"] = meta["patient"].astype(str)
-    folds = pd.Series(folds).rename(index=str)
-    missing = sorted(set(meta["patient"]) - set(folds.index))
-    if missing:
-        raise KeyError(f"cross_validate({name}): patients {missing} have no fold in the folds given")
-    meta["fold"] = meta["patient"].map(folds).astype(int)
-    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
-    rank = distributed()[0]
-    results = []
-    for k in sorted(folds.unique()):
-        test_idx = np.flatnonzero(meta["fold"] == k)
-        train_idx = np.flatnonzero(meta["fold"] != k)
-        assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
-        model_path = out_dir / "models" / name / f"fold{k}"
-        done = _fold_done(pred_path, model_path, k, meta["video"].iloc[test_idx])
-        if done is not None:
-            results.append(done)
-            continue
-        rows = meta.iloc[test_idx][["video", "patient", "exam", "task", "side", "fold"]].assign(
-            label=labels[test_idx], note="")
-        if len(np.unique(labels[train_idx])) < 2:
-            note = (f"fold {k} not trained: its training side has only class {np.unique(labels[train_idx])}"
-                    if len(train_idx) else f"fold {k} not trained: its training side is empty")
-            warnings.warn(f"cross_validate({name}): {note}", stacklevel=2)
-            results.append(rows.assign(prob=np.nan, pred=pd.NA, note=note))
-            continue
-        fold_config = dataclasses.replace(
-            config, seed=config.seed + int(k),
-            checkpoint_dir=Path(config.checkpoint_dir) / name / f"fold{k}" if config.checkpoint_dir else None)
-        # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
-        # a fold's model does not depend on the process's RNG state or on the folds trained before it.
-        seed_everything(fold_config.seed, resolve_device(config.device))
-        model = model_fn()
-        if pretrained is not None:
-            model = load_pretrained(model, pretrained)
-        # A fold without test videos of this task still gets its model: the assembling features of its
-        # training-side examinations come from it (DESIGN.md, features for assembling).
-        val = dataset.subset(test_idx) if len(test_idx) else None
-        result = fit(model, dataset.subset(train_idx), val, fold_config)
-        if len(test_idx):
-            prob = predict(result.model, val, fold_config)  # (n_k, K)
-            rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
-            rows["pred"] = prob.argmax(1)
-            if prob.shape[1] > 2:
-                rows[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
-            results.append(rows)
-        if rank == 0:
-            model_path.parent.mkdir(parents=True, exist_ok=True)
-            save_model(result.model, model_path)
-            result.history.to_csv(model_path.parent / f"fold{k}_history.csv", index=False)
-            if results:
-                _write_predictions(results, pred_path)
-            if fold_config.checkpoint_dir:  # the fold is done: its model and predictions replace the checkpoint
-                (Path(fold_config.checkpoint_dir) / CHECKPOINT).unlink(missing_ok=True)
-    skipped = getattr(dataset, "skipped", None)
-    if skipped is not None and len(skipped):  # rows without prediction, so the tables count them
-        results.append(skipped[["video", "patient", "exam", "task", "side", "label"]].assign(
-            fold=skipped["patient"].astype(str).map(folds), prob=np.nan, pred=pd.NA,
-            note=UNUSABLE + skipped["reason"]))
-    preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
-    if dist.is_initialized():
-        dist.barrier()
-    return preds
-
-
-def _write_predictions(results: list[pd.DataFrame], path: Path) -> pd.DataFrame:
-    preds = pd.concat(results, ignore_index=True)
-    first = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]
-    preds = preds[first + [c for c in preds.columns if c not in first]]
-    preds["pred"] = preds["pred"].astype("Int64")
-    preds["note"] = preds["note"].astype(object).fillna("")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")  # whole or not at all: a killed run resumes from it
-    preds.to_csv(tmp, index=False)
-    tmp.replace(path)
-    return preds

@@ -21,7 +21,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from pdlib.paths import outputs_root, resolve
+from pdlib.layout import ClipSpec, Layout
 from pdlib.tasks import ITEMS, TASKS
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
@@ -29,8 +29,9 @@ TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_
               "`tsa_synact` setting) for this profile: it writes the fold models, predictions and features.")
 # Frames drawn in the filmstrip; a longer clip shows evenly spaced frames (the curve keeps every frame).
 MAX_FILMSTRIP = 16
-# The assembling heads whose task weights are shown (Table I): per examination, and global.
+# The assembling heads whose task weights are shown (Table I): per examination, and global; notebook 04's.
 WEIGHT_METHODS = ("pixel_attention", "vector_weighting")
+HEADS = "assembling"  # the examination-level experiment whose saved heads are shown (notebook 04)
 PREDICTION_COLUMNS = ("video", "patient", "exam", "side", "label", "fold", "prob", "pred")
 CLASS_NAMES = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}
 
@@ -122,36 +123,33 @@ def _checked(index: int, size: int, name: str) -> int:
 class ExplorerState:
     """The data behind the explorer: models, clips and predictions of one profile and setting, read lazily.
 
-    Reads what notebook 02 writes under `<root>/<profile>/` (root: `outputs/` or $PDLIB_OUTPUTS):
-    `models/<setting>/<task>/fold<k>.json|.safetensors`, `predictions/<setting>/<task>.csv`,
-    `features/<setting>/`, `data/folds.csv` and the dataset (`data/synpd`, or `dataset`). Attention is
-    computed once per (task, fold, video); assembling heads are fitted once per fold. `frames` and `size`
-    are the clip shape notebook 02 trained with (its parameters of the same names).
+    Reads what the notebooks write under `<root>/<profile>/` (root: `outputs/` or $PDLIB_OUTPUTS; paths by
+    `pdlib.layout.Layout`): notebook 02's fold models, predictions, features, folds and clip cache, and
+    notebook 04's assembling heads. The clips are the cached ones the models were trained on: their clip spec
+    is read from each model's saved config. Attention is computed once per (task, fold, video).
     """
 
     def __init__(self, profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
-                 dataset: str | Path = "", *, frames: int, size: int, window: int | str | None = None):
+                 dataset: str | Path = ""):
         self.profile, self.setting = profile, setting
-        self.base = (Path(root).resolve() if root else outputs_root()) / profile
-        self.dataset = resolve(dataset) if dataset else self.base / "data" / "synpd"
-        self.frames, self.size = frames, size  # the clip shape T, S the models were trained on (notebook 02)
-        self.window = window  # and its sampling (read_clip's window; None: spread over the video)
+        self.layout = Layout(profile, dataset, outputs=root)
+        self.base = self.layout.base
         self._models: dict[tuple[str, int], torch.nn.Module] = {}
         self._clips: dict[tuple[str, int, str], ClipAttention] = {}
         self._predictions: dict[str, pd.DataFrame] = {}
-        self._heads: dict[int, dict[str, torch.nn.Module]] = {}
+        self._cached: dict[ClipSpec, dict[str, tuple[str, str]]] = {}
+        self._heads: dict[str, dict] = {}
         self._assembling = None
-        self._crops: dict[str, tuple[int, int, int, int]] | None = None
 
     @property
     def model_dir(self) -> Path:
-        """`models/<setting>/` of the profile: one folder per task holding fold<k>.json/.safetensors."""
-        return self.base / "models" / self.setting
+        """The setting's models: one unit folder per task holding fold<k>.json/.safetensors."""
+        return self.layout.dir("models") / self.setting
 
     @property
     def tasks(self) -> list[str]:
         """Tasks with at least one fold model, in the study's order (other tasks after them)."""
-        found = {p.parent.name for p in self.model_dir.glob("*/fold*.json")}
+        found = self.layout.trained_tasks(self.setting)
         return sorted(found, key=lambda t: (TASKS.index(t) if t in TASKS else len(TASKS), t))
 
     def check(self) -> None:
@@ -174,7 +172,7 @@ class ExplorerState:
     def predictions(self, task: str) -> pd.DataFrame:
         """The task's out-of-fold predictions (video, patient, exam, task, side, label, fold, prob, pred)."""
         if task not in self._predictions:
-            path = self.base / "predictions" / self.setting / f"{task}.csv"
+            path = self.layout.predictions(self.setting, task)
             if not path.is_file():
                 raise ExplorerError(f"Models of task '{task}' exist but not their predictions {path}. {TRAIN_HINT}")
             df = pd.read_csv(path, dtype={"video": str, "patient": str, "exam": str, "side": str})
@@ -186,7 +184,7 @@ class ExplorerState:
 
     def folds(self, task: str) -> list[int]:
         """Folds of `task` with both a model and out-of-fold predictions."""
-        saved = {int(p.stem.removeprefix("fold")) for p in (self.model_dir / task).glob("fold*.json")}
+        saved = set(self.layout.trained_folds(self.setting, task))
         predicted = self.predictions(task).dropna(subset=["prob"])["fold"].astype(int)
         return sorted(saved & set(predicted))
 
@@ -201,7 +199,7 @@ class ExplorerState:
         from pdlib.models import load_model
 
         if (task, fold) not in self._models:
-            path = self.model_dir / task / f"fold{fold}"
+            path = self.layout.fold_model(self.setting, task, fold)
             if not path.with_suffix(".json").is_file():
                 raise ExplorerError(f"No model for task '{task}', fold {fold}: expected {path}.json. {TRAIN_HINT}")
             self._models[task, fold] = load_model(path).eval()
@@ -209,7 +207,7 @@ class ExplorerState:
 
     def clip(self, task: str, fold: int, video: str) -> ClipAttention:
         """The video's frames, recorded prediction and attention under the fold's model (cached)."""
-        from pdlib.data import VideoDecodeError, read_clip, to_model_input
+        from pdlib.data import to_model_input
         from pdlib.models import attention_weights
 
         if (task, fold, video) in self._clips:
@@ -218,17 +216,9 @@ class ExplorerState:
         rows = rows[rows["video"] == video]
         if rows.empty:
             raise ExplorerError(f"Video {video!r} is not a predicted test video of task '{task}', fold {fold} "
-                                f"in {self.base / 'predictions' / self.setting / (task + '.csv')}")
+                                f"in {self.layout.predictions(self.setting, task)}")
         row = rows.iloc[0]
-        path = self.dataset / video
-        if not path.is_file():
-            raise ExplorerError(f"Video file {path} does not exist: is {self.dataset} the dataset the models of "
-                                f"'{self.setting}' were trained on?")
-        try:
-            frames = read_clip(path, self.frames, self.size, window=self.window,
-                               crop=self._crop(video))  # (T, S, S, 3) uint8, as preprocess made it
-        except VideoDecodeError as err:
-            raise ExplorerError(str(err)) from None
+        frames = self._cached_clip(ClipSpec.of_model(self.model(task, fold)), video)  # (T, S, S, 3) uint8
         x = to_model_input(torch.from_numpy(frames)[None], train=False)  # (1, 3, T, S, S)
         att = attention_weights(self.model(task, fold), x)
         result = ClipAttention(task, fold, video, str(row["patient"]), str(row["exam"]), str(row["side"]),
@@ -251,64 +241,70 @@ class ExplorerState:
                              upsample_maps(spatial, steps, clip.frames.shape[1]))
 
     def task_weights(self, fold: int, exam: str) -> TaskWeights:
-        """`exam`'s weights under fold `fold`'s pixel-wise attention head, and that fold's vector weights.
-
-        Notebook 04 saves no assembling heads, so both are fitted here, once per fold, on the fold's training
-        examinations with notebook 04's procedure (`pdlib.assembling.fit_head`, cut-off classes) and the default
-        HeadConfig (04's profile may set other head sizes and epochs).
-        """
-        from pdlib.assembling import HeadConfig, fit_head
-        from pdlib.models.assemble import METHOD_INPUT, task_weights
+        """`exam`'s weights under fold `fold`'s pixel-wise attention head, and that fold's vector weights: the
+        heads notebook 04 fitted and saved (repeat 0), on the features it read."""
+        from pdlib.models.heads import task_weights
 
         data = self._assembling_data()
         fd = next((f for f in data.folds if f.fold == fold), None)
         if fd is None or exam not in set(fd.exam):
-            raise ExplorerError(f"Examination {exam} has no features in fold {fold} under "
-                                f"{self.base / 'features' / self.setting}. {TRAIN_HINT}")
-        config = HeadConfig()
-        if fold not in self._heads:
-            train = fd.train & fd.mask.any(axis=1)
-            mask, y = torch.from_numpy(fd.mask[train]), torch.from_numpy(fd.label[train])
-            threads = torch.get_num_threads()
-            torch.set_num_threads(config.threads)  # tiny full-batch fits: faster on one thread
-            try:
-                self._heads[fold] = {m: fit_head(m, torch.from_numpy(getattr(fd, METHOD_INPUT[m])[train]), mask, y,
-                                                 data.num_classes, config, seed=fold) for m in WEIGHT_METHODS}
-            finally:
-                torch.set_num_threads(threads)
+            raise ExplorerError(f"Examination {exam} has no features in fold {fold} of notebook 04's "
+                                f"features. {TRAIN_HINT}")
+        heads = {m: self._saved_heads(m) for m in WEIGHT_METHODS}
+        if any((fold, 0) not in h for h in heads.values()):
+            raise ExplorerError(f"Notebook 04 saved no heads of fold {fold} (its tasks were masked on one side)")
         i = int(np.flatnonzero(fd.exam == exam)[0])
         x, mask = torch.from_numpy(fd.layer4[i:i + 1]), torch.from_numpy(fd.mask[i:i + 1])
-        heads = self._heads[fold]
+        recipe = self.layout.recipe(self.layout.heads(HEADS))
         return TaskWeights(exam, fold, data.tasks, fd.mask[i],
-                           task_weights(heads["pixel_attention"], x, mask)[0].numpy(),
-                           task_weights(heads["vector_weighting"], x, mask).numpy(),
-                           f"fitted here on the {int(fd.train.sum())} training examinations of fold {fold} "
-                           f"(default HeadConfig, {config.epochs} epochs, seed {fold}): notebook 04 saves no heads")
+                           task_weights(heads["pixel_attention"][fold, 0], x, mask)[0].numpy(),
+                           task_weights(heads["vector_weighting"][fold, 0], x, mask).numpy(),
+                           f"the heads notebook 04 fitted on the training examinations of fold {fold} (repeat 0 of "
+                           f"{recipe['repeats']}, {recipe['head']['epochs']} epochs), saved in "
+                           f"{self.layout.heads(HEADS)}")
 
-    def _crop(self, video: str) -> tuple[int, int, int, int] | None:
-        """The manifest's optional crop box of `video` (as `preprocess` applied it), read once."""
-        if self._crops is None:
-            from pdlib.data import load_manifest
+    def _saved_heads(self, method: str) -> dict:
+        from pdlib.exam_level import load_heads
 
-            videos = load_manifest(self.dataset)[0]
-            self._crops = dict(zip(videos["video"], videos["crop"], strict=True)) if "crop" in videos else {}
-        return self._crops.get(video)
-
-    def _assembling_data(self):
-        """Examination features and classes as notebook 04 reads them (pdlib.assembling), loaded once."""
-        from pdlib.assembling import load_assembling_data
-        from pdlib.data import load_manifest
-
-        if self._assembling is None:
-            folds_csv = self.base / "data" / "folds.csv"
-            if not folds_csv.is_file():
-                raise ExplorerError(f"No folds file {folds_csv}. {TRAIN_HINT}")
-            folds = pd.read_csv(folds_csv, dtype={"patient": str}).set_index("patient")["fold"]
-            exams = load_manifest(self.dataset)[1]
+        if method not in self._heads:
             try:
-                self._assembling = load_assembling_data(self.base / "features" / self.setting, exams, folds)
+                self._heads[method] = load_heads(self.layout.head_file(HEADS, method))[0]
             except FileNotFoundError as err:
                 raise ExplorerError(str(err)) from None
+        return self._heads[method]
+
+    def _cached_clip(self, spec: ClipSpec, video: str) -> np.ndarray:
+        """The video's clip from the clip cache the models were trained on (decoded now only if missing)."""
+        from pdlib.data import preprocess
+
+        if spec not in self._cached:
+            status = preprocess(self.layout.dataset_root, spec.frames, spec.size, self.layout.cache_dir,
+                                progress=False, window=spec.window, crop=spec.crop)
+            self._cached[spec] = dict(zip(status["video"], zip(status["cache"], status["reason"], strict=True),
+                                          strict=True))
+        if video not in self._cached[spec]:
+            raise ExplorerError(f"Video {video!r} is not in {self.layout.dataset_root}: is it the dataset the "
+                                f"models of '{self.setting}' were trained on?")
+        cache, reason = self._cached[spec][video]
+        if not cache:
+            raise ExplorerError(f"Video {video!r} cannot be used: {reason}")
+        return np.load(cache)
+
+    def _assembling_data(self):
+        """Examination features and classes as notebook 04 read them (its heads' recipe), loaded once."""
+        from pdlib.data import load_manifest
+        from pdlib.exam_level import load_assembling_data
+
+        if self._assembling is None:
+            try:
+                recipe = self.layout.recipe(self.layout.heads(HEADS))
+                folds_csv = self.layout.folds_csv
+                folds = pd.read_csv(folds_csv, dtype={"patient": str}).set_index("patient")["fold"]
+                exams = load_manifest(self.layout.dataset_root)[1]
+                self._assembling = load_assembling_data(self.layout, recipe["features"], exams, folds,
+                                                        recipe["scheme"], recipe["slight_vs_severe"])
+            except FileNotFoundError as err:
+                raise ExplorerError(f"{err}. Run notebooks/04_assembling.ipynb first.") from None
         return self._assembling
 
 
@@ -532,7 +528,7 @@ class AttentionExplorer:
 
     def _show_weights(self) -> None:
         clip = self.current_clip()
-        self.weights_note.value = f"Fitting the assembling heads of fold {clip.fold} when not done yet…"
+        self.weights_note.value = f"Loading the assembling heads notebook 04 saved for fold {clip.fold}…"
         try:
             weights = self.state.task_weights(clip.fold, clip.exam)
         except ExplorerError as err:
@@ -553,15 +549,15 @@ class AttentionExplorer:
 
 
 def build_explorer(profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
-                   dataset: str = "", *, frames: int, size: int, window: int | str | None = None) -> widgets.Widget:
+                   dataset: str = "") -> widgets.Widget:
     """The attention explorer of `<root>/<profile>` for one model setting (notebooks/attention_explorer).
 
     root: the outputs folder (default `outputs/`, or $PDLIB_OUTPUTS); dataset: the dataset folder the models
-    were trained on (empty: the profile's SynPD); frames, size, window: the models' clip shape T and S and
-    sampling (notebook 02's parameters `frames`, `size`, `clip_window`). Returns the app's root widget, or a
+    were trained on (empty: the profile's SynPD); the clips' shape and sampling come from the models' saved
+    config. Returns the app's root widget, or a
     message widget that names the notebook to run when there are no trained TSA models.
     """
-    state = ExplorerState(profile, setting, root, dataset, frames=frames, size=size, window=window)
+    state = ExplorerState(profile, setting, root, dataset)
     try:
         state.check()
     except ExplorerError as err:

@@ -213,7 +213,7 @@ def test_corrupt_data_mid_stream_raises(tmp_path):
         read_clip(tmp_path / "corrupt.mp4", 4, 16)
 
 
-# ---- a small PD dataset in the DESIGN.md format ----
+# ---- a small PD dataset in the format of docs/DATASET.md "Dataset format" ----
 
 VIDEOS = [  # video, patient, exam, task, side, score
     ("videos/p1_finger_L.mp4", "P1", "E1", "finger", "L", "0"),

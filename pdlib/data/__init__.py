@@ -11,7 +11,7 @@ _EXPORTS = {
     "pdlib.data.manifest": ("DatasetError", "DatasetWarning", "CheckReport", "check_dataset", "check_main",
                             "load_manifest"),
     "pdlib.data.cache": ("preprocess", "preprocess_main", "cache_clips", "content_hash", "report_path"),
-    "pdlib.data.datasets": ("ClipDataset", "task_clips", "action_clips", "pd4t_clips"),
+    "pdlib.data.datasets": ("ClipDataset", "task_clips", "action_clips", "preprocess_actions", "pd4t_clips"),
     "pdlib.data.transforms": ("to_model_input", "KINETICS_MEAN", "KINETICS_STD"),
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}

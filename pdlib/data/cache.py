@@ -200,11 +200,13 @@ def write_report(status: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 
 def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str | os.PathLike | None = None,
-               workers: int | None = None, progress: bool = True, window: int | str | None = None) -> pd.DataFrame:
-    """Decode every video of a dataset once into the clip cache (DESIGN.md "Clips"; the study: 32x224).
+               workers: int | None = None, progress: bool = True, window: int | str | None = None,
+               crop: bool = True) -> pd.DataFrame:
+    """Decode every video of a dataset once into the clip cache (docs/DATASET.md "Clips"; the study: 32x224).
 
     `window`: None spreads the frames over the whole video (the study); "middle" or a start frame takes
-    consecutive frames at the native rate instead (`read_clip`).
+    consecutive frames at the native rate instead (`read_clip`). `crop`: use the manifest's `crop` boxes
+    (when it has them) or the whole frame.
 
     Returns the manifest's videos with ok, reason, warning, decoded, cache, frames, hash (see
     `cache_clips`); `.attrs["report"]` is the report CSV of skipped and warned-about videos
@@ -215,7 +217,7 @@ def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str |
     root = Path(root).resolve()
     cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
     videos, _ = load_manifest(root)
-    crops = list(videos["crop"]) if "crop" in videos.columns else None
+    crops = list(videos["crop"]) if crop and "crop" in videos.columns else None
     status = cache_clips(list(videos["path"]), frames, size, cache_dir, crops=crops, window=window,
                          workers=workers, progress=progress)
     result = pd.concat([videos.reset_index(drop=True), status.drop(columns="path")], axis=1)

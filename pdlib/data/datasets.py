@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from pdlib.data.cache import cache_clips, preprocess, report_path, write_report
+from pdlib.data.cache import cache_clips, report_path, write_report
 from pdlib.tasks import task_label
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -111,22 +111,19 @@ def _from_status(status: pd.DataFrame, meta: pd.DataFrame, labels: np.ndarray) -
     return ClipDataset.from_files(list(status.loc[ok, "cache"]), labels[ok], meta.loc[ok])
 
 
-def task_clips(root: str | os.PathLike, task: str, frames: int, size: int,
-               cache_dir: str | os.PathLike | None = None, window: int | str | None = None) -> ClipDataset:
-    """The usable videos of one task of a PD dataset (DESIGN.md format) as clips; labels as in Sec. IV-B.
-
-    Runs `preprocess` (which decodes only what the cache lacks; `window` as there); meta has video,
-    patient, exam, task, side, score, label, path.
+def task_clips(clips: pd.DataFrame, task: str) -> ClipDataset:
+    """The usable videos of one task as clips, selected from a dataset's `preprocess` result (the dataset
+    decoded once per clip spec); labels as in Sec. IV-B. meta has video, patient, exam, task, side, score,
+    label, path; `skipped` lists the task's unusable videos with their reason.
     """
-    status = preprocess(root, frames, size, cache_dir, progress=True, window=window)
-    rows = status.loc[status["task"] == task].reset_index(drop=True)
+    rows = clips.loc[clips["task"] == task].reset_index(drop=True)
     if not rows["ok"].any():
-        raise ValueError(f"task_clips: no usable video of task {task!r} in {root} "
-                         f"(tasks: {sorted(status['task'].unique())}; report: {status.attrs['report']})")
+        raise ValueError(f"task_clips: no usable video of task {task!r} "
+                         f"(tasks: {sorted(clips['task'].unique())}; report: {clips.attrs.get('report')})")
     meta = rows[["video", "patient", "exam", "task", "side", "score", "label", "path"]]
-    clips = _from_status(rows, meta, rows["label"].to_numpy())
-    clips.skipped = rows.loc[~rows["ok"], [*meta.columns, "reason"]].reset_index(drop=True)
-    return clips
+    dataset = _from_status(rows, meta, rows["label"].to_numpy())
+    dataset.skipped = rows.loc[~rows["ok"], [*meta.columns, "reason"]].reset_index(drop=True)
+    return dataset
 
 
 def _read_lines(path: Path) -> list[list[str]]:
@@ -195,38 +192,60 @@ def _report_and_split(status: pd.DataFrame, meta: pd.DataFrame, train: np.ndarra
                       name: str, frames: int, size: int) -> tuple[ClipDataset, ClipDataset]:
     status = pd.concat([meta.reset_index(drop=True), status.drop(columns="path")], axis=1)
     write_report(status, report_path(cache_dir, name, frames, size))
+    return _split(status, train, list(meta.columns))
+
+
+def _split(status: pd.DataFrame, train: np.ndarray, columns: list[str]) -> tuple[ClipDataset, ClipDataset]:
     labels = status["label"].to_numpy()
+    meta = status[columns]
     return (_from_status(status.loc[train].reset_index(drop=True), meta.loc[train].reset_index(drop=True),
                          labels[train]),
             _from_status(status.loc[~train].reset_index(drop=True), meta.loc[~train].reset_index(drop=True),
                          labels[~train]))
 
 
-def action_clips(root: str | os.PathLike, split: int, frames: int, size: int,
-                 cache_dir: str | os.PathLike | None = None,
-                 layout: str = "ucf101") -> tuple[ClipDataset, ClipDataset, list[str]]:
-    """(train, test, class names) of one official split (1..3) of an action dataset (pre-training, Sec. V-B).
+def preprocess_actions(root: str | os.PathLike, frames: int, size: int, cache_dir: str | os.PathLike | None = None,
+                       layout: str = "ucf101", splits: Sequence[int] = (1, 2, 3)) -> pd.DataFrame:
+    """Every video of an action dataset's splits decoded once into the clip cache (pre-training, Sec. V-B).
 
     layout "ucf101" / "synact": `<root>[/videos]/<Class>/v_*.avi` with `ucfTrainTestlist/` or `splits/`
     holding classInd.txt, trainlist0N.txt, testlist0N.txt. "hmdb51": `<root>[/videos]/<class>/*.avi`
-    with `<class>_test_split<N>.txt` anywhere below root. Unusable videos are left out and listed in
-    the report CSV (`report_path(cache_dir, root name + "_split<N>", ...)`). meta: video, label, class.
+    with `<class>_test_split<N>.txt` anywhere below root. One row per listed video: video, label, class,
+    `order<N>` (its position in split N's lists, train first; NaN when not listed) and `train<N>`, then the
+    `cache_clips` status; `.attrs["classes"]` are the class names. Unusable videos are listed in the report
+    CSV (`report_path(cache_dir, root name, ...)`); `action_clips` selects a split from the result.
     """
     root = Path(root).resolve()
-    if split not in (1, 2, 3):
-        raise ValueError(f"action_clips: expected split 1, 2 or 3, found {split!r}")
     readers = {"ucf101": _ucf_lists, "synact": _ucf_lists, "hmdb51": _hmdb_lists}
     if layout not in readers:
-        raise ValueError(f"action_clips: unknown layout {layout!r}; expected one of {sorted(readers)}")
-    classes, items, video_dir = readers[layout](root, split)
+        raise ValueError(f"preprocess_actions: unknown layout {layout!r}; expected one of {sorted(readers)}")
+    rows: dict[str, dict] = {}
+    for split in splits:
+        if split not in (1, 2, 3):
+            raise ValueError(f"preprocess_actions: expected splits 1, 2 or 3, found {split!r}")
+        classes, items, video_dir = readers[layout](root, split)
+        for i, (video, label, train) in enumerate(items):
+            row = rows.setdefault(video, {"video": video, "label": label, "class": classes[label]})
+            row |= {f"order{split}": i, f"train{split}": train}
+    meta = pd.DataFrame(list(rows.values()))
     resolve = _resolver(video_dir)
-    meta = pd.DataFrame({"video": [v for v, _, _ in items], "label": [c for _, c, _ in items]})
-    meta["class"] = [classes[c] for c in meta["label"]]
     cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
     status = cache_clips([resolve(v) for v in meta["video"]], frames, size, cache_dir)
-    train = np.array([t for _, _, t in items], dtype=bool)
-    return (*_report_and_split(status, meta, train, cache_dir, f"{root.name}_split{split}", frames, size),
-            classes)
+    result = pd.concat([meta, status.drop(columns="path")], axis=1)
+    write_report(result, report_path(cache_dir, root.name, frames, size))
+    result.attrs["classes"] = classes
+    return result
+
+
+def action_clips(clips: pd.DataFrame, split: int) -> tuple[ClipDataset, ClipDataset, list[str]]:
+    """(train, test, class names) of one official split of an action dataset, selected from its
+    `preprocess_actions` result in the split's list order. meta: video, label, class."""
+    if f"order{split}" not in clips.columns:
+        raise ValueError(f"action_clips: split {split!r} was not preprocessed "
+                         f"(splits: {sorted(int(c[5:]) for c in clips.columns if c.startswith('order'))})")
+    rows = clips[clips[f"order{split}"].notna()].sort_values(f"order{split}").reset_index(drop=True)
+    return (*_split(rows, rows[f"train{split}"].to_numpy(bool), ["video", "label", "class"]),
+            list(clips.attrs["classes"]))
 
 
 def _pd4t_rows(csv: Path) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Reading and validating a dataset folder (DESIGN.md "Dataset format"): videos.csv, exams.csv, the videos.
+"""Reading and validating a dataset folder (docs/DATASET.md "Dataset format"): videos.csv, exams.csv, the videos.
 
 Faults are named by file, row and column. Rows are numbered as a spreadsheet shows them: the header is
 row 1, the first data row is row 2.
@@ -271,7 +271,7 @@ def _typed(root: Path, videos: pd.DataFrame, exams: pd.DataFrame) -> tuple[pd.Da
 
 
 def load_manifest(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The validated videos and exams of a dataset folder (DESIGN.md "Dataset format").
+    """The validated videos and exams of a dataset folder (docs/DATASET.md "Dataset format").
 
     videos gains `label` (the task-level binary class, Sec. IV-B) and `path` (absolute); exams gets a
     numeric `total` (the sum of the exam's item scores where missing, said in a DatasetWarning) and

@@ -1,6 +1,6 @@
 """Robust video decoding with PyAV: T frames spread over a whole video, resized and centre-cropped to S x S.
 
-Sampling (DESIGN.md "Clips"): a demux-only pass lists the presentation timestamps of the video stream's
+Sampling (docs/DATASET.md "Clips"): a demux-only pass lists the presentation timestamps of the video stream's
 packets (cheap: nothing is decoded); T target times are placed at the centres of T equal slices of the
 video's duration and each takes the frame on screen at that time. For a constant frame rate this is
 exactly `sample_indices(n, T)`; for a variable frame rate it follows time, not frame order. One decode
@@ -315,7 +315,7 @@ def _run_pass(path: Path, wanted, size, crop, tolerate_tail: bool, limit: int | 
 
 def read_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | str | None = None,
               crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """A clip (frames, size, size, 3) uint8 RGB, upright, from one video (DESIGN.md "Clips"; Sec. IV-A).
+    """A clip (frames, size, size, 3) uint8 RGB, upright, from one video (docs/DATASET.md "Clips"; Sec. IV-A).
 
     Frames are spread over the whole video by presentation time (module docstring; `sample_indices`
     for a constant rate) and repeat when the video is shorter than `frames`. Each is resized on its

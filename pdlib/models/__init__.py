@@ -1,6 +1,6 @@
 """The study's video networks: I3D (3D ResNet, Sec. III-A), TSA (Sec. III-B), a registry and checkpoints.
 
-`pdlib.models.assemble` (the task-assembling heads of Sec. III-C) is imported on its own, not from here.
+`pdlib.models.heads` (the task-assembling heads of Sec. III-C) is imported on its own, not from here.
 """
 
 from pdlib.models.pretrained import LoadReport, load_model, load_pretrained, save_model

@@ -167,5 +167,6 @@ def load_model(path: str | Path) -> nn.Module:
         raise FileNotFoundError(f"load_model: expected {meta} and {weights}")
     config = json.loads(meta.read_text())
     model = build_model(config["name"], config["num_classes"], **config["options"])
+    model.pdlib_config |= config  # and what the experiments recorded with it (e.g. the clip spec)
     model.load_state_dict(load_file(weights))
     return model

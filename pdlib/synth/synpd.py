@@ -115,7 +115,7 @@ def _latent_exams(rng: np.random.Generator, n_lct: int, n_sct: int) -> dict[str,
 
 
 def synpd_cohort(size: str = "default", seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """SynPD's manifests without rendering: (videos, exams, truth) in DESIGN.md's format.
+    """SynPD's manifests without rendering: (videos, exams, truth) in docs/DATASET.md's "Dataset format".
 
     39 patients at default/paper size (18 LCT examined L-OFF and L-ON, 21 SCT examined A, B, C; Table VI),
     age ~ 63 +- 8, disease duration ~ 11 +- 5, 28 M / 11 F; videos kept per task as in Table IV. Videos also

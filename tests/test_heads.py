@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from pdlib.models.assemble import METHOD_INPUT, METHODS, build_assembler, task_weights
+from pdlib.models.heads import METHOD_INPUT, METHODS, build_assembler, task_weights
 
 N, M, D, K = 6, 7, 16, 3
 MAP = (8, 2, 2, 2)  # (C, T', H', W')

@@ -1,0 +1,375 @@
+"""Task-level experiments (notebooks 01 and 02): pretraining on action datasets (Table II), patient-level
+cross-validation of the task models in several settings (Tables III and V, Sec. IV-B, V-B, V-C) and the
+examination features for assembling. Paths and staleness are `pdlib.layout`'s; tables are `pdlib.tables`'."""
+
+import dataclasses
+import json
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from pdlib.baselines import action_probe_top1
+from pdlib.data import ClipDataset, action_clips, load_manifest, preprocess, preprocess_actions, task_clips
+from pdlib.features import extract_task_features
+from pdlib.folds import assert_patient_disjoint, load_or_make_folds
+from pdlib.layout import ClipSpec, Layout
+from pdlib.models import build_model, load_model, load_pretrained, save_model
+from pdlib.paths import resolve
+from pdlib.train import CHECKPOINT, RESUME_KEYS, TrainConfig, distributed, fit, predict, resolve_device, seed_everything
+
+# setting -> (label in the tables, backbone kind, pretraining source); the study's Tables III and V.
+SETTINGS: dict[str, tuple[str, str, str | None]] = {
+    "i3d_scratch": ("I3D (scratch)", "i3d", None),
+    "i3d_synact": ("I3D (SynAct)", "i3d", "synact"),
+    "i3d_kinetics": ("I3D (Kinetics)", "i3d", "kinetics"),
+    "tsa_synact": ("TSA (SynAct)", "tsa", "synact"),
+}
+PROBE_LABEL = "Probe (motion + appearance, logistic)"
+UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
+PREDICTION_COLUMNS = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]
+
+
+def arch_name(base: str, kind: str) -> str:
+    """Registered model name of a backbone kind at a depth: ("r3d34", "tsa") -> "r3d34_tsa"."""
+    if kind not in ("i3d", "tsa"):
+        raise ValueError(f"unknown backbone kind {kind!r}; expected 'i3d' or 'tsa'")
+    return base if kind == "i3d" else f"{base}_tsa"
+
+
+def method_label(arch: str) -> str:
+    """Table II's row label of a registered model: "r3d18_tsa" -> "TSA ResNet-18"."""
+    depth = arch.removeprefix("r3d").removesuffix("_tsa")
+    return f"{'TSA' if arch.endswith('_tsa') else 'I3D'} ResNet-{depth}"
+
+
+def recipe(config: TrainConfig, clip: ClipSpec, **extra) -> dict:
+    """The recipe stamp of a trained artefact: the training settings, the clip spec and what else made it."""
+    return {**{k: getattr(config, k) for k in ("epochs", *RESUME_KEYS)}, "clip": clip.as_dict(), **extra}
+
+
+def _build(arch: str, num_classes: int, options: dict, clip: ClipSpec) -> nn.Module:
+    """A fresh model whose saved config carries the clip spec it is trained on."""
+    model = build_model(arch, num_classes, **options)
+    model.pdlib_config["clip"] = clip.as_dict()
+    return model
+
+
+# ---- Table II: pretraining on action datasets ----
+
+@dataclass(frozen=True)
+class ActionData:
+    """An action dataset of Table II: its column label, folder and list layout ("synact", "ucf101", "hmdb51")."""
+
+    label: str
+    root: Path
+    kind: str
+
+
+@dataclass
+class Pretraining:
+    """Notebook 01's recipe: models trained from scratch on action datasets (Sec. V-B). Saved as JSON so that
+    notebook 02 can train a depth it needs with the same recipe (`pretrained_checkpoint`)."""
+
+    layout: Layout
+    clip: ClipSpec
+    config: TrainConfig
+    options: dict = field(default_factory=dict)
+
+    def run(self, data: ActionData, archs: Sequence[str], splits: Sequence[int]) -> pd.DataFrame:
+        """Train (or reuse) each arch on each split; top-1 test accuracy in percent per (dataset, arch, split),
+        and per split a row of the motion-and-appearance logistic probe on the same clips (arch "probe")."""
+        clips = preprocess_actions(data.root, self.clip.frames, self.clip.size, self.layout.cache_dir,
+                                   layout=data.kind, splits=splits)
+        rows = []
+        for split in splits:
+            train, test, classes = action_clips(clips, split)
+            common = {"dataset": data.label, "split": split, "classes": len(classes), "train": len(train),
+                      "test": len(test)}
+            rows.append({**common, "method": PROBE_LABEL, "arch": "probe",
+                         "top1": action_probe_top1(train, test, seed=self.config.seed)})
+            for arch in archs:
+                model = self._model(data.kind, arch, split, train, len(classes))
+                prob = predict(model, test, self.config)
+                top1 = 100.0 * float(np.mean(prob.argmax(1) == test.labels.cpu().numpy()))
+                rows.append({**common, "method": method_label(arch), "arch": arch, "top1": top1})
+        self.save(data)
+        columns = ["dataset", "method", "arch", "split", "classes", "train", "test", "top1"]
+        return pd.DataFrame(rows)[columns]
+
+    def _model(self, source: str, arch: str, split: int, train: ClipDataset, num_classes: int) -> nn.Module:
+        unit = self.layout.pretrained(source, arch, split)
+        stamp = recipe(self.config, self.clip, arch=arch, **self.options)
+        if self.layout.current(unit, stamp) and Path(f"{unit}/model.safetensors").is_file():
+            return load_model(unit / "model")
+        seed_everything(self.config.seed, resolve_device(self.config.device))  # the initial weights too
+        result = fit(_build(arch, num_classes, self.options, self.clip), train, None, self.config)
+        save_model(result.model, unit / "model")
+        result.history.to_csv(unit / "history.csv", index=False)
+        return result.model
+
+    def save(self, data: ActionData) -> Path:
+        path = self.layout.pretraining(data.kind)
+        path.write_text(json.dumps({"clip": self.clip.as_dict(), "config": dataclasses.asdict(self.config),
+                                    "options": self.options, "label": data.label, "root": str(data.root)},
+                                   indent=2, default=str))
+        return path
+
+    @classmethod
+    def load(cls, layout: Layout, source: str = "synact") -> tuple["Pretraining", ActionData]:
+        path = layout.pretraining(source)
+        if not path.is_file():
+            raise FileNotFoundError(f"no pretraining recipe at {path}: run notebook 01_pretraining first")
+        saved = json.loads(path.read_text())
+        config = TrainConfig(**{k: v for k, v in saved["config"].items() if k != "checkpoint_dir"})
+        return (cls(layout, ClipSpec(**saved["clip"]), config, saved["options"]),
+                ActionData(saved["label"], Path(saved["root"]), source))
+
+
+def pretrained_checkpoint(layout: Layout, arch: str, source: str = "synact") -> Path:
+    """The checkpoint a `*_synact` setting fine-tunes: `arch` trained on split 1 of `source` by notebook 01's
+    recipe. A depth notebook 01 did not train (another task_model) is trained here with that recipe."""
+    pretraining, data = Pretraining.load(layout, source)
+    path = layout.pretrained(source, arch, 1) / "model"
+    if not Path(f"{path}.safetensors").is_file():
+        pretraining.run(data, [arch], [1])
+    return path
+
+
+def learning_curves(layout: Layout, source: str | None = None, setting: str | None = None) -> pd.DataFrame:
+    """Per-epoch histories of the saved models, long format (group, run, epoch, loss, val_*): the pretrained
+    models of `source` (group = arch, run = split) or the fold models of a task-level `setting` (group =
+    task, run = fold), so a reader sees convergence (Sec. V-B) instead of trusting it."""
+    models = layout.dir("models")
+    if source is not None:
+        files = {(p.parent.name.rsplit("_split", 1)[0], f"split {p.parent.name.rsplit('_split', 1)[1]}"): p
+                 for p in sorted((models / "pretrained" / source).glob("*_split*/history.csv"))}
+    else:
+        files = {(p.parent.name, p.name.removesuffix("_history.csv")): p
+                 for p in sorted((models / setting).glob("*/fold*_history.csv"))}
+    frames = [pd.read_csv(p).assign(group=g, run=r) for (g, r), p in files.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["group", "run", "epoch", "loss"])
+
+
+# ---- Tables III and V: task-level cross-validation ----
+
+def _fold_done(pred_path: Path, model_path: Path, fold: int, videos: pd.Series) -> pd.DataFrame | None:
+    """The saved predictions of `fold` when they and its model exist and cover exactly `videos`."""
+    if not (pred_path.is_file() and Path(f"{model_path}.safetensors").is_file()):
+        return None
+    saved = pd.read_csv(pred_path, dtype={"video": str, "patient": str, "exam": str, "note": str})
+    saved = saved[(saved["fold"] == fold) & ~saved["note"].fillna("").str.startswith(UNUSABLE)]
+    if set(saved["video"]) != set(videos.astype(str)):
+        warnings.warn(f"{pred_path}: saved predictions of fold {fold} do not match the dataset; retraining",
+                      stacklevel=3)
+        return None
+    return saved
+
+
+def _write_predictions(results: list[pd.DataFrame], path: Path) -> pd.DataFrame:
+    preds = pd.concat(results, ignore_index=True)
+    preds = preds[PREDICTION_COLUMNS + [c for c in preds.columns if c not in PREDICTION_COLUMNS]]
+    preds["pred"] = preds["pred"].astype("Int64")
+    preds["note"] = preds["note"].astype(object).fillna("")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")  # whole or not at all: a killed run resumes from it
+    preds.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return preds
+
+
+def _meta_with_folds(dataset, folds: pd.Series, name: str) -> pd.DataFrame:
+    meta = dataset.meta.reset_index(drop=True).copy()
+    meta["patient"] = meta["patient"].astype(str)
+    missing = sorted(set(meta["patient"]) - set(folds.index))
+    if missing:
+        raise KeyError(f"cross_validate({name}): patients {missing} have no fold in the folds given")
+    meta["fold"] = meta["patient"].map(folds).astype(int)
+    return meta
+
+
+def _train_fold(dataset, k: int, train_idx: np.ndarray, test_idx: np.ndarray, model_fn: Callable[[], nn.Module],
+                config: TrainConfig, checkpoint_dir: Path, pretrained: str | Path | None):
+    """Fit fold k's model on `train_idx`: (fit result, probabilities of `test_idx` or None)."""
+    fold_config = dataclasses.replace(config, seed=config.seed + int(k), checkpoint_dir=checkpoint_dir)
+    # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
+    # a fold's model does not depend on the process's RNG state or on the folds trained before it.
+    seed_everything(fold_config.seed, resolve_device(config.device))
+    model = model_fn()
+    if pretrained is not None:
+        model = load_pretrained(model, pretrained)
+    # A fold without test videos of this task still gets its model: the assembling features of its
+    # training-side examinations come from it (ARCHITECTURE.md, features for assembling).
+    val = dataset.subset(test_idx) if len(test_idx) else None
+    result = fit(model, dataset.subset(train_idx), val, fold_config)
+    return result, (predict(result.model, val, fold_config) if val is not None else None)
+
+
+def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module], config: TrainConfig,
+                   layout: Layout, setting: str, task: str, pretrained: str | Path | None = None) -> pd.DataFrame:
+    """Five-fold patient-level cross-validation of one task and one model setting (Sec. IV-B, Tables III, V).
+
+    For each fold k a fresh `model_fn()` (loaded from `pretrained` when given) is fitted on the videos of
+    patients outside fold k and predicts the videos of fold k, so every video's prediction comes from the
+    model that never saw its patient. Returns and writes `layout.predictions(setting, task)` (video,
+    patient, exam, task, side, label, fold, prob, pred, note, and prob_<c> per class when there are more
+    than two; prob is the positive class's probability for binary tasks, else the predicted class's) and
+    saves fold models, their histories and epoch checkpoints (removed once the fold is done; a killed run
+    resumes from it) at the layout's fold paths. Fold k is seeded
+    with config.seed + k. Re-running skips every fold whose predictions and model exist (the unit's
+    staleness is the caller's `Layout.current`). A fold whose training side has a single class is not
+    trained: its videos get a `note` and no prediction (and a warning); so do the unusable videos listed
+    in `dataset.skipped` (note "unusable video: <reason>").
+    """
+    name = f"{setting}/{task}"
+    pred_path = layout.predictions(setting, task)
+    folds = pd.Series(folds).rename(index=str)
+    meta = _meta_with_folds(dataset, folds, name)
+    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    rank = distributed()[0]
+    results = []
+    for k in sorted(folds.unique()):
+        test_idx, train_idx = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
+        assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
+        model_path = layout.fold_model(setting, task, k)
+        done = _fold_done(pred_path, model_path, k, meta["video"].iloc[test_idx])
+        if done is not None:
+            results.append(done)
+            continue
+        rows = meta.iloc[test_idx][["video", "patient", "exam", "task", "side", "fold"]].assign(
+            label=labels[test_idx], note="")
+        if len(np.unique(labels[train_idx])) < 2:
+            note = (f"fold {k} not trained: its training side has only class {np.unique(labels[train_idx])}"
+                    if len(train_idx) else f"fold {k} not trained: its training side is empty")
+            warnings.warn(f"cross_validate({name}): {note}", stacklevel=2)
+            results.append(rows.assign(prob=np.nan, pred=pd.NA, note=note))
+            continue
+        checkpoint_dir = layout.fold_checkpoint_dir(setting, task, k)
+        result, prob = _train_fold(dataset, k, train_idx, test_idx, model_fn, config, checkpoint_dir, pretrained)
+        if prob is not None:  # (n_k, K)
+            rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
+            rows["pred"] = prob.argmax(1)
+            if prob.shape[1] > 2:
+                rows[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
+            results.append(rows)
+        if rank == 0:
+            save_model(result.model, model_path)
+            result.history.to_csv(layout.fold_history(setting, task, k), index=False)
+            if results:
+                _write_predictions(results, pred_path)
+            (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)  # the fold is done: model and predictions stay
+    skipped = getattr(dataset, "skipped", None)
+    if skipped is not None and len(skipped):  # rows without prediction, so the tables count them
+        results.append(skipped[["video", "patient", "exam", "task", "side", "label"]].assign(
+            fold=skipped["patient"].astype(str).map(folds), prob=np.nan, pred=pd.NA,
+            note=UNUSABLE + skipped["reason"]))
+    preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+    return preds
+
+
+@dataclass
+class SettingResult:
+    """One setting's out-of-fold predictions per task, or, for a setting that could not run, why not."""
+
+    setting: str
+    predictions: dict[str, pd.DataFrame]
+    note: str = ""
+
+    @property
+    def label(self) -> str:
+        return SETTINGS[self.setting][0]
+
+
+@dataclass
+class TaskExperiment:
+    """Notebook 02's experiment: one run (layout), one clip spec, one backbone depth and training recipe.
+
+    The dataset is decoded once per clip spec (`clips`); folds come from `layout.folds_csv` (made once).
+    """
+
+    layout: Layout
+    clip: ClipSpec
+    config: TrainConfig
+    task_model: str = "r3d18"
+    options: dict = field(default_factory=dict)
+    n_splits: int = 5
+    kinetics_checkpoint: str = ""
+    kinetics_options: dict = field(default_factory=dict)
+
+    @cached_property
+    def manifest(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """(videos, exams) of the dataset."""
+        return load_manifest(self.layout.dataset_root)
+
+    @cached_property
+    def folds(self) -> pd.Series:
+        """Fold per patient (index: patient id as str), made once and kept in `layout.folds_csv`."""
+        return load_or_make_folds(self.manifest[0], self.layout.folds_csv, n_splits=self.n_splits,
+                                  seed=self.config.seed)
+
+    @cached_property
+    def clips(self) -> pd.DataFrame:
+        """Every video of the dataset decoded once into the clip cache (`preprocess`); tasks select from it."""
+        return preprocess(self.layout.dataset_root, self.clip.frames, self.clip.size, self.layout.cache_dir,
+                          window=self.clip.window, crop=self.clip.crop)
+
+    def task(self, task: str) -> ClipDataset:
+        return task_clips(self.clips, task)
+
+    def _source(self, setting: str) -> tuple[str, Path | None, dict]:
+        """(arch, pretrained checkpoint or None, build options) of a setting."""
+        _, kind, source = SETTINGS[setting]
+        arch = arch_name(self.task_model, kind)
+        if source == "kinetics":
+            return arch, resolve(self.kinetics_checkpoint), dict(self.kinetics_options)
+        return arch, pretrained_checkpoint(self.layout, arch, source) if source else None, dict(self.options)
+
+    def unit_recipe(self, setting: str, task: str) -> dict:
+        arch, pretrained, options = self._source(setting)
+        return recipe(self.config, self.clip, arch=arch, pretrained=str(pretrained),
+                      folds=self.folds.sort_index().tolist(),
+                      videos=sorted(self.clips.loc[(self.clips["task"] == task) & self.clips["ok"], "video"]),
+                      **options)
+
+    def run_setting(self, setting: str, tasks: Sequence[str]) -> SettingResult:
+        """Cross-validate one model setting on each task. A setting that cannot run (no Kinetics checkpoint
+        named) returns no predictions and a note saying why, so the tables show the row with the reason."""
+        if SETTINGS[setting][2] == "kinetics" and not self.kinetics_checkpoint:
+            return SettingResult(setting, {}, "not run: no Kinetics checkpoint named in params (kinetics_checkpoint)")
+        arch, pretrained, options = self._source(setting)
+        preds = {}
+        for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features
+            self.layout.current(self.layout.task_unit(setting, task), self.unit_recipe(setting, task),
+                                derived=[self.layout.predictions(setting, task),
+                                         self.layout.feature_unit(setting, task)])
+            preds[task] = cross_validate(self.task(task), self.folds, lambda: _build(arch, 2, options, self.clip),
+                                         self.config, self.layout, setting, task, pretrained=pretrained)
+        return SettingResult(setting, preds)
+
+    def extract_features(self, setting: str, tasks: Sequence[str]) -> pd.DataFrame:
+        """Examination features of every fold's task model of `setting` (ARCHITECTURE.md), for notebooks 03-05.
+
+        Writes `layout.features(setting, task, k)`, a unit per task stamped with its models' recipe (models
+        retrained: features remade). Returns the (task, fold) pairs without a model (a fold that could not be
+        trained, e.g. a single-class training side), which the assembling notebooks mask.
+        """
+        skipped = []
+        for task in tasks:
+            self.layout.current(self.layout.feature_unit(setting, task), self.unit_recipe(setting, task))
+            for k in sorted(self.folds.unique()):
+                model_path, npz = self.layout.fold_model(setting, task, k), self.layout.features(setting, task, k)
+                if not Path(f"{model_path}.safetensors").is_file():
+                    npz.unlink(missing_ok=True)
+                    skipped.append({"task": task, "fold": int(k),
+                                    "reason": f"no trained model at {model_path}.safetensors"})
+                elif not npz.is_file():
+                    extract_task_features(load_model(model_path), self.task(task), npz, self.config)
+        return pd.DataFrame(skipped, columns=["task", "fold", "reason"])
