@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from pdlib.baselines import action_probe_top1
-from pdlib.data import action_clips
+from pdlib.data import action_clips, preprocess_actions
 from pdlib.models import build_model
 from pdlib.synth import make_synact
 from pdlib.train import TrainConfig, fit, predict, seed_everything
@@ -42,7 +42,7 @@ def main() -> None:
     ap.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     args = ap.parse_args()
     root = make_synact(args.synact, size="default", seed=0, progress=False)
-    train, test, classes = action_clips(root, 1, 16, 64, args.cache, layout="synact")
+    train, test, classes = action_clips(preprocess_actions(root, 16, 64, args.cache, "synact", (1,)), 1)
     print(f"SynAct split 1: {len(train)} train / {len(test)} test clips, {len(classes)} classes "
           f"(chance {100 / len(classes):.1f}%), 16x64x64, {args.epochs} epochs, {torch.get_num_threads()} threads")
     t0 = time.perf_counter()

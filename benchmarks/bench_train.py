@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pdlib.data import task_clips
+from pdlib.data import preprocess, task_clips
 from pdlib.folds import load_or_make_folds
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.models import build_model
@@ -62,7 +62,7 @@ def main() -> None:
     root = Path(args.synpd)
     t0 = time.perf_counter()
     make_synpd(root, size=args.synpd_size, seed=0, progress=False)
-    ds = task_clips(root, args.task, args.frames, args.size, cache_dir=root.parent / "cache")
+    ds = task_clips(preprocess(root, args.frames, args.size, cache_dir=root.parent / "cache"), args.task)
     folds = load_or_make_folds(ds.meta, root.parent / "folds.csv")
     print(f"data: {len(ds)} clips of {args.task} ({tuple(ds.clips.shape[1:])}) ready in "
           f"{time.perf_counter() - t0:.1f} s")

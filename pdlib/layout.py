@@ -119,9 +119,23 @@ class Layout:
         (the epoch checkpoint while fold k trains), recipe.json."""
         return self.dir("models") / setting / task
 
+    def setting_models(self, setting: str) -> Path:
+        """The folder of a setting's task units."""
+        return self.dir("models") / setting
+
+    def histories(self, source: str | None = None, setting: str | None = None) -> dict[tuple[str, str], Path]:
+        """Per-epoch histories: of the pretrained models of `source` {(arch, "split k"): path}, or of the fold
+        models of a task-level `setting` {(task, "fold<k>"): path}."""
+        if source is not None:
+            units = sorted((self.dir("models") / "pretrained" / source).glob("*_split*/history.csv"))
+            return {(p.parent.name.rsplit("_split", 1)[0], f"split {p.parent.name.rsplit('_split', 1)[1]}"): p
+                    for p in units}
+        return {(p.parent.name, p.name.removesuffix("_history.csv")): p
+                for p in sorted(self.setting_models(setting).glob("*/fold*_history.csv"))}
+
     def trained_tasks(self, setting: str) -> list[str]:
         """Tasks of `setting` with at least one saved fold model."""
-        return sorted({p.parent.name for p in (self.dir("models") / setting).glob("*/fold*.json")})
+        return sorted({p.parent.name for p in self.setting_models(setting).glob("*/fold*.json")})
 
     def trained_folds(self, setting: str, task: str) -> list[int]:
         """Folds of (setting, task) with a saved model."""

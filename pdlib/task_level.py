@@ -146,13 +146,7 @@ def learning_curves(layout: Layout, source: str | None = None, setting: str | No
     """Per-epoch histories of the saved models, long format (group, run, epoch, loss, val_*): the pretrained
     models of `source` (group = arch, run = split) or the fold models of a task-level `setting` (group =
     task, run = fold), so a reader sees convergence (Sec. V-B) instead of trusting it."""
-    models = layout.dir("models")
-    if source is not None:
-        files = {(p.parent.name.rsplit("_split", 1)[0], f"split {p.parent.name.rsplit('_split', 1)[1]}"): p
-                 for p in sorted((models / "pretrained" / source).glob("*_split*/history.csv"))}
-    else:
-        files = {(p.parent.name, p.name.removesuffix("_history.csv")): p
-                 for p in sorted((models / setting).glob("*/fold*_history.csv"))}
+    files = layout.histories(source=source, setting=setting)
     frames = [pd.read_csv(p).assign(group=g, run=r) for (g, r), p in files.items()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["group", "run", "epoch", "loss"])
 
@@ -182,6 +176,15 @@ def _write_predictions(results: list[pd.DataFrame], path: Path) -> pd.DataFrame:
     preds.to_csv(tmp, index=False)
     tmp.replace(path)
     return preds
+
+
+def _unusable_rows(dataset, folds: pd.Series) -> list[pd.DataFrame]:
+    """Prediction rows without prediction for the unusable videos of `dataset.skipped`, so the tables count them."""
+    skipped = getattr(dataset, "skipped", None)
+    if skipped is None or not len(skipped):
+        return []
+    return [skipped[["video", "patient", "exam", "task", "side", "label"]].assign(
+        fold=skipped["patient"].astype(str).map(folds), prob=np.nan, pred=pd.NA, note=UNUSABLE + skipped["reason"])]
 
 
 def _meta_with_folds(dataset, folds: pd.Series, name: str) -> pd.DataFrame:
@@ -264,11 +267,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
             if results:
                 _write_predictions(results, pred_path)
             (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)  # the fold is done: model and predictions stay
-    skipped = getattr(dataset, "skipped", None)
-    if skipped is not None and len(skipped):  # rows without prediction, so the tables count them
-        results.append(skipped[["video", "patient", "exam", "task", "side", "label"]].assign(
-            fold=skipped["patient"].astype(str).map(folds), prob=np.nan, pred=pd.NA,
-            note=UNUSABLE + skipped["reason"]))
+    results += _unusable_rows(dataset, folds)
     preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()

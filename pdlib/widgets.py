@@ -144,7 +144,7 @@ class ExplorerState:
     @property
     def model_dir(self) -> Path:
         """The setting's models: one unit folder per task holding fold<k>.json/.safetensors."""
-        return self.layout.dir("models") / self.setting
+        return self.layout.setting_models(self.setting)
 
     @property
     def tasks(self) -> list[str]:
@@ -259,7 +259,7 @@ class ExplorerState:
         return TaskWeights(exam, fold, data.tasks, fd.mask[i],
                            task_weights(heads["pixel_attention"][fold, 0], x, mask)[0].numpy(),
                            task_weights(heads["vector_weighting"][fold, 0], x, mask).numpy(),
-                           f"the heads notebook 04 fitted on the training examinations of fold {fold} (repeat 0 of "
+                           f"notebook 04 fitted on the training examinations of fold {fold} (repeat 0 of "
                            f"{recipe['repeats']}, {recipe['head']['epochs']} epochs), saved in "
                            f"{self.layout.heads(HEADS)}")
 

@@ -1,9 +1,12 @@
 """A fake `outputs/<profile>` tree for the attention-explorer tests: tiny TSA models, videos, predictions, features.
 
 Four patients (one examination each, patients 0 and 2 in fold 0, 1 and 3 in fold 1), two tasks, a left and a
-right video per task: the layout notebook 02 writes (DESIGN.md, ARCHITECTURE.md), small enough for seconds.
+right video per task: what notebooks 02 and 04 write (paths by pdlib.layout, ARCHITECTURE.md), small enough for
+seconds. The models record the clip spec they were "trained" on; notebook 04's heads are fitted on the fake
+features by the library itself (`ExamExperiment.assemble`).
 """
 
+import json
 from pathlib import Path
 
 import av
@@ -11,6 +14,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from pdlib.exam_level import ExamExperiment, HeadConfig
+from pdlib.layout import ClipSpec, Layout
 from pdlib.models import build_model, save_model
 
 FRAMES, SIZE = 16, 64  # clip shape the fixture models are "trained" on
@@ -23,7 +28,9 @@ FEATURE_SHAPE = (16, 2, 2, 2)  # layer4 (C, T', H', W') of the fake features; av
 def tiny_tsa(seed: int) -> torch.nn.Module:
     """A randomly initialised r3d18_tsa small enough for CPU tests (T' = 8 in every TSA layer for 16 frames)."""
     torch.manual_seed(seed)
-    return build_model("r3d18_tsa", 2, widen=0.125, temporal_strides=(1, 1, 1), attention={"heads": 2})
+    model = build_model("r3d18_tsa", 2, widen=0.125, temporal_strides=(1, 1, 1), attention={"heads": 2})
+    model.pdlib_config["clip"] = ClipSpec(FRAMES, SIZE).as_dict()
+    return model
 
 
 def write_video(path: Path, seed: int, n_frames: int = 24, size: int = 80) -> None:
@@ -45,9 +52,10 @@ def write_video(path: Path, seed: int, n_frames: int = 24, size: int = 80) -> No
 
 
 def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_synact", models: bool = True) -> Path:
-    """Writes `outputs/<profile>/` (data, folds, models, predictions, features); returns that profile folder."""
-    base = outputs / profile
-    data = base / "data" / "synpd"
+    """Writes `outputs/<profile>/` (data, folds, models, predictions, features, heads); returns that profile folder."""
+    layout = Layout(profile, outputs=outputs)
+    base = layout.base
+    data = layout.synth_dir("synpd")
     rng = np.random.default_rng(0)
     folds = {p: i % 2 for i, p in enumerate(PATIENTS)}
     exams = pd.DataFrame({"exam": [f"E{i}" for i in range(len(PATIENTS))], "patient": PATIENTS,
@@ -61,7 +69,7 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
     videos = pd.DataFrame(rows)
     videos.to_csv(data / "videos.csv", index=False)
     exams.to_csv(data / "exams.csv", index=False)
-    pd.Series(folds, name="fold").rename_axis("patient").to_csv(base / "data" / "folds.csv")
+    pd.Series(folds, name="fold").rename_axis("patient").to_csv(layout.folds_csv)
     if not models:
         return base
     for t, task in enumerate(TASKS):
@@ -69,14 +77,16 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
             label=lambda d: (d["score"] >= 2).astype(int), fold=lambda d: d["patient"].map(folds),
             prob=lambda d: rng.uniform(0, 1, len(d)).round(3), note="")
         preds["pred"] = (preds["prob"] >= 0.5).astype(int)
-        out = base / "predictions" / setting / f"{task}.csv"
+        out = layout.predictions(setting, task)
         out.parent.mkdir(parents=True, exist_ok=True)
         preds[["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]].to_csv(
             out, index=False)
         for k in sorted(set(folds.values())):
-            save_model(tiny_tsa(seed=10 * t + k), base / "models" / setting / task / f"fold{k}")
-            feats = base / "features" / setting / task / f"fold{k}.npz"
+            save_model(tiny_tsa(seed=10 * t + k), layout.fold_model(setting, task, k))
+            feats = layout.features(setting, task, k)
             feats.parent.mkdir(parents=True, exist_ok=True)
             layer4 = rng.normal(size=(len(exams), *FEATURE_SHAPE)).astype(np.float32)
             np.savez(feats, exam=exams["exam"].to_numpy(str), layer4=layer4, avgpool=layer4.mean(axis=(2, 3, 4)))
+    layout.baseline.write_text(json.dumps({"task": TASKS[0], "input": "avgpool"}))
+    ExamExperiment(layout, setting, head=HeadConfig(epochs=5), repeats=1).assemble("assembling")
     return base

@@ -26,6 +26,7 @@ from pdlib.data import (
     load_manifest,
     pd4t_clips,
     preprocess,
+    preprocess_actions,
     read_clip,
     report_path,
     sample_indices,
@@ -454,7 +455,7 @@ def test_preprocess_skips_bad_videos_and_caches(dataset, truncated, tmp_path):
 
 
 def test_task_clips(dataset, tmp_path):
-    ds = task_clips(dataset, "finger", 4, 16, cache_dir=tmp_path / "cache")
+    ds = task_clips(preprocess(dataset, 4, 16, cache_dir=tmp_path / "cache", progress=False), "finger")
     assert isinstance(ds, ClipDataset) and len(ds) == 3
     assert ds.clips.shape == (3, 4, 16, 16, 3) and ds.clips.dtype == torch.uint8
     assert ds.labels.tolist() == [0, 1, 1]
@@ -472,8 +473,8 @@ def test_task_clips_window_and_the_preprocess_cli(dataset, tmp_path, capsys):
     """clip_window "middle": consecutive frames at the native rate, cached and reported apart from the
     study's spread-out sampling."""
     cache = tmp_path / "cache"
-    spread = task_clips(dataset, "finger", 4, 16, cache_dir=cache)
-    window = task_clips(dataset, "finger", 4, 16, cache_dir=cache, window="middle")
+    spread = task_clips(preprocess(dataset, 4, 16, cache_dir=cache, progress=False), "finger")
+    window = task_clips(preprocess(dataset, 4, 16, cache_dir=cache, progress=False, window="middle"), "finger")
     assert frame_ids(spread.clips[0].numpy()) == sample_indices(12, 4).tolist() == [1, 4, 7, 10]
     assert frame_ids(window.clips[0].numpy()) == [4, 5, 6, 7]  # a12.mp4: 12 frames, 4 from (12 - 4) // 2
     assert report_path(cache, "ds", 4, 16, "middle").name == "report_ds_T4_S16_Wmiddle.csv"
@@ -529,7 +530,8 @@ def test_action_clips_ucf_and_hmdb_layouts(tmp_path, video_files):
     (ucf / "splits/classInd.txt").write_text("1 Walk\n2 Wave\n")
     (ucf / "splits/trainlist01.txt").write_text("Walk/v_Walk_g01_c01.avi 1\nwave/v_Wave_g01_c01.avi 2\n")
     (ucf / "splits/testlist01.txt").write_text("Walk/v_Walk_g02_c01.avi\nWave/v_Wave_g02_c01.avi\n")
-    train, test, names = action_clips(ucf, 1, 4, 16, cache_dir=tmp_path / "cache", layout="synact")
+    clips = preprocess_actions(ucf, 4, 16, cache_dir=tmp_path / "cache", layout="synact", splits=(1,))
+    train, test, names = action_clips(clips, 1)
     assert names == classes and len(train) == len(test) == 2
     assert train.labels.tolist() == [0, 1] and test.meta["class"].tolist() == classes
 
@@ -539,7 +541,7 @@ def test_action_clips_ucf_and_hmdb_layouts(tmp_path, video_files):
         for k in (1, 2, 3):
             shutil.copy(video_files / "a12.mp4", hmdb / c / f"{c}{k}.avi")
         (hmdb / f"{c}_test_split1.txt").write_text(f"{c}1.avi 1\n{c}2.avi 2\n{c}3.avi 0\n")
-    train, test, names = action_clips(hmdb, 1, 4, 16, cache_dir=tmp_path / "cache", layout="hmdb51")
+    train, test, names = action_clips(preprocess_actions(hmdb, 4, 16, tmp_path / "cache", "hmdb51", (1,)), 1)
     assert names == ["jump", "run"] and train.meta["video"].tolist() == ["jump/jump1.avi", "run/run1.avi"]
     assert test.labels.tolist() == [0, 1]
 

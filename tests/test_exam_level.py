@@ -1,4 +1,5 @@
-"""The fold/repeat loop of Sec. V-D on a small fake feature folder: Tables VII-IX, Fig. 7, missing data."""
+"""The fold/repeat loop of Sec. V-D on a small fake run (features in a Layout): Tables VII-IX, Fig. 7, missing
+data, saved heads."""
 
 import math
 import shutil
@@ -6,9 +7,11 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from pdlib import assembling, plots
-from pdlib.assembling import HeadConfig
+from pdlib import exam_level, plots, tables
+from pdlib.exam_level import HeadConfig
+from pdlib.layout import Layout
 from pdlib.tasks import TASKS
 
 N_EXAMS, N_PATIENTS, D, MAP = 30, 10, 16, (8, 1, 2, 2)
@@ -18,7 +21,7 @@ CONFIG = HeadConfig(epochs=25)
 @pytest.fixture(scope="module")
 def fake(tmp_path_factory):
     """30 exams of 10 patients, 5 folds, 7 tasks; 'hand' carries the class; one exam has no features,
-    one exam lacks 'toe'. Returns (feature_dir, exams, folds)."""
+    one exam lacks 'toe'. Returns (layout, setting, exams, folds)."""
     root = tmp_path_factory.mktemp("fake")
     rng = np.random.default_rng(0)
     exams = pd.DataFrame({"exam": [f"e{i:02d}" for i in range(N_EXAMS)],
@@ -28,7 +31,7 @@ def fake(tmp_path_factory):
     exams.to_csv(root / "exams.csv", index=False)
     folds.rename_axis("patient").to_csv(root / "folds.csv")
     label = np.digitize(exams["total"], (23, 40), right=True)
-    features = root / "features"
+    layout = Layout("fake", outputs=root)
     for task in TASKS:
         keep = exams["exam"] != "e29"
         if task == "toe":
@@ -39,17 +42,18 @@ def fake(tmp_path_factory):
             if task == "hand":
                 avg[np.arange(N_EXAMS), label] += 4.0
                 l4[np.arange(N_EXAMS), label] += 4.0
-            (features / task).mkdir(parents=True, exist_ok=True)
-            np.savez(features / task / f"fold{k}.npz", exam=exams["exam"][keep].to_numpy(str),
+            path = layout.features("tsa_synact", task, k)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(path, exam=exams["exam"][keep].to_numpy(str),
                      avgpool=avg[keep], layer4=l4[keep])
     read_exams = pd.read_csv(root / "exams.csv")
     read_folds = pd.read_csv(root / "folds.csv", dtype={"patient": str}).set_index("patient")["fold"]
-    return features, read_exams, read_folds
+    return layout, "tsa_synact", read_exams, read_folds
 
 
 @pytest.fixture(scope="module")
 def data(fake):
-    return assembling.load_assembling_data(*fake)
+    return exam_level.load_assembling_data(*fake)
 
 
 def test_data_shapes_folds_and_missing_report(data):
@@ -67,20 +71,19 @@ def test_data_shapes_folds_and_missing_report(data):
 def test_patient_disjointness_is_asserted_per_fold(fake, monkeypatch):
     calls = []
     spy = lambda tr, te: calls.append((set(tr), set(te)))  # noqa: E731
-    monkeypatch.setattr(assembling, "assert_patient_disjoint", spy)
-    data = assembling.load_assembling_data(*fake)
+    monkeypatch.setattr(exam_level, "assert_patient_disjoint", spy)
+    data = exam_level.load_assembling_data(*fake)
     assert len(calls) == 5
-    assembling.cross_validate(data, "vector_averaging", "avgpool", config=HeadConfig(epochs=1), repeats=1)
+    exam_level.cross_validate(data, "vector_averaging", "avgpool", config=HeadConfig(epochs=1), repeats=1)
     assert len(calls) == 10 and all(tr and te and tr.isdisjoint(te) for tr, te in calls)
 
 
-def test_missing_feature_folder_says_run_notebook_02(tmp_path, monkeypatch, fake):
-    _, exams, folds = fake
+def test_missing_features_say_run_notebook_02(tmp_path, fake):
+    layout, _, exams, folds = fake
     with pytest.raises(FileNotFoundError, match="02_task_level"):
-        assembling.load_assembling_data(tmp_path / "nothing", exams, folds)
-    monkeypatch.setenv("PDLIB_ROOT", str(tmp_path))
+        exam_level.load_assembling_data(layout, "i3d_scratch", exams, folds)
     with pytest.raises(FileNotFoundError, match="02_task_level"):
-        assembling.load_study_data("smoke", feature_setting="tsa_synact")
+        _ = exam_level.ExamExperiment(Layout("empty", outputs=tmp_path)).data
 
 
 def _finite(df: pd.DataFrame) -> bool:
@@ -88,8 +91,8 @@ def _finite(df: pd.DataFrame) -> bool:
 
 
 def test_table_vii_rows_columns_and_rank(data, tmp_path):
-    results = assembling.single_task_results(data, CONFIG, repeats=2, seed=0)
-    table = assembling.table_vii(results)
+    results = exam_level.single_task_results(data, CONFIG, repeats=2, seed=0)
+    table = tables.table_vii(tables.table_vii_numbers(results))
     assert list(table.columns[:5]) == ["Task", "Input", "Accuracy", "MCC", "Rank"]
     assert len(table) == 14 and set(table["Input"]) == {"avgpool", "layer4"} and _finite(table)
     assert table.loc[table["Task"] == "toe", "exams"].tolist() == [28, 28]  # e04 has no toe, e29 nothing
@@ -97,13 +100,12 @@ def test_table_vii_rows_columns_and_rank(data, tmp_path):
     assert (hand["Rank"] == 1).all() and (hand["acc_mean"] > 0.7).all()
     assert table["Accuracy"].str.fullmatch(r"\d+\.\d±\d+\.\d").all()
     assert table["MCC"].str.fullmatch(r"-?\d\.\d\d±\d\.\d\d").all()
-    table.to_csv(tmp_path / "t7.csv", index=False)
-    assert assembling.best_single_task(tmp_path / "t7.csv")[0] == "hand"
+    assert exam_level.best_single_task(results)[0] == "hand"
 
 
 def test_repeats_pool_folds_and_are_reproducible(data):
-    a = assembling.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
-    b = assembling.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
+    a = exam_level.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
+    b = exam_level.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
     assert len(a.predictions) == 2 * (N_EXAMS - 1)  # every usable exam predicted once per repeat
     assert a.predictions.groupby("repeat")["exam"].nunique().tolist() == [N_EXAMS - 1] * 2
     pd.testing.assert_frame_equal(a.predictions, b.predictions)
@@ -114,15 +116,16 @@ def test_repeats_pool_folds_and_are_reproducible(data):
 
 @pytest.mark.parametrize("slight_vs_severe", [False, True])
 def test_tables_viii_ix_and_fig7(fake, slight_vs_severe):
-    data = assembling.load_assembling_data(*fake, slight_vs_severe=slight_vs_severe)
-    table, weights = assembling.assembling_results(data, ("hand", "avgpool"), CONFIG, repeats=2)
+    data = exam_level.load_assembling_data(*fake, slight_vs_severe=slight_vs_severe)
+    results, weights, runs = exam_level.assembling_results(data, ("hand", "avgpool"), CONFIG, repeats=2)
+    table = tables.table_viii(results)
     assert list(table["Method"]) == ["single task baseline", "vector averaging", "vector weighting",
                                      "channel-wise attention weighting", "pixel-wise attention weighting"]
     assert list(table["Input"]) == ["avgpool", "avgpool", "avgpool", "layer4", "layer4"]
     assert {"Accuracy", "MCC", "acc_mean", "acc_std", "mcc_mean", "mcc_std"} <= set(table.columns)
     assert _finite(table) and (table["mcc_mean"].abs() <= 1).all()
     assert table["exams"].tolist() == [20 - 1] * 5 if slight_vs_severe else [N_EXAMS - 1] * 5
-    summary = assembling.weight_summary(weights)
+    summary = exam_level.weight_summary(weights)
     assert list(summary["task"]) == list(TASKS) and (summary["runs"] == 10).all()
     assert summary["mean"].sum() == pytest.approx(1.0)
     fig = plots.fig7_task_weights(summary)
@@ -130,21 +133,49 @@ def test_tables_viii_ix_and_fig7(fake, slight_vs_severe):
 
 
 def test_exam_scheme_is_passed_to_exam_classes(fake):
-    tertiles = assembling.load_assembling_data(*fake, scheme="tertiles")
+    tertiles = exam_level.load_assembling_data(*fake, scheme="tertiles")
     assert np.bincount(tertiles.exams["label"]).tolist() == [10, 10, 10]
     with pytest.raises(ValueError, match="tertiles"):
-        assembling.load_assembling_data(*fake, scheme="quartiles")
+        exam_level.load_assembling_data(*fake, scheme="quartiles")
 
 
 def test_task_file_missing_for_one_fold_is_masked_there(fake, tmp_path):
-    features, exams, folds = fake
-    shutil.copytree(features, tmp_path / "features")
-    (tmp_path / "features" / "kinetic" / "fold2.npz").unlink()  # fold 2's kinetic model was not trained
+    layout, setting, exams, folds = fake
+    copy = Layout("fake", outputs=tmp_path)
+    shutil.copytree(layout.dir("features"), copy.dir("features"), dirs_exist_ok=True)
+    copy.features(setting, "kinetic", 2).unlink()  # fold 2's kinetic model was not trained
     with pytest.warns(UserWarning, match="kinetic"):
-        data = assembling.load_assembling_data(tmp_path / "features", exams, folds)
+        data = exam_level.load_assembling_data(copy, setting, exams, folds)
     assert data.missing_files == ("kinetic/fold2.npz",)
     kinetic = data.tasks.index("kinetic")
     assert not data.folds[2].mask[:, kinetic].any() and data.folds[1].mask[:, kinetic].sum() == N_EXAMS - 1
-    result = assembling.cross_validate(data, "single_task", "avgpool", ("kinetic",), CONFIG, repeats=1)
+    result = exam_level.cross_validate(data, "single_task", "avgpool", ("kinetic",), CONFIG, repeats=1)
     assert sorted(result.predictions["fold"].unique()) == [0, 1, 3, 4]  # fold 2: no kinetic features at all
     assert len(result.predictions) == N_EXAMS - 1 - 6
+
+
+def test_experiment_saves_the_baseline_as_data_and_every_fitted_head(fake, tmp_path):
+    """Notebook 03 writes its baseline for 04 and 05 as data; 04 saves its heads, which reload to the same
+    predictions (the explorer shows their weights instead of fitting its own)."""
+    layout, setting, exams, folds = fake
+    run = Layout("run", outputs=tmp_path)
+    shutil.copytree(layout.dir("features"), run.dir("features"), dirs_exist_ok=True)
+    exams.to_csv(tmp_path / "exams.csv", index=False)
+    (tmp_path / "videos.csv").write_text("video,patient,exam,task,side,score\n")
+    folds.rename_axis("patient").to_csv(run.folds_csv)
+    experiment = exam_level.ExamExperiment(run, setting, head=CONFIG, repeats=2)
+    data = exam_level.load_assembling_data(run, setting, exams, folds)
+    experiment.__dict__["data"] = data  # the manifest is not needed: its exams are given
+    with pytest.raises(FileNotFoundError, match="03_single_task_baseline"):
+        _ = experiment.baseline
+    results = experiment.single_task()
+    assert experiment.baseline == exam_level.best_single_task(results) and experiment.baseline[0] == "hand"
+    table, weights = experiment.assemble("assembling")
+    heads, meta = exam_level.load_heads(run.head_file("assembling", "vector_weighting"))
+    assert sorted(heads) == [(k, r) for k in range(5) for r in range(2)] and meta["tasks"] == list(TASKS)
+    refit = exam_level.cross_validate(data, "vector_weighting", "avgpool", None, CONFIG, 2, 0, keep_heads=True)
+    fd = data.folds[1]
+    x, m = torch.from_numpy(fd.avgpool), torch.from_numpy(fd.mask)
+    with torch.no_grad():
+        torch.testing.assert_close(heads[1, 1](x, m), refit.heads[1, 1](x, m))
+    assert run.recipe(run.heads("assembling"))["baseline"] == list(experiment.baseline)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import papermill
 import pytest
-from explorer_fixture import FRAMES, SIZE, build_outputs
+from explorer_fixture import build_outputs
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,9 +57,8 @@ def served_explorer(tmp_path):
     """Voilà serving the explorer notebook (fixture parameters) over a fake outputs tree; yields its URL."""
     if not CHROMIUM.exists():
         pytest.skip("Chromium not installed: run `make browser` (apt-get install chromium) for the browser test")
-    notebook = tmp_path / NOTEBOOK.name  # the notebook with the fixture's clip shape injected, as papermill does
-    papermill.execute_notebook(str(NOTEBOOK), str(notebook), parameters={"frames": FRAMES, "size": SIZE},
-                               prepare_only=True, progress_bar=False)
+    notebook = tmp_path / NOTEBOOK.name  # the notebook as papermill prepares it (the clip spec is the models')
+    papermill.execute_notebook(str(NOTEBOOK), str(notebook), parameters={}, prepare_only=True, progress_bar=False)
     defaults = {name: info["default"].strip("\"'") for name, info in papermill.inspect_notebook(str(NOTEBOOK)).items()}
     build_outputs(tmp_path / "outputs", profile=defaults["profile"], setting=defaults["setting"])
     port = free_port()

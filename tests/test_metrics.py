@@ -13,7 +13,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from pdlib import metrics
+from pdlib import metrics, tables
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -85,7 +85,7 @@ def test_permutation_pvalue():
     assert 0.02 <= np.mean(np.array(pvals) < 0.2) <= 0.45  # roughly uniform under the null
 
 
-def test_task_table_and_metric_rows():
+def test_tables_iii_and_v_from_task_metrics():
     preds = {"I3D": pd.concat([oof(task="hand"), oof(seed=1, task="finger")]),
              "TSA": pd.concat([oof(acc=0.9, seed=2, task="finger"), oof(seed=4, task="hand")])}
     numeric = metrics.task_metrics(preds, n_boot=200, n_resamples=199)
@@ -96,22 +96,22 @@ def test_task_table_and_metric_rows():
     assert row["acc"] == pytest.approx(100 * np.mean([accuracy_score(g["label"], g["pred"])
                                                       for _, g in df.groupby("fold")]))
     assert row["ci_lo"] < row["mcc_pooled"] < row["ci_hi"] and row["p_value"] == pytest.approx(1 / 200)
-    table = metrics.format_task_table(numeric)
+    table = tables.format_task_table(numeric)
     assert list(table.index) == ["finger", "hand", "average"]
     assert list(table["TSA"].columns) == ["n", "acc", "precision", "recall", "MCC", "95% CI", "p-value"]
     assert table.loc["finger", ("TSA", "MCC")] == f"{row['mcc']:.2f}±{row['mcc_std']:.2f}"
     assert table.loc["finger", ("TSA", "p-value")] == "5.0×10^-3"
     avg = numeric[numeric["setting"] == "I3D"]["mcc"]
     assert table.loc["average", ("I3D", "MCC")] == f"{avg.mean():.2f}±{avg.std():.2f}"
-    long = metrics.metric_rows(preds, n_boot=200, n_resamples=199)
+    long = tables.table_iii(numeric.assign(note=""))
     assert list(long.columns) == ["Method", "Metric", "finger", "hand"]
     assert list(long["Metric"][:7]) == ["n", "acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
     assert len(long) == 14
 
 
 def test_formatters_and_missing_predictions():
-    assert metrics.format_p(1.7e-4) == "1.7×10^-4" and metrics.format_p(0.25) == "0.25"
-    assert metrics.format_ci(0.161, 0.52) == "[0.16, 0.52]" and metrics.format_pm(0.3456, 0.09) == "0.35±0.09"
+    assert tables.format_p(1.7e-4) == "1.7×10^-4" and tables.format_p(0.25) == "0.25"
+    assert tables.format_ci(0.161, 0.52) == "[0.16, 0.52]" and tables.format_pm(0.3456, 0.09) == "0.35±0.09"
     df = oof().astype({"pred": "Int64"})
     df.loc[df["fold"] == 0, "pred"] = pd.NA
     with pytest.warns(UserWarning, match="without prediction"):

@@ -117,53 +117,79 @@ def test_notebook_outputs_exist_and_are_finite(smoke_outputs, notebook):
 
 
 def _table(outputs: Path, name: str) -> pd.DataFrame:
+    """A table's tidy numeric CSV."""
     return pd.read_csv(outputs / "tables" / f"{name}.csv")
+
+
+def _printed(outputs: Path, name: str) -> pd.DataFrame:
+    """A table as printed (its Markdown), every cell a string."""
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
+            for line in (outputs / "tables" / f"{name}.md").read_text().splitlines() if line.startswith("|")]
+    return pd.DataFrame(rows[2:], columns=rows[0])
 
 
 @pytest.mark.slow
 def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
-    t2 = _table(smoke_outputs, "table_ii_pretraining")
+    t2 = _printed(smoke_outputs, "table_ii_pretraining")
     assert list(t2.columns) == ["Method (scratch)", "SynAct", "UCF-101", "HMDB-51"]
-    assert list(t2["Method (scratch)"]) == ["Probe (motion + appearance, logistic)", "I3D ResNet-18",
-                                            "TSA ResNet-18"]
+    methods = ["Probe (motion + appearance, logistic)", "I3D ResNet-18", "TSA ResNet-18"]
+    assert list(t2["Method (scratch)"]) == methods
+    numbers = _table(smoke_outputs, "table_ii_pretraining")
+    assert list(numbers.columns) == ["dataset", "method", "top1_mean", "top1_std", "splits"]
+    assert list(numbers["method"]) == methods and (numbers["splits"] == 3).all()
     splits = _table(smoke_outputs, "table_ii_pretraining_splits")
     assert sorted(splits["split"].unique()) == [1, 2, 3] and splits["top1"].between(0, 100).all()
     assert (splits["arch"] == "probe").sum() == 3  # the yardstick, on each split's own clips
+    assert numbers["top1_mean"].tolist() == pytest.approx(splits.groupby("method", sort=False)["top1"].mean())
 
-    t3 = _table(smoke_outputs, "table_iii_transfer")
+    t3 = _printed(smoke_outputs, "table_iii_transfer")
     assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
     assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)", "I3D (Kinetics)"]
     assert list(t3.loc[t3["Method"] == "I3D (scratch)", "Metric"]) == \
         ["n", "acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
     assert "no Kinetics checkpoint" in t3.loc[t3["Method"] == "I3D (Kinetics)", "finger"].iloc[0]
+    n3 = _table(smoke_outputs, "table_iii_transfer")
+    assert n3.loc[n3["task"].notna(), ["setting", "task"]].values.tolist() == [
+        ["I3D (scratch)", "finger"], ["I3D (scratch)", "hand"], ["I3D (SynAct)", "finger"], ["I3D (SynAct)", "hand"]]
+    assert "no Kinetics checkpoint" in n3.loc[n3["task"].isna(), "note"].iloc[0]
 
-    t5 = _table(smoke_outputs, "table_v_task_level")
+    t5 = _printed(smoke_outputs, "table_v_task_level")
     assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
     for setting in ("I3D (SynAct)", "TSA (SynAct)"):
         for metric in ("n", "acc", "precision", "recall", "MCC", "95% CI", "p-value"):
             assert f"{setting} {metric}" in t5.columns
     assert "I3D (Kinetics) note" in t5.columns and "SynPD oracle MCC" in t5.columns
-    numeric = _table(smoke_outputs, "table_v_task_level_numeric")
-    assert len(numeric) == 14
-    for col in ("acc", "mcc", "ci_lo", "ci_hi", "p_value"):
-        assert numeric[col].map(math.isfinite).all(), col
-    assert (numeric["ci_lo"] <= numeric["mcc_pooled"] + 1e-9).all()
-    assert (numeric["mcc_pooled"] <= numeric["ci_hi"] + 1e-9).all()
-    assert numeric["p_value"].between(0, 1).all()
+    numeric = _table(smoke_outputs, "table_v_task_level")
+    ran = numeric[numeric["task"].notna()]
+    assert len(ran) == 14 and numeric.loc[numeric["task"].isna(), "setting"].tolist() == ["I3D (Kinetics)"]
+    for col in ("acc", "mcc", "ci_lo", "ci_hi", "p_value", "oracle_mcc"):
+        assert ran[col].map(math.isfinite).all(), col
+    assert (ran["ci_lo"] <= ran["mcc_pooled"] + 1e-9).all()
+    assert (ran["mcc_pooled"] <= ran["ci_hi"] + 1e-9).all()
+    assert ran["p_value"].between(0, 1).all()
 
 
 @pytest.mark.slow
 def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs):
-    t7 = _table(smoke_outputs, "table_vii_single_task")
+    t7 = _printed(smoke_outputs, "table_vii_single_task")
     assert list(t7.columns[:5]) == ["Task", "Input", "Accuracy", "MCC", "Rank"]
-    assert len(t7) == 14 and set(t7["Input"]) == {"avgpool", "layer4"}
+    n7 = _table(smoke_outputs, "table_vii_single_task")
+    assert list(n7.columns) == ["task", "input", "exams", "acc_mean", "acc_std", "mcc_mean", "mcc_std", "rank"]
+    assert len(n7) == 14 and set(n7["input"]) == {"avgpool", "layer4"}
+    baseline = json.loads((smoke_outputs / "heads" / "single_task_baseline.json").read_text())
+    best = n7[n7["rank"] == 1].sort_values("mcc_mean", ascending=False).iloc[0]
+    assert (baseline["task"], baseline["input"]) == (best["task"], best["input"])  # 03's choice, as data
     methods = ["single task baseline", "vector averaging", "vector weighting",
                "channel-wise attention weighting", "pixel-wise attention weighting"]
-    for name in ("table_viii_assembling", "table_ix_slight_vs_severe"):
+    for name, heads in (("table_viii_assembling", "assembling"), ("table_ix_slight_vs_severe", "slight_vs_severe")):
+        assert list(_printed(smoke_outputs, name)["Method"]) == methods
         t = _table(smoke_outputs, name)
-        assert list(t["Method"]) == methods
-        assert list(t["Input"][1:]) == ["avgpool", "avgpool", "layer4", "layer4"]
+        assert list(t["input"][1:]) == ["avgpool", "avgpool", "layer4", "layer4"]
+        assert t.loc[0, "tasks"] == baseline["task"]
         assert t["mcc_mean"].between(-1, 1).all() and t["acc_mean"].between(0, 1).all()
+        saved = sorted(p.name for p in (smoke_outputs / "heads" / heads).glob("*.safetensors"))
+        assert saved == sorted(f"{m}.safetensors" for m in ("single_task", "vector_averaging", "vector_weighting",
+                                                             "channel_attention", "pixel_attention"))
 
 
 def _copy_suite(dest: Path, profile: str, params: dict) -> Path:
@@ -208,10 +234,10 @@ def test_every_notebook_runs_on_a_dataset_with_unusable_videos(smoke_outputs, tm
     t4 = _table(out, "table_iv_class_counts").set_index("task")
     assert t4.loc["finger", "unusable"] == 3 and t4.loc["hand", "unusable"] == 1 and t4["unusable"].sum() == 4
     assert t4.loc["finger", "total"] == (videos["task"] == "finger").sum() - 3
-    numeric = _table(out, "table_v_task_level_numeric").set_index(["setting", "task"])
+    numeric = _table(out, "table_v_task_level").dropna(subset=["task"]).set_index(["setting", "task"])
     assert numeric.loc[("TSA (SynAct)", "finger"), "left_out"] == 3
     assert numeric.loc[("TSA (SynAct)", "finger"), "n"] == t4.loc["finger", "total"]
-    t5 = _table(out, "table_v_task_level").set_index("task")
+    t5 = _printed(out, "table_v_task_level").set_index("task")
     assert t5.loc["finger", "TSA (SynAct) n"] == f"{t4.loc['finger', 'total']} (+3 left out)"
     preds = pd.read_csv(out / "predictions" / "tsa_synact" / "finger.csv", keep_default_na=False)
     assert preds["note"].str.startswith("unusable video: ").sum() == 3
@@ -263,7 +289,7 @@ def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tm
                          capture_output=True, text=True, timeout=900)
     assert res.returncode == 0, res.stderr[-4000:]
     ours = sorted(p.name for p in (out / "smoke" / "tables").glob("*.csv"))
-    assert ours == sorted(p.name for p in (smoke_outputs / "tables").glob("*.csv")) and len(ours) >= 13
+    assert ours == sorted(p.name for p in (smoke_outputs / "tables").glob("*.csv")) and len(ours) >= 12
     differ = [n for n in ours if (out / "smoke" / "tables" / n).read_bytes()
               != (smoke_outputs / "tables" / n).read_bytes()]
     assert differ == [], f"tables that differ from the uninterrupted run: {differ}"

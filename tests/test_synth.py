@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from pdlib.data import check_dataset, load_manifest, read_clip
-from pdlib.dataset_tables import class_counts, clinical_table, score_distribution, video_durations
 from pdlib.synth import make_synact, make_synpd, oracle_ceiling, render_task, synpd_cohort
 from pdlib.synth.synpd import TABLE_IV
+from pdlib.tables import class_counts, clinical_numbers, score_distribution, table_vi, video_durations
 from pdlib.tasks import TASKS
 
 
@@ -101,8 +101,12 @@ def test_durations_and_tables(smoke):
     counts = class_counts(videos)
     assert list(counts["task"]) == list(TASKS)
     assert (counts["class_0"] + counts["class_1"] == videos["task"].value_counts()[counts["task"]].to_numpy()).all()
-    table = clinical_table(exams, videos)
+    table = clinical_numbers(exams, videos)
     assert list(table["class"]) == ["slight", "moderate", "severe", "total"]
+    formatted = table_vi(table).set_index("class")
+    total_row = table.set_index("class").loc["total"]
+    assert formatted.loc["total", "score"] == f"{total_row['score_mean']:.0f}±{total_row['score_sd']:.0f}"
+    assert formatted.loc["total", "male/female"] == f"{int(total_row['male'])}/{int(total_row['female'])}"
     total = table.set_index("class").loc["total"]
     assert total["videos_all"] == len(videos) and total["patients"] == exams["patient"].nunique()
     assert table.loc[:2, "videos_all"].sum() == len(videos)

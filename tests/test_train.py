@@ -1,6 +1,7 @@
 """Tests of pdlib.train: determinism, resume, divergence guard, patient-disjoint cross-validation."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,8 +11,10 @@ from torch import nn
 
 from pdlib.data import ClipDataset
 from pdlib.folds import LeakError
+from pdlib.layout import Layout
 from pdlib.models import build_model
-from pdlib.train import TrainConfig, TrainingDiverged, cross_validate, fit, predict
+from pdlib.task_level import cross_validate
+from pdlib.train import TrainConfig, TrainingDiverged, fit, predict
 
 
 class TinyNet(nn.Module):
@@ -129,18 +132,20 @@ def test_cross_validate_out_of_fold(tmp_path):
         built.append(Memoriser())
         return built[-1]
 
-    preds = cross_validate(ds, folds, model_fn, config(epochs=1), tmp_path, "finger_tiny")
+    layout = Layout("t", outputs=tmp_path)
+    preds = cross_validate(ds, folds, model_fn, config(epochs=1), layout, "tiny", "finger")
     assert len(built) == 5 and len(preds) == len(ds)
     assert (preds["pred"] == 0).all()  # no video was seen by the model that predicted it
     assert all(len(m.seen) == 32 for m in built)  # ...although each model memorised its 32 training videos
     assert (preds["fold"] == preds["patient"].map(folds)).all()
-    saved = pd.read_csv(tmp_path / "predictions" / "finger_tiny.csv")
+    saved = pd.read_csv(layout.predictions("tiny", "finger"))
     first = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred"]
     assert list(saved.columns[:9]) == first
-    assert all((tmp_path / "models" / "finger_tiny" / f"fold{k}.safetensors").is_file() for k in range(5))
-    history = pd.read_csv(tmp_path / "models" / "finger_tiny" / "fold3_history.csv")
+    assert all(Path(f"{layout.fold_model('tiny', 'finger', k)}.safetensors").is_file() for k in range(5))
+    assert not list(layout.task_unit("tiny", "finger").glob("fold*/last.pt"))  # checkpoints gone once done
+    history = pd.read_csv(layout.fold_history("tiny", "finger", 3))
     assert list(history["epoch"]) == [1] and history.loc[0, "val_recall"] == 0  # fold 3: all "unseen"
-    again = cross_validate(ds, folds, model_fn, config(epochs=1), tmp_path, "finger_tiny")
+    again = cross_validate(ds, folds, model_fn, config(epochs=1), layout, "tiny", "finger")
     assert len(built) == 5  # nothing retrained
     assert sorted(again["video"]) == sorted(preds["video"])
 
@@ -153,7 +158,7 @@ def test_cross_validate_skips_single_class_fold_loudly(tmp_path):
     # fold 0 holds every positive video: folds 1-4 train on both classes, fold 0 on class 0 only
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        preds = cross_validate(ds, folds, TinyNet, config(epochs=1), tmp_path, "skip")
+        preds = cross_validate(ds, folds, TinyNet, config(epochs=1), Layout("t", outputs=tmp_path), "skip", "finger")
     assert any("fold 0 not trained" in str(w.message) for w in caught)
     fold0 = preds[preds["fold"] == 0]
     assert fold0["pred"].isna().all() and fold0["note"].str.contains("only class").all()

@@ -26,7 +26,7 @@ def outputs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def state(outputs):
-    return ExplorerState("smoke", root=outputs, frames=FRAMES, size=SIZE)
+    return ExplorerState("smoke", root=outputs)
 
 
 def softmax_attention(shape, seed=0):
@@ -105,21 +105,30 @@ def test_task_weights_of_an_examination_from_fitted_heads(state):
     assert weights.pixel.shape == (2, 2, 2, m)  # (T', H', W', M) of the fixture's layer4 features
     np.testing.assert_allclose(weights.pixel.sum(axis=-1), 1.0, rtol=1e-5)  # α_{t,h,w,m} sums to 1 over tasks
     assert weights.vector.shape == (m,) and weights.vector.sum() == pytest.approx(1.0, rel=1e-5)
-    assert weights.present.all() and "fitted here" in weights.source
+    assert weights.present.all() and "notebook 04 fitted" in weights.source
     with pytest.raises(ExplorerError, match="E9 has no features in fold 0"):
         state.task_weights(0, "E9")
 
 
-def test_missing_video_file_is_reported_with_its_path(outputs, tmp_path):
-    state = ExplorerState("smoke", root=outputs, dataset=str(tmp_path), frames=FRAMES, size=SIZE)
-    video = state.videos("finger", 0)["video"].iloc[0]
-    with pytest.raises(ExplorerError, match=f"{tmp_path}.*does not exist"):
-        state.clip("finger", 0, video)
+def test_clips_come_from_the_cache_with_the_models_clip_spec_and_a_lost_video_is_named(outputs, tmp_path):
+    import shutil
+
+    from pdlib.layout import Layout
+
+    layout = Layout("smoke", outputs=outputs)
+    cached = ExplorerState("smoke", root=outputs).clip("finger", 0, "videos/finger_E0_L.mp4")
+    assert list(layout.cache_dir.glob(f"clips/T{FRAMES}_S{SIZE}_*/*.npy"))  # decoded once, into the run's cache
+    data = shutil.copytree(layout.dataset_root, tmp_path / "mine")
+    (data / "videos" / "finger_E2_L.mp4").unlink()
+    state = ExplorerState("smoke", root=outputs, dataset=str(data))
+    np.testing.assert_array_equal(state.clip("finger", 0, "videos/finger_E0_L.mp4").frames, cached.frames)
+    with pytest.raises(ExplorerError, match="finger_E2_L.mp4.*cannot be used: missing file"):
+        state.clip("finger", 0, "videos/finger_E2_L.mp4")
 
 
 def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):
     build_outputs(tmp_path, models=False)
-    app = build_explorer("smoke", "tsa_synact", root=tmp_path, frames=FRAMES, size=SIZE)
+    app = build_explorer("smoke", "tsa_synact", root=tmp_path)
     assert "02_task_level" in app.value and "tsa_synact" in app.value
     assert "pdlib-explorer-message" in app._dom_classes
 
@@ -127,13 +136,13 @@ def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):
 def test_a_setting_without_tsa_layers_is_refused_with_a_message(tmp_path):
     base = build_outputs(tmp_path, setting="i3d_synact")
     save_model(build_model("r3d10", 2, widen=0.125), base / "models" / "i3d_synact" / TASKS[0] / "fold0")
-    app = build_explorer("smoke", "i3d_synact", root=tmp_path, frames=FRAMES, size=SIZE)
+    app = build_explorer("smoke", "i3d_synact", root=tmp_path)
     assert "no TSA layer" in app.value and "r3d10" in app.value and "02_task_level" in app.value
 
 
 def test_outputs_folder_defaults_to_pdlib_outputs(outputs, monkeypatch):
     monkeypatch.setenv("PDLIB_OUTPUTS", str(outputs))
-    state = ExplorerState("smoke", frames=FRAMES, size=SIZE)
+    state = ExplorerState("smoke")
     assert state.base == outputs.resolve() / "smoke" and state.tasks == list(TASKS)
 
 
@@ -169,7 +178,7 @@ def test_task_change_reloads_folds_videos_and_clip(state):
 def test_weights_button_shows_the_task_weights(state):
     app = AttentionExplorer(state)
     app.weights_button.click()
-    assert app.weights_image.value[:4] == b"\x89PNG" and "fitted here" in app.weights_note.value
+    assert app.weights_image.value[:4] == b"\x89PNG" and "notebook 04 fitted" in app.weights_note.value
     shown = app.weights_image.value
     app.video.value = app.video.options[-1][1]  # another examination of the same fold: weights follow
     assert app.weights_image.value != shown

@@ -118,6 +118,31 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: bool, frames: int, size: int) -> None:
+    """Decode the `jobs` (index -> `_work` arguments) into `results`, in worker processes when more than one."""
+    workers = min(workers or default_workers(), len(jobs))
+    bar = tqdm(total=len(jobs), desc=f"decoding T{frames} S{size}", disable=not progress or not jobs,
+               file=sys.stderr)
+    if workers <= 1:
+        for i, job in jobs.items():
+            results[i] = _work(*job)
+            bar.update()
+    else:
+        try:
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_work, *job): i for i, job in jobs.items()}
+                for fut in as_completed(futures):
+                    results[futures[fut]] = fut.result()
+                    bar.update()
+        except BrokenProcessPool as e:
+            raise RuntimeError(
+                f"cache_clips: a decoding worker process died ({e}). Workers are started with 'spawn', which "
+                "re-imports the calling script: a script that calls pdlib at its top level needs "
+                "`if __name__ == \"__main__\":`. Otherwise the machine may be out of memory; workers=1 decodes "
+                "in this process.") from e
+    bar.close()
+
+
 def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.PathLike, *,
                 crops: list | None = None, window: int | str | None = None, workers: int | None = None,
                 progress: bool = True) -> pd.DataFrame:
@@ -150,27 +175,7 @@ def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.Pa
         else:
             jobs[i] = (str(path), digest, str(out), frames, size, window, crop)
             memo[str(path)] = [st.st_size, st.st_mtime_ns, None]
-    workers = min(workers or default_workers(), len(jobs))
-    bar = tqdm(total=len(jobs), desc=f"decoding T{frames} S{size}", disable=not progress or not jobs,
-               file=sys.stderr)
-    if workers <= 1:
-        for i, job in jobs.items():
-            results[i] = _work(*job)
-            bar.update()
-    else:
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {pool.submit(_work, *job): i for i, job in jobs.items()}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
-        except BrokenProcessPool as e:
-            raise RuntimeError(
-                f"cache_clips: a decoding worker process died ({e}). Workers are started with 'spawn', which "
-                "re-imports the calling script: a script that calls pdlib at its top level needs "
-                "`if __name__ == \"__main__\":`. Otherwise the machine may be out of memory; workers=1 decodes "
-                "in this process.") from e
-    bar.close()
+    _run(jobs, results, workers, progress, frames, size)
     for i in jobs:
         memo[jobs[i][0]][2] = results[i]["hash"]
     memo = {p: v for p, v in memo.items() if v[2]}
