@@ -10,6 +10,7 @@ import av
 import numpy as np
 import pandas as pd
 
+from pdlib.exam_level import task_rank
 from pdlib.folds import CLASS_NAMES, exam_classes
 from pdlib.metrics import task_metrics
 from pdlib.task_level import SettingResult
@@ -279,8 +280,7 @@ def _acc_mcc(df: pd.DataFrame) -> tuple[list[str], list[str]]:
 def table_vii_numbers(results: pd.DataFrame) -> pd.DataFrame:
     """Table VII's numbers: task, input, the repeats' accuracy and MCC, and the task's rank (by its MCC
     averaged over its inputs)."""
-    rank = results.groupby("task")["mcc_mean"].mean().rank(ascending=False, method="min").astype(int)
-    return results.assign(rank=results["task"].map(rank))
+    return results.assign(rank=task_rank(results))
 
 
 def table_vii(numbers: pd.DataFrame) -> pd.DataFrame:

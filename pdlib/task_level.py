@@ -363,6 +363,7 @@ class TaskExperiment:
         skipped = []
         for task in tasks:
             self.layout.current(self.layout.feature_unit(setting, task), self.unit_recipe(setting, task))
+            clips = None  # the task's clips, loaded once when a fold's features are missing
             for k in sorted(self.folds.unique()):
                 model_path, npz = self.layout.fold_model(setting, task, k), self.layout.features(setting, task, k)
                 if not Path(f"{model_path}.safetensors").is_file():
@@ -370,5 +371,7 @@ class TaskExperiment:
                     skipped.append({"task": task, "fold": int(k),
                                     "reason": f"no trained model at {model_path}.safetensors"})
                 elif not npz.is_file():
-                    extract_task_features(load_model(model_path), self.task(task), npz, self.config)
+                    if clips is None:
+                        clips = self.task(task)
+                    extract_task_features(load_model(model_path), clips, npz, self.config)
         return pd.DataFrame(skipped, columns=["task", "fold", "reason"])

@@ -292,17 +292,13 @@ class ExplorerState:
 
     def _assembling_data(self):
         """Examination features and classes as notebook 04 read them (its heads' recipe), loaded once."""
-        from pdlib.data import load_manifest
-        from pdlib.exam_level import load_assembling_data
+        from pdlib.exam_level import ExamExperiment
 
         if self._assembling is None:
             try:
                 recipe = self.layout.recipe(self.layout.heads(HEADS))
-                folds_csv = self.layout.folds_csv
-                folds = pd.read_csv(folds_csv, dtype={"patient": str}).set_index("patient")["fold"]
-                exams = load_manifest(self.layout.dataset_root)[1]
-                self._assembling = load_assembling_data(self.layout, recipe["features"], exams, folds,
-                                                        recipe["scheme"], recipe["slight_vs_severe"])
+                self._assembling = ExamExperiment(self.layout, recipe["features"], recipe["scheme"],
+                                                  recipe["slight_vs_severe"]).data
             except FileNotFoundError as err:
                 raise ExplorerError(f"{err}. Run notebooks/04_assembling.ipynb first.") from None
         return self._assembling
