@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pdlib.baselines import action_probe_top1
+from pdlib.baselines import action_probe_top1, motion_features, probe
 from pdlib.data import ClipDataset, action_clips, load_manifest, preprocess, preprocess_actions, task_clips
 from pdlib.features import extract_task_features
 from pdlib.folds import assert_patient_disjoint, load_or_make_folds
@@ -30,8 +30,9 @@ SETTINGS: dict[str, tuple[str, str, str | None]] = {
     "i3d_synact": ("I3D (SynAct)", "i3d", "synact"),
     "i3d_kinetics": ("I3D (Kinetics)", "i3d", "kinetics"),
     "tsa_synact": ("TSA (SynAct)", "tsa", "synact"),
+    "probe": ("Probe (motion energy, logistic)", "probe", None),  # Table V's non-deep baseline row
 }
-PROBE_LABEL = "Probe (motion + appearance, logistic)"
+PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
 UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
 PREDICTION_COLUMNS = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]
 
@@ -274,6 +275,33 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
     return preds
 
 
+def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0) -> pd.DataFrame:
+    """Table V's non-deep baseline on the same clips and folds as the deep settings: per fold, a logistic
+    regression (`pdlib.baselines.probe`) on the motion-energy maps (`motion_features`) of the training side
+    predicts the held-out videos. Same prediction rows as `cross_validate`, written to
+    `layout.predictions("probe", task)`; a fold whose training side has one class gets a note, no prediction."""
+    folds = pd.Series(folds).rename(index=str)
+    meta = _meta_with_folds(dataset, folds, f"probe/{task}")
+    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    x = motion_features(dataset.clips)  # (N, 2 (S/4)^2)
+    results = []
+    for k in sorted(folds.unique()):
+        test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
+        if not len(test):
+            continue
+        rows = meta.iloc[test][["video", "patient", "exam", "task", "side", "fold"]].assign(
+            label=labels[test], note="")
+        if len(np.unique(labels[train])) < 2:
+            results.append(rows.assign(prob=np.nan, pred=pd.NA,
+                                       note=f"fold {k} not fitted: its training side has one class"))
+            continue
+        prob = probe(x[train], labels[train], seed=seed).predict_proba(x[test])  # (n_k, K)
+        rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
+        rows["pred"] = prob.argmax(1)
+        results.append(rows)
+    return _write_predictions(results + _unusable_rows(dataset, folds), layout.predictions("probe", task))
+
+
 @dataclass
 class SettingResult:
     """One setting's out-of-fold predictions per task, or, for a setting that could not run, why not."""
@@ -343,6 +371,9 @@ class TaskExperiment:
         named) returns no predictions and a note saying why, so the tables show the row with the reason."""
         if SETTINGS[setting][2] == "kinetics" and not self.kinetics_checkpoint:
             return SettingResult(setting, {}, "not run: no Kinetics checkpoint named in params (kinetics_checkpoint)")
+        if setting == "probe":  # seconds: refitted every time, no unit to keep current
+            return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
+                                                                   self.config.seed) for t in tasks})
         arch, pretrained, options = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features

@@ -103,8 +103,9 @@ class ResNet3D(nn.Module):
     """
 
     def __init__(self, conv1: nn.Conv3d, layers: Sequence[nn.Module], num_features: int, num_classes: int,
-                 max_pool: bool = True, dropout: float = 0.0):
+                 max_pool: bool = True, dropout: float = 0.0, frame_diff: bool = False):
         super().__init__()
+        self.frame_diff = frame_diff
         self.conv1 = conv1
         self.bn1 = nn.BatchNorm3d(conv1.out_channels)
         self.relu = nn.ReLU(inplace=True)
@@ -116,7 +117,10 @@ class ResNet3D(nn.Module):
         self.num_features = num_features
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(N, 3, T, H, W) -> {"layer4": (N, C, T', H', W'), "avgpool": (N, C)}: Sec. III-C's features."""
+        """(N, 3, T, H, W) -> {"layer4": (N, C, T', H', W'), "avgpool": (N, C)}: Sec. III-C's features.
+        With `frame_diff` the stem sees the T-1 differences of consecutive frames instead of the frames."""
+        if self.frame_diff:
+            x = x[:, :, 1:] - x[:, :, :-1]  # (N, 3, T-1, H, W)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, 64w, T/s, H/4, W/4)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (N, C, T', H', W')
         return {"layer4": x, "avgpool": self.avgpool(x).flatten(1)}
@@ -153,13 +157,15 @@ def _shortcut(kind: str, in_planes: int, out_planes: int, stride: Triple) -> nn.
 def build_resnet3d(depth: int, num_classes: int, stage_blocks: Sequence[BlockFactory] | None = None, *,
                    shortcut: str = "B", conv1_t_size: int = 7, conv1_t_stride: int = 1,
                    no_max_pool: bool = False, widen: float = 1.0, temporal_strides: Sequence[int] = (2, 2, 2),
-                   dropout: float = 0.0, in_channels: int = 3) -> ResNet3D:
+                   dropout: float = 0.0, in_channels: int = 3, frame_diff: bool = False) -> ResNet3D:
     """Build the I3D of Sec. III-A (a 3D ResNet as in Hara et al. 2018) of `depth` layers.
 
     `stage_blocks` holds one block factory per stage (default: the depth's BasicBlock or Bottleneck); TSA
     swaps layer3/layer4's (Sec. III-B.4). `shortcut` "A" is parameter-free (kenshohara's older Kinetics-400
     ResNet-18/34 checkpoints), "B" a strided 1x1x1 conv + BN. `widen` scales the stage widths 64/128/256/512
     (0.25 for CPU profiles); `temporal_strides` are layer2..4's temporal strides (module docstring table).
+    `frame_diff` feeds the stem the differences of consecutive frames (the "RGB difference" input of Wang et
+    al. 2016's TSN) instead of the frames: not the study's input, the default profile's choice (README).
     """
     if depth not in DEPTHS:
         raise ValueError(f"build_resnet3d: depth must be one of {sorted(DEPTHS)}, got {depth}")
@@ -195,11 +201,16 @@ def build_resnet3d(depth: int, num_classes: int, stage_blocks: Sequence[BlockFac
             in_planes = out_planes
         layers.append(nn.Sequential(*blocks))
 
-    model = ResNet3D(conv1, layers, in_planes, num_classes, max_pool=not no_max_pool, dropout=dropout)
+    model = ResNet3D(conv1, layers, in_planes, num_classes, max_pool=not no_max_pool, dropout=dropout,
+                     frame_diff=frame_diff)
     for m in model.modules():  # initialisation of kenshohara/3D-ResNets-PyTorch
         if isinstance(m, nn.Conv3d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
         elif isinstance(m, nn.BatchNorm3d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
+    # A small classifier (SlowFast / PyTorchVideo's std 0.01): the initial loss is log(C), not 0.3 nats above
+    # it from random logits (tests/test_learning.py).
+    nn.init.normal_(model.fc.weight, std=0.01)
+    nn.init.zeros_(model.fc.bias)
     return model
