@@ -52,9 +52,11 @@ def test_the_initial_loss_is_near_log_c_and_gradients_reach_conv1(synact_clips, 
 
 
 def test_a_network_overfits_32_clips(synact_clips):
-    """The default profile's model memorises 32 clips in 120 steps (training accuracy of the eval-mode model)."""
-    config = TrainConfig(epochs=40, batch_size=8, optimizer="adamw", lr=2e-3, weight_decay=0.0,
+    """The default profile's model memorises 32 clips in 240 steps (training accuracy of the eval-mode model;
+    100% for initial weights of seeds 0-3, 97-100% at lr 2e-3 and 160 steps, measured 2026-12-04)."""
+    config = TrainConfig(epochs=60, batch_size=8, optimizer="adamw", lr=1e-3, weight_decay=0.0,
                          loss_form="softmax", gamma=0.0, progress=False)
+    torch.manual_seed(0)  # the initial weights do not depend on the tests run before
     model = fit(build_model("r3d18", 6, widen=0.25, frame_diff=True), synact_clips, None, config).model
     accuracy = np.mean(predict(model, synact_clips, config).argmax(1) == synact_clips.labels.numpy())
     assert accuracy >= 0.95

@@ -178,16 +178,16 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
 
 @pytest.mark.slow
 def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
-    """One seed, one set of tables: the numbers the seeded smoke run gave when recorded (CPU, 2026-12-03, with
+    """One seed, one set of tables: the numbers the seeded smoke run gave when recorded (CPU, 2026-12-04, with
     frame differences at the stem). They are at chance (2 epochs of 8x32x32 clips, 36 SynAct clips, 84 SynPD
     videos): a regression guard only; benchmarks/check_targets.py checks the default profile's learning."""
     t2 = _table(smoke_outputs, "table_ii_pretraining").set_index("method")["top1_mean"]
     assert t2.tolist() == pytest.approx([36.111, 16.667, 13.889], abs=0.01)  # probe, I3D, TSA
     t5 = _table(smoke_outputs, "table_v_task_level").dropna(subset=["task"])
     means = t5.groupby("setting", sort=False)["mcc"].mean()  # I3D, TSA, probe
-    assert means.tolist() == pytest.approx([-0.0070, -0.0571, 0.1213], abs=1e-3)
+    assert means.tolist() == pytest.approx([-0.0070, -0.0286, 0.1213], abs=1e-3)
     t8 = _table(smoke_outputs, "table_viii_assembling")["mcc_mean"]
-    assert t8.tolist() == pytest.approx([0.4202, -0.4378, -0.4825, -0.2861, -0.4765], abs=1e-3)
+    assert t8.tolist() == pytest.approx([0.4183, -0.3448, -0.4949, -0.2623, -0.3954], abs=1e-3)
 
 
 @pytest.mark.slow
