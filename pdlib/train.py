@@ -35,7 +35,7 @@ from pdlib.metrics import binary_metrics
 CHECKPOINT = "last.pt"
 # Settings that must not change when a run resumes from a checkpoint (epochs may grow).
 RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip",
-               "loss_form", "optimizer", "lr_schedule", "warmup_epochs")
+               "loss_form", "optimizer", "lr_schedule", "warmup_epochs", "time_crop")
 
 
 @dataclass
@@ -68,6 +68,10 @@ class TrainConfig:
     checkpoint_dir: str | Path | None = None  # last.pt is written here after every epoch; None: none
     resume: bool = True  # continue from checkpoint_dir/last.pt when it exists
     flip: bool = False  # random horizontal flips in training (off: left/right videos are distinct)
+    # Temporal jittering: each training clip is a random window of this many consecutive frames of its cached
+    # clip, drawn anew every epoch; evaluation sees the whole cached clip (the network pools over time).
+    # 0: training sees the whole clip too (the study).
+    time_crop: int = 0
     progress: bool = True  # tqdm bars (notebook or terminal)
 
 
@@ -146,7 +150,8 @@ def clip_loader(dataset: Dataset, config: TrainConfig, sampler) -> DataLoader:
 
 def model_input(x: torch.Tensor, device: torch.device, train: bool, config: TrainConfig) -> torch.Tensor:
     """A uint8 batch moved to `device` and turned into the network's input (pdlib.data.to_model_input)."""
-    x = to_model_input(x.to(device, non_blocking=True), train=train, flip=config.flip and train)
+    x = to_model_input(x.to(device, non_blocking=True), train=train, flip=config.flip and train,
+                       time_crop=config.time_crop if train else 0)
     # x: (N, 3, T, S, S) float
     return x.contiguous(memory_format=torch.channels_last_3d) if _channels_last(config, device) else x
 

@@ -84,3 +84,21 @@ def test_frame_diff_is_saved_with_the_model(tmp_path, synact_clips):
     x = to_model_input(synact_clips.clips[:2], train=False)
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
+
+
+def test_time_crop_takes_a_random_window_of_consecutive_frames_in_training_only():
+    """Temporal jittering (TrainConfig.time_crop): every training clip is T' consecutive frames of its clip, the
+    windows differ between clips and are drawn from torch's RNG; evaluation sees every frame."""
+    n, t = 64, 12
+    frame_ids = torch.arange(t, dtype=torch.uint8).view(1, t, 1, 1, 1).expand(n, t, 4, 4, 3).contiguous()
+    torch.manual_seed(0)
+    x = to_model_input(frame_ids, train=True, crop_scale=(1.0, 1.0), time_crop=5)  # (N, 3, 5, 4, 4)
+    assert x.shape == (n, 3, 5, 4, 4)
+    ids = torch.round(x[:, 0, :, 0, 0] * 0.22803 * 255 + 0.43216 * 255).long()  # undo the normalisation
+    starts = ids[:, 0]
+    assert (ids == starts[:, None] + torch.arange(5)).all()  # consecutive frames
+    assert starts.min() == 0 and starts.max() == t - 5 and len(starts.unique()) == t - 4  # every start drawn
+    torch.manual_seed(0)
+    assert torch.equal(to_model_input(frame_ids, train=True, crop_scale=(1.0, 1.0), time_crop=5), x)
+    assert to_model_input(frame_ids, train=False, time_crop=5).shape == (n, 3, t, 4, 4)
+    assert to_model_input(frame_ids, train=True, time_crop=t).shape == (n, 3, t, 4, 4)  # nothing to crop
