@@ -6,7 +6,7 @@ the default profile's recipe, next to the motion-energy probe on the same clips 
     python benchmarks/ablation_task.py --name xp16 --pretrain-epochs 16
 
 The recipe is params/default.yaml's (r3d18 at width 0.25 with frame differences, 16 consecutive middle
-frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --time-crop, --epochs and --lr change it.
+frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --time-crop, --epochs, --lr and --seed change it.
 The run lives in outputs/<name>, whose data/ and cache/ link to outputs/default (run
 `pdlib reproduce --profile default --only 00_dataset 01_pretraining` first). The pretrained model is the
 default profile's (linked), unless --pretrain-epochs N > 0 pretrains TSA on split 1 of SynAct for N epochs
@@ -48,6 +48,7 @@ def main() -> None:
     ap.add_argument("--time-crop", type=int, default=0)
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--seed", type=int, default=0, help="the task-level training seed (the folds stay)")
     ap.add_argument("--pretrain-epochs", type=int, default=0, help="0: the default profile's pretrained models")
     ap.add_argument("--tasks", nargs="+", default=list(TASKS))
     a = ap.parse_args()
@@ -62,7 +63,7 @@ def main() -> None:
             ActionData("SynAct", layout.synth_dir("synact"), "synact"), ["r3d18_tsa"], [1])
         print(top1[["arch", "split", "top1"]].to_string(index=False))
     t1 = time.perf_counter()
-    config = TrainConfig(epochs=a.epochs, batch_size=15, lr=a.lr, weight_decay=0.01, seed=0,
+    config = TrainConfig(epochs=a.epochs, batch_size=15, lr=a.lr, weight_decay=0.01, seed=a.seed,
                          time_crop=a.time_crop, progress=False)
     experiment = TaskExperiment(layout, ClipSpec(a.frames, 64, "middle"), config, "r3d18", OPTIONS)
     results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe")}
@@ -72,7 +73,8 @@ def main() -> None:
     mcc = numbers.pivot(index="task", columns="setting", values="mcc").reindex(a.tasks)
     low = numbers.pivot(index="task", columns="setting", values="ci_lo").reindex(a.tasks)
     print(f"== {a.name}: frames {a.frames}, time_crop {a.time_crop}, epochs {a.epochs}, lr {a.lr}, "
-          f"pretrain epochs {a.pretrain_epochs or 'default'}: pretraining {t1 - t0:.0f} s, task level {t2 - t1:.0f} s")
+          f"seed {a.seed}, pretrain epochs {a.pretrain_epochs or 'default'}: pretraining {t1 - t0:.0f} s, "
+          f"task level {t2 - t1:.0f} s")
     print(mcc.round(3).to_string())
     print("average MCC:", mcc.mean().round(3).to_dict())
     print("tasks with the 95% CI above 0:", (low > 0).sum().to_dict())
