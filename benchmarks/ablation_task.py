@@ -5,8 +5,9 @@ the default profile's recipe, next to the motion-energy probe on the same clips 
     python benchmarks/ablation_task.py --name x48c16 --frames 48 --time-crop 16
     python benchmarks/ablation_task.py --name xp16 --pretrain-epochs 16
 
-The recipe is params/default.yaml's (r3d18 at width 0.25 with frame differences, 16 consecutive middle
-frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --time-crop, --epochs, --lr and --seed change it.
+The recipe is params/default.yaml's, read from it (r3d18 at width 0.25 with frame differences, 16 consecutive
+middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --time-crop, --epochs, --lr and --seed
+change it.
 The run lives in outputs/<name>, whose data/ and cache/ link to outputs/default (run
 `pdlib reproduce --profile default --only 00_dataset 01_pretraining` first). The pretrained model is the
 default profile's (linked), unless --pretrain-epochs N > 0 pretrains TSA on split 1 of SynAct for N epochs
@@ -22,12 +23,14 @@ from pathlib import Path
 import pandas as pd
 
 from pdlib import tables
+from pdlib.data import parse_window
 from pdlib.layout import ClipSpec, Layout
-from pdlib.task_level import ActionData, Pretraining, TaskExperiment
-from pdlib.tasks import TASKS
+from pdlib.run import load_params
+from pdlib.task_level import ActionData, Pretraining, TaskExperiment, arch_name
 from pdlib.train import TrainConfig
 
-OPTIONS = {"widen": 0.25, "frame_diff": True}  # params/default.yaml
+DEFAULT = load_params("default")
+OPTIONS = {"widen": DEFAULT["widen"], "frame_diff": DEFAULT["frame_diff"]}
 
 
 def link_default(base: Path, default: Path, pretrained: bool) -> None:
@@ -44,28 +47,32 @@ def link_default(base: Path, default: Path, pretrained: bool) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True, help="outputs/<name> holds the run")
-    ap.add_argument("--frames", type=int, default=16)
-    ap.add_argument("--time-crop", type=int, default=0)
-    ap.add_argument("--epochs", type=int, default=6)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--seed", type=int, default=0, help="the task-level training seed (the folds stay)")
+    ap.add_argument("--frames", type=int, default=DEFAULT["frames"])
+    ap.add_argument("--time-crop", type=int, default=DEFAULT["time_crop"])
+    ap.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
+    ap.add_argument("--lr", type=float, default=DEFAULT["lr"])
+    ap.add_argument("--seed", type=int, default=DEFAULT["seed"], help="the task-level training seed (the folds stay)")
     ap.add_argument("--pretrain-epochs", type=int, default=0, help="0: the default profile's pretrained models")
-    ap.add_argument("--tasks", nargs="+", default=list(TASKS))
+    ap.add_argument("--tasks", nargs="+", default=DEFAULT["tasks"])
     a = ap.parse_args()
     layout = Layout(a.name)
     default = Layout("default")
     link_default(layout.base, default.base, pretrained=a.pretrain_epochs == 0)
     t0 = time.perf_counter()
     if a.pretrain_epochs:
-        config = TrainConfig(epochs=a.pretrain_epochs, batch_size=15, lr=0.01, weight_decay=1e-5, seed=0,
-                             progress=False)
-        top1 = Pretraining(layout, ClipSpec(16, 64), config, OPTIONS).run(
-            ActionData("SynAct", layout.synth_dir("synact"), "synact"), ["r3d18_tsa"], [1])
+        config = TrainConfig(epochs=a.pretrain_epochs, batch_size=DEFAULT["pretrain_batch_size"],
+                             lr=DEFAULT["pretrain_lr"], weight_decay=DEFAULT["pretrain_weight_decay"],
+                             seed=DEFAULT["seed"], progress=False)
+        clip = ClipSpec(DEFAULT["pretrain_frames"], DEFAULT["pretrain_size"])
+        synact = ActionData("SynAct", layout.synth_dir("synact"), "synact")
+        tsa = arch_name(DEFAULT["pretrain_depth"], "tsa")
+        top1 = Pretraining(layout, clip, config, OPTIONS).run(synact, [tsa], [1])
         print(top1[["arch", "split", "top1"]].to_string(index=False))
     t1 = time.perf_counter()
-    config = TrainConfig(epochs=a.epochs, batch_size=15, lr=a.lr, weight_decay=0.01, seed=a.seed,
-                         time_crop=a.time_crop, progress=False)
-    experiment = TaskExperiment(layout, ClipSpec(a.frames, 64, "middle"), config, "r3d18", OPTIONS)
+    config = TrainConfig(epochs=a.epochs, batch_size=DEFAULT["batch_size"], lr=a.lr,
+                         weight_decay=DEFAULT["weight_decay"], seed=a.seed, time_crop=a.time_crop, progress=False)
+    clip = ClipSpec(a.frames, DEFAULT["size"], parse_window(DEFAULT["clip_window"]))
+    experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS)
     results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe")}
     t2 = time.perf_counter()
     numbers = tables.task_numbers(results, pd.read_csv(layout.ceiling_csv), n_boot=1000, n_resamples=99, seed=0)

@@ -150,8 +150,7 @@ def clip_loader(dataset: Dataset, config: TrainConfig, sampler) -> DataLoader:
 
 def model_input(x: torch.Tensor, device: torch.device, train: bool, config: TrainConfig) -> torch.Tensor:
     """A uint8 batch moved to `device` and turned into the network's input (pdlib.data.to_model_input)."""
-    x = to_model_input(x.to(device, non_blocking=True), train=train, flip=config.flip and train,
-                       time_crop=config.time_crop if train else 0)
+    x = to_model_input(x.to(device, non_blocking=True), train=train, flip=config.flip, time_crop=config.time_crop)
     # x: (N, 3, T, S, S) float
     return x.contiguous(memory_format=torch.channels_last_3d) if _channels_last(config, device) else x
 

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from pdlib.data import ClipDataset, to_model_input
+from pdlib.data.transforms import KINETICS_MEAN, KINETICS_STD
 from pdlib.models import build_model, load_model, save_model
 from pdlib.synth.synact import SMOKE_ACTIONS, render_action
 from pdlib.train import TrainConfig, fit, predict
@@ -94,7 +95,7 @@ def test_time_crop_takes_a_random_window_of_consecutive_frames_in_training_only(
     torch.manual_seed(0)
     x = to_model_input(frame_ids, train=True, crop_scale=(1.0, 1.0), time_crop=5)  # (N, 3, 5, 4, 4)
     assert x.shape == (n, 3, 5, 4, 4)
-    ids = torch.round(x[:, 0, :, 0, 0] * 0.22803 * 255 + 0.43216 * 255).long()  # undo the normalisation
+    ids = torch.round((x[:, 0, :, 0, 0] * KINETICS_STD[0] + KINETICS_MEAN[0]) * 255).long()  # undo the normalisation
     starts = ids[:, 0]
     assert (ids == starts[:, None] + torch.arange(5)).all()  # consecutive frames
     assert starts.min() == 0 and starts.max() == t - 5 and len(starts.unique()) == t - 4  # every start drawn
