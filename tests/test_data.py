@@ -152,6 +152,26 @@ def test_mirrored_display_matrix_is_applied(tmp_path, matrix, rotation, mirrored
     assert gray[::47, ::47][corner] > 200 and (gray[::47, ::47] > 200).sum() == 1
 
 
+def test_a_tag_that_is_not_utf8_does_not_stop_decoding(tmp_path):
+    """A phone's Latin-1 title tag: PyAV 18 raises UnicodeDecodeError on it unless told to ignore it, PyAV 19
+    decodes it with surrogateescape; either way the clip decodes, rotation included."""
+    path = tmp_path / "tagged.mp4"
+    with av.open(str(path), "w") as c:
+        c.metadata["title"] = "TITLEXYZ"
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        s.set_display_rotation(90)
+        for i in range(6):
+            c.mux(s.encode(av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), format="rgb24")))
+        c.mux(s.encode())
+    data = path.read_bytes()
+    assert data.count(b"TITLEXYZ") == 1
+    path.write_bytes(data.replace(b"TITLEXYZ", b"Ti\xe9\xff XYZ"))  # same length: the atoms stay valid
+    clip, info = decode_clip(path, 3, 48)
+    assert clip.shape == (3, 48, 48, 3) and (info.width, info.height, info.rotation) == (48, 64, 90)
+    assert frame_ids(clip) == sample_indices(6, 3).tolist()
+
+
 def test_audio_stream_ignored_and_second_video_stream_warned(tmp_path):
     clip = read_clip(encode(tmp_path / "a.mp4", audio=True), 4, 16)
     assert frame_ids(clip) == sample_indices(20, 4).tolist()

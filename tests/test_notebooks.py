@@ -21,6 +21,8 @@ import psutil
 import pytest
 import yaml
 
+from pdlib import metrics
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
@@ -176,18 +178,52 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     assert ran["p_value"].between(0, 1).all()
 
 
+def _one_flip(preds: pd.DataFrame) -> float:
+    """The most that flipping one usable prediction of `preds` (binary, out of fold) moves its fold-mean MCC."""
+    base = metrics.fold_mean_std(preds)[0]
+    shifts = []
+    for i in metrics.usable(preds).index:
+        flipped = preds.copy()
+        flipped.loc[i, "pred"] = 1 - flipped.loc[i, "pred"]
+        shifts.append(abs(metrics.fold_mean_std(flipped)[0] - base))
+    return max(shifts)
+
+
 @pytest.mark.slow
 def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
-    """One seed, one set of tables: the numbers the seeded smoke run gave when recorded (CPU, 2026-12-04, with
-    frame differences at the stem). They are at chance (2 epochs of 8x32x32 clips, 36 SynAct clips, 84 SynPD
-    videos): a regression guard only; benchmarks/check_targets.py checks the default profile's learning."""
-    t2 = _table(smoke_outputs, "table_ii_pretraining").set_index("method")["top1_mean"]
-    assert t2.tolist() == pytest.approx([36.111, 16.667, 13.889], abs=0.01)  # probe, I3D, TSA
+    """The seeded smoke run's regression guard, valid on any CPU (issue 29; recorded 2026-12-04, two epochs of
+    8x32x32 clips, 12 SynAct test clips per split, 12 SynPD videos per task: the deep models are at chance).
+
+    - Exact, since no float rounding of the CPU kernels reaches them: which methods, settings, tasks, videos
+      (n) and left-out videos every table holds. They catch a change of the dataset, the labels or the rows.
+    - The probes (motion energy and scikit-learn on the decoded clips), pinned within what one flipped
+      prediction moves them: they catch a change of decoding, sampling, the clip cache, folds or labels.
+    - The deep models' numbers are not pinned: at chance, one flipped prediction of 12 moves a task's MCC by
+      0.03-0.06, and another CPU kernel path (ATEN_CPU_CAPABILITY, thread count) flips several (TSA's Table V
+      mean: -0.029 here, -0.057 on another machine). Only their range is asserted; their signal is
+      tests/test_learning.py's held-out check, and the byte-identical rerun on one machine is
+      test_interrupted_and_killed_runs_resume_to_the_same_tables'.
+    """
+    t2 = _table(smoke_outputs, "table_ii_pretraining").set_index("method")
+    splits = _table(smoke_outputs, "table_ii_pretraining_splits")
+    assert splits.groupby("method", sort=False)["test"].apply(list).to_dict() == {m: [12, 12, 12] for m in t2.index}
+    one_flip = 100 / 12 / 3  # of a mean top-1 over three splits of 12 test clips
+    assert t2["top1_mean"].iloc[0] == pytest.approx(36.111, abs=one_flip + 0.01)  # the probe
+    assert t2["top1_mean"].between(0, 100).all()
+
     t5 = _table(smoke_outputs, "table_v_task_level").dropna(subset=["task"])
-    means = t5.groupby("setting", sort=False)["mcc"].mean()  # I3D, TSA, probe
-    assert means.tolist() == pytest.approx([-0.0070, -0.0286, 0.1213], abs=1e-3)
-    t8 = _table(smoke_outputs, "table_viii_assembling")["mcc_mean"]
-    assert t8.tolist() == pytest.approx([0.4183, -0.3448, -0.4949, -0.2623, -0.3954], abs=1e-3)
+    tasks = ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic"]
+    assert t5.groupby("setting", sort=False)["task"].apply(list).to_dict() == {
+        "I3D (SynAct)": tasks, "TSA (SynAct)": tasks, "Probe (motion energy, logistic)": tasks}
+    assert (t5["n"] == 12).all() and (t5["left_out"] == 0).all()
+    assert t5["mcc"].between(-1, 1).all() and t5["acc"].between(0, 100).all()
+    probe = t5[t5["setting"].str.startswith("Probe")]
+    flips = [_one_flip(pd.read_csv(smoke_outputs / "predictions" / "probe" / f"{t}.csv")) for t in tasks]
+    assert 0.02 < max(flips) <= 0.4  # folds of 2-3 videos: one flip moves a fold MCC by up to 1, the mean by 0.2+
+    assert probe["mcc"].mean() == pytest.approx(0.1213, abs=max(flips) / len(tasks) + 1e-3)
+
+    t8 = _table(smoke_outputs, "table_viii_assembling")
+    assert len(t8) == 5 and t8["mcc_mean"].between(-1, 1).all()
 
 
 @pytest.mark.slow

@@ -25,6 +25,12 @@ RESIZE = "AREA"
 # warns about a video shorter than MIN_SECONDS (decoding warns when it has fewer frames than a clip asks).
 MIN_FRAMES = 2
 MIN_SECONDS = 0.5
+# A container tag that is not UTF-8 (some phones write Latin-1) must not stop a decode. PyAV 18 decodes tags
+# strictly unless told `metadata_errors="ignore"`; PyAV 19 removed that argument and always decodes with
+# surrogateescape. The lowest PyAV pyproject allows (18.0) is tested with the newest (tests/test_data.py, noxfile.py).
+PYAV_MAJOR = int(av.__version__.split(".")[0])
+_OPEN_OPTIONS = {"metadata_errors": "ignore"} if PYAV_MAJOR < 19 else {}
+DISPLAYMATRIX = av.sidedata.sidedata.Type.DISPLAYMATRIX
 
 
 def ffmpeg_reason(e: Exception) -> str:
@@ -120,7 +126,7 @@ def _open(path: Path) -> av.container.InputContainer:
     if fault:
         raise VideoDecodeError(f"{path}: {fault}")
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(str(path), **_OPEN_OPTIONS)
     except (av.FFmpegError, OSError, UnicodeDecodeError) as e:
         raise VideoDecodeError(f"{path}: cannot open as a video container ({ffmpeg_reason(e)})") from e
     if container.format.name == "image2" or container.format.name.endswith("_pipe"):  # png_pipe, jpeg_pipe...
@@ -183,8 +189,8 @@ def orientation(frame) -> tuple[int, bool]:
     is read here: a negative determinant is a mirror applied after the rotation; the angle of the
     un-mirrored matrix is the rotation, rounded to a quarter turn.
     """
-    matrix = next((bytes(d) for d in frame.side_data if d.type == av.sidedata.sidedata.Type.DISPLAYMATRIX),
-                  None)
+    side = frame.side_data.get(DISPLAYMATRIX)  # a Mapping by side-data type in PyAV 18 and 19 alike
+    matrix = None if side is None else bytes(side)
     if matrix is None or len(matrix) != 36:
         return round((frame.rotation or 0) / 90) % 4 * 90, False
     m = np.frombuffer(matrix, dtype=np.int32).astype(np.float64) / 65536  # 16.16 fixed point
