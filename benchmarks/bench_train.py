@@ -19,7 +19,7 @@ from pdlib.folds import load_or_make_folds
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.models import build_model
 from pdlib.synth import make_synpd
-from pdlib.train import TrainConfig, fit, model_input, predict, resolve_device
+from pdlib.train import TrainConfig, configure_backends, fit, model_input, predict, resolve_device
 
 
 def compute_only(model, batch, labels, config: TrainConfig, steps: int) -> float:
@@ -27,9 +27,10 @@ def compute_only(model, batch, labels, config: TrainConfig, steps: int) -> float
     device = resolve_device(config.device)
     x = model_input(batch.to(device), device, True, config)
     y = labels.to(device)
-    criterion = ClassBalancedFocalLoss(np.bincount(labels.numpy(), minlength=2) + 1).to(device)
+    criterion = ClassBalancedFocalLoss(np.bincount(labels.cpu().numpy(), minlength=2) + 1).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     amp = torch.bfloat16 if device.type == "cuda" else None
+    configure_backends(device, config.deterministic)  # cuDNN autotuning on CUDA, as fit
     for i in range(steps + 2):  # two warm-up steps
         if i == 2:
             torch.cuda.synchronize() if device.type == "cuda" else None

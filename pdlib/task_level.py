@@ -109,7 +109,8 @@ class Pretraining:
         stamp = recipe(self.config, self.clip, arch=arch, **self.options)
         if self.layout.current(unit, stamp) and Path(f"{unit}/model.safetensors").is_file():
             return load_model(unit / "model")
-        seed_everything(self.config.seed, resolve_device(self.config.device))  # the initial weights too
+        # the initial weights too
+        seed_everything(self.config.seed, resolve_device(self.config.device), self.config.deterministic)
         result = fit(_build(arch, num_classes, self.options, self.clip), train, None, self.config)
         save_model(result.model, unit / "model")
         result.history.to_csv(unit / "history.csv", index=False)
@@ -204,7 +205,7 @@ def _train_fold(dataset, k: int, train_idx: np.ndarray, test_idx: np.ndarray, mo
     fold_config = dataclasses.replace(config, seed=config.seed + int(k), checkpoint_dir=checkpoint_dir)
     # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
     # a fold's model does not depend on the process's RNG state or on the folds trained before it.
-    seed_everything(fold_config.seed, resolve_device(config.device))
+    seed_everything(fold_config.seed, resolve_device(config.device), config.deterministic)
     model = model_fn()
     if pretrained is not None:
         model = load_pretrained(model, pretrained)

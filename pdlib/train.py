@@ -33,6 +33,7 @@ from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import binary_metrics
 
 CHECKPOINT = "last.pt"
+SYNC_STEPS = 25  # on CUDA, the training losses are read (a host-GPU sync) once per this many steps
 # Settings that must not change when a run resumes from a checkpoint (epochs may grow).
 RESUME_KEYS = ("batch_size", "lr", "momentum", "weight_decay", "gamma", "cb_normalize", "clip_grad", "seed", "flip",
                "loss_form", "optimizer", "lr_schedule", "warmup_epochs", "time_crop")
@@ -62,6 +63,9 @@ class TrainConfig:
     amp: str = "auto"  # "auto": bf16 autocast on CUDA, fp32 on CPU; "bf16" or "off" to force
     channels_last: str | bool = "auto"  # "auto": channels_last_3d on CUDA only (faster cuDNN 3D convs)
     compile: bool = False  # torch.compile the model (pays off on long GPU runs only)
+    # CUDA only: torch.use_deterministic_algorithms and cuDNN without autotuning, for identical GPU reruns (slower:
+    # cudnn.benchmark alone is worth 1.46x in the engine on an H200). On CPU training is always deterministic.
+    deterministic: bool = False
     seed: int = 0
     device: str = "auto"  # "auto": cuda (the local rank's GPU under torchrun) when available, else cpu
     num_workers: int = 0  # DataLoader workers; clips are already decoded, so 0 is usually enough
@@ -94,14 +98,28 @@ def probabilities(logits: torch.Tensor) -> torch.Tensor:
     return p / p.sum(dim=1, keepdim=True)
 
 
-def seed_everything(seed: int, device: torch.device) -> None:
-    """Seed Python, NumPy and torch; on CPU also ask torch for deterministic kernels (warn-only), so two
-    CPU runs with one seed are identical (on GPU, cuDNN's fast non-deterministic kernels are kept)."""
+def configure_backends(device: torch.device, deterministic: bool = False) -> None:
+    """The kernels' settings for `device`. CPU: deterministic kernels (warn-only), so two CPU runs with one seed
+    are identical. CUDA: cuDNN autotuning (`cudnn.benchmark`: the fastest convolution algorithm per input shape,
+    chosen once per shape) unless `deterministic`, which turns on `torch.use_deterministic_algorithms` instead."""
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        return
+    if device.type != "cuda":
+        return
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS (read at first use)
+    torch.backends.cudnn.benchmark = not deterministic
+    torch.backends.cudnn.deterministic = deterministic
+    torch.use_deterministic_algorithms(deterministic)
+
+
+def seed_everything(seed: int, device: torch.device, deterministic: bool = False) -> None:
+    """Seed Python, NumPy and torch, and set the device's kernels (`configure_backends`)."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
+    configure_backends(device, deterministic)
 
 
 def distributed() -> tuple[int, int, int]:
@@ -137,12 +155,12 @@ def _channels_last(config: TrainConfig, device: torch.device) -> bool:
     return device.type == "cuda" if config.channels_last == "auto" else bool(config.channels_last)
 
 
-def clip_loader(dataset: Dataset, config: TrainConfig, sampler) -> DataLoader:
+def clip_loader(dataset: Dataset, config: TrainConfig, sampler, drop_last: bool = False) -> DataLoader:
     """Batches of `sampler`'s indices, each fetched as `dataset[list_of_indices]` (one gather from
     ClipDataset's clip tensor, on its device, instead of stacking single clips)."""
     labels = getattr(dataset, "labels", None)
     on_cpu = not (isinstance(labels, torch.Tensor) and labels.device.type != "cpu")  # else GPU-resident clips
-    batches = BatchSampler(sampler, config.batch_size, drop_last=False)
+    batches = BatchSampler(sampler, config.batch_size, drop_last=drop_last)
     workers = config.num_workers if on_cpu else 0
     return DataLoader(dataset, batch_size=None, sampler=batches, num_workers=workers,
                       pin_memory=on_cpu and torch.cuda.is_available())
@@ -257,12 +275,24 @@ def _sampler(train: Dataset, config: TrainConfig, epoch: int, world: int):
     return RandomSampler(train, generator=torch.Generator().manual_seed(config.seed * 100_003 + epoch))
 
 
+def _check_pending(pending: list, epoch: int, config: TrainConfig, bar) -> list[float]:
+    """The losses of the steps in `pending` ((step, loss, grad norm) with device tensors), read in one transfer;
+    raises TrainingDiverged at the first step with a non-finite loss or gradient norm."""
+    values = torch.stack([torch.stack([loss, norm]) for _, loss, norm in pending]).float().cpu().numpy()
+    for (step, _, _), (loss, norm) in zip(pending, values, strict=True):
+        _check_finite(float(loss), float(norm), epoch + 1, step + 1, config)
+    bar.set_postfix(loss=f"{values[-1, 0]:.4f}")
+    return values[:, 0].tolist()
+
+
 def _train_epoch(step_fn, model: nn.Module, criterion: nn.Module, optimizer: torch.optim.Optimizer, loader,
                  epoch: int, config: TrainConfig, show: bool) -> float:
-    """One pass over `loader`; the mean training loss."""
+    """One pass over `loader`; the mean training loss. On CUDA the host reads the losses every SYNC_STEPS steps
+    (each read waits for the GPU, which then idles while the next step is queued); on CPU after every step."""
     device = resolve_device(config.device)
     amp = amp_dtype(config, device)
-    losses = []
+    sync_steps = SYNC_STEPS if device.type == "cuda" else 1
+    losses, pending = [], []
     bar = tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
     for step, (x, y) in enumerate(bar):
         for group in optimizer.param_groups:  # a function of (epoch, step) only: resumes exactly
@@ -275,10 +305,13 @@ def _train_epoch(step_fn, model: nn.Module, criterion: nn.Module, optimizer: tor
         loss.backward()
         max_norm = config.clip_grad if config.clip_grad is not None else float("inf")
         grad_norm = nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        losses.append(loss.item())
-        _check_finite(losses[-1], grad_norm.item(), epoch + 1, step + 1, config)
+        pending.append((step, loss.detach(), grad_norm.detach()))
+        if len(pending) == sync_steps:  # on CPU: checked before the update, as every step
+            losses += _check_pending(pending, epoch, config, bar)
+            pending = []
         optimizer.step()
-        bar.set_postfix(loss=f"{losses[-1]:.4f}")
+    if pending:
+        losses += _check_pending(pending, epoch, config, bar)
     return float(np.mean(losses))
 
 
@@ -298,7 +331,7 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
         assert_patient_disjoint(train.meta, val.meta)
     rank, _, world = distributed()
     device = resolve_device(config.device)
-    seed_everything(config.seed, device)
+    seed_everything(config.seed, device, config.deterministic)
     model = model.to(device)
     if _channels_last(config, device):
         model = model.to(memory_format=torch.channels_last_3d)
@@ -314,7 +347,10 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
                       disable=not show):
         net.train()
         t0 = time.perf_counter()
-        loader = clip_loader(train, config, _sampler(train, config, epoch, world))
+        sampler = _sampler(train, config, epoch, world)
+        # A last batch of one clip cannot train: batch norm after the last pooling sees one value per channel.
+        # Drop it (the shuffle leaves out another clip each epoch).
+        loader = clip_loader(train, config, sampler, drop_last=len(sampler) % config.batch_size == 1)
         epoch_loss = torch.tensor(_train_epoch(step_fn, model, criterion, optimizer, loader, epoch, config, show),
                                   device=device)
         if world > 1:  # the history shows the mean over ranks
@@ -343,6 +379,7 @@ def infer(model: nn.Module, dataset: Dataset, config: TrainConfig, forward=None,
     """The one inference loop: `forward(model, x)` (default `model(x)`) per batch of `dataset`, in order, in
     eval mode, without augmentation, under the config's autocast; the model's mode is restored after."""
     device = resolve_device(config.device)
+    configure_backends(device, config.deterministic)
     was_training = model.training
     model.to(device).eval()
     amp = amp_dtype(config, device)

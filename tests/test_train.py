@@ -14,7 +14,7 @@ from pdlib.folds import LeakError
 from pdlib.layout import Layout
 from pdlib.models import build_model
 from pdlib.task_level import cross_validate
-from pdlib.train import TrainConfig, TrainingDiverged, fit, predict
+from pdlib.train import TrainConfig, TrainingDiverged, _check_pending, configure_backends, fit, predict
 
 
 class TinyNet(nn.Module):
@@ -98,6 +98,55 @@ def test_nan_loss_raises_training_diverged():
         net.fc.weight.fill_(float("inf"))
     with pytest.raises(TrainingDiverged, match=r"epoch 1, step 1: loss = (nan|inf).*lr.*clip_grad"):
         fit(net, make_clips(), None, config())
+
+
+def test_a_deferred_loss_check_names_the_first_diverged_step():
+    """On CUDA the losses are read every SYNC_STEPS steps (its CPU twin: the same check on a batch of steps)."""
+    class Bar:
+        def set_postfix(self, **kw):
+            self.postfix = kw
+
+    one = torch.tensor(1.0)
+    pending = [(0, one, one), (1, torch.tensor(0.5), one), (2, one, torch.tensor(float("nan"))), (3, one, one)]
+    with pytest.raises(TrainingDiverged, match=r"epoch 3, step 3: loss = 1.0, gradient norm = nan"):
+        _check_pending(pending, 2, TrainConfig(), Bar())
+    bar = Bar()
+    assert _check_pending(pending[:2], 0, TrainConfig(), bar) == [1.0, 0.5] and bar.postfix == {"loss": "0.5000"}
+
+
+def test_cuda_autotunes_unless_deterministic_and_cpu_is_always_deterministic():
+    """The CUDA branch of configure_backends, run here on CPU (its flags are plain settings), and the CPU one;
+    on CPU `deterministic` changes nothing: the same weights either way."""
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic,
+             torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    try:
+        configure_backends(torch.device("cuda"), deterministic=False)
+        assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+        assert not torch.are_deterministic_algorithms_enabled()
+        configure_backends(torch.device("cuda"), deterministic=True)
+        assert not torch.backends.cudnn.benchmark and torch.backends.cudnn.deterministic
+        assert torch.are_deterministic_algorithms_enabled()
+        assert not torch.is_deterministic_algorithms_warn_only_enabled()
+        configure_backends(torch.device("cpu"), deterministic=False)
+        assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = saved[:2]
+        torch.use_deterministic_algorithms(saved[2], warn_only=saved[3])
+    weights = []
+    for deterministic in (False, True):
+        torch.manual_seed(0)
+        model = fit(TinyNet(), make_clips(), None, config(deterministic=deterministic)).model
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_a_last_batch_of_one_clip_is_dropped_not_fatal():
+    """9 clips in batches of 4: a last batch of one clip would reach batch norm after ResNet3D's last pooling
+    with one value per channel ("Expected more than 1 value per channel when training")."""
+    ds = make_clips(n_patients=3, per_patient=3, frames=8, size=32)
+    torch.manual_seed(0)
+    result = fit(build_model("r3d18", 2, widen=0.25), ds, None, config(batch_size=4))
+    assert len(result.history) == 2 and np.isfinite(result.history["loss"]).all()
 
 
 def test_fit_refuses_leaky_validation():

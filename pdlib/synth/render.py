@@ -226,10 +226,14 @@ def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int
         container.mux(stream.encode())
 
 
-def run_jobs(fn: Callable[[dict], object], jobs: list[dict], workers: int = 2, progress: bool = True,
+def run_jobs(fn: Callable[[dict], object], jobs: list[dict], workers: int | None = None, progress: bool = True,
              desc: str = "") -> list:
     """Run fn over jobs in a process pool (spawned, so safe under Jupyter and torch) with a progress bar;
-    results in job order. Each job carries its own seeds, so results do not depend on scheduling."""
+    results in job order. Each job carries its own seeds, so results do not depend on scheduling (nor on
+    `workers`, every core this process may use by default)."""
+    from pdlib.data.cache import default_workers
+
+    workers = workers or default_workers()
     bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="video")
     if workers <= 1 or len(jobs) <= 1:
         results = []

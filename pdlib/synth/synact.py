@@ -182,7 +182,7 @@ def _render_job(job: dict) -> str:
 
 
 def make_synact(out: str | Path, size: str = "default", seed: int = 0, progress: bool = True,
-                workers: int = 2) -> Path:
+                workers: int | None = None) -> Path:
     """Generate SynAct into `out` in UCF-101's layout: videos/<Class>/v_<Class>_gGG_cCC.avi (MPEG-4 Part 2),
     splits/classInd.txt, trainlist0{1,2,3}.txt and testlist0{1,2,3}.txt with group-disjoint splits (test
     groups 1-7, 8-14, 15-21 at default), meta.json. Returns `out`; does nothing when already generated."""

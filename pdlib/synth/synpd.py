@@ -244,7 +244,7 @@ def _render_job(job: dict) -> str:
 
 
 def make_synpd(out: str | Path, size: str = "default", seed: int = 0, progress: bool = True,
-               workers: int = 2) -> Path:
+               workers: int | None = None) -> Path:
     """Generate SynPD into `out`: videos/<exam>/<task>_<side>.mp4 (H.264, 25 fps), videos.csv, exams.csv,
     truth.csv, ceiling.csv and meta.json (Sec. IV-A's dataset, synthetic). Returns `out`.
 
