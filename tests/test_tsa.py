@@ -98,3 +98,25 @@ def test_attention_weights():
         assert torch.allclose(w.sum(-1), torch.ones(()), atol=1e-5) and (w >= 0).all()
     with pytest.raises(ValueError, match="has no TSA layer"):
         attention_weights(build_model("r3d10", 2, widen=0.125), clip)
+
+
+def test_channels_last_input_gives_channels_last_output_with_the_same_values():
+    """The GPU engine feeds channels_last_3d clips: a TSA block must keep that layout (an NCDHW output would make
+    every later layer convert it) and compute the same numbers as on contiguous input."""
+    torch.manual_seed(0)
+    conv = AttentionAugmentedConv3d(16, 32, (1, 2, 2), heads=4).eval()
+    x = torch.randn(2, 16, 4, 6, 6)
+    with torch.no_grad():
+        plain = conv(x)
+        last = conv.to(memory_format=torch.channels_last_3d)(x.contiguous(memory_format=torch.channels_last_3d))
+    assert last.is_contiguous(memory_format=torch.channels_last_3d) and plain.is_contiguous()
+    assert torch.allclose(plain, last, atol=1e-5)
+    model = build_model("r3d18_tsa", 2, widen=0.25).eval().to(memory_format=torch.channels_last_3d)
+    clip = torch.randn(2, 3, 32, 64, 64).contiguous(memory_format=torch.channels_last_3d)  # T' = 4, 2 there
+    layouts = {}
+    for name in ("layer3", "layer4"):  # the TSA layers
+        getattr(model, name).register_forward_hook(
+            lambda m, i, o, name=name: layouts.update({name: o.is_contiguous(memory_format=torch.channels_last_3d)}))
+    with torch.no_grad():
+        model(clip)
+    assert layouts == {"layer3": True, "layer4": True}

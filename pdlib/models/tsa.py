@@ -50,6 +50,7 @@ class TemporalRelativeAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C_in, T, H, W) -> (N, d_v, T', H', W'), (T', H', W') the strided convolution's output size."""
         st, sh, sw = self.stride
+        channels_last = x.is_contiguous(memory_format=torch.channels_last_3d) and not x.is_contiguous()
         x = x[:, :, ::st, ::sh, ::sw]  # (N, C_in, T', H', W'); followed by qkv: a strided 1x1x1 projection
         n, _, t, h, w = x.shape
         seq = x.permute(0, 3, 4, 2, 1).reshape(n * h * w, t, -1)  # (B=N*H*W, T, C_in): one per position
@@ -62,7 +63,12 @@ class TemporalRelativeAttention(nn.Module):
             probs = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + mask, dim=-1)
             self.weights = probs.unflatten(0, (n, h, w)).permute(0, 3, 1, 2, 4, 5)  # (N, heads, H, W, T, T)
         out = self.proj(out.transpose(1, 2).flatten(2))  # Eq. (4)-(5): heads concatenated, (B, T, d_v)
-        return out.unflatten(0, (n, h, w)).permute(0, 4, 3, 1, 2)  # (N, d_v, T, H, W)
+        out = out.unflatten(0, (n, h, w))  # (N, H, W, T, d_v)
+        if channels_last:
+            # Laid out as the convolution beside it (N, T, H, W, C in memory), so their concatenation and the
+            # layers after it stay channels-last instead of falling back to NCDHW copies (GPU training).
+            return out.permute(0, 3, 1, 2, 4).contiguous().permute(0, 4, 1, 2, 3)  # (N, d_v, T, H, W)
+        return out.permute(0, 4, 3, 1, 2)  # (N, d_v, T, H, W)
 
 
 def _channels(fraction: float, out_planes: int, heads: int, what: str) -> int:

@@ -1,0 +1,37 @@
+"""The second CI lane, beside `make test` (the whole suite on the default Python): `nox -s compat`.
+
+The newest Python (3.13 unless PDLIB_NEWEST_PYTHON names another) with the newest PyAV pip gives it, then the
+lowest PyAV pyproject allows. On that Python: decoding, orientation, VFR and every gauntlet case
+(tests/test_data.py), the models, and the tests that train under a second CPU kernel path
+(ATEN_CPU_CAPABILITY=default: no AVX2, other rounding; issue 29). `.ci/run` calls it; on a machine without that
+Python nox reports the session skipped and passes (--no-error-on-missing-interpreters).
+"""
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+
+NEWEST = os.environ.get("PDLIB_NEWEST_PYTHON", "3.13")
+LOWEST_PYAV = "18.0.0"  # pyproject.toml's bound: the lowest whose API the decoder and the tests' writer use
+DATA_AND_MODELS = ["tests/test_data.py", "tests/test_synth.py", "tests/test_models.py", "tests/test_tsa.py",
+                   "tests/test_pretrained.py", "tests/test_losses.py"]
+TRAINING = ["tests/test_learning.py", "tests/test_train.py", "tests/test_heads.py", "tests/test_exam_level.py"]
+
+
+@nox.session(python=NEWEST)
+def compat(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.install("--upgrade", "av")  # the newest, also in a reused venv that the last run left on LOWEST_PYAV
+    versions = "import sys, av, torch; print('Python', sys.version.split()[0], 'PyAV', av.__version__, 'torch', " \
+               "torch.__version__, 'kernels', torch.backends.cpu.get_cpu_capability())"
+    session.run("python", "-c", versions)
+    session.run("pytest", "-q", *DATA_AND_MODELS)
+    second_path = {"ATEN_CPU_CAPABILITY": "default"}
+    session.run("python", "-c", versions, env=second_path)
+    session.run("pytest", "-q", *TRAINING, env=second_path)
+    session.install(f"av=={LOWEST_PYAV}")
+    session.run("python", "-c", versions)
+    session.run("pytest", "-q", "tests/test_data.py")
