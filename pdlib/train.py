@@ -69,7 +69,11 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # "auto": cuda (the local rank's GPU under torchrun) when available, else cpu
     num_workers: int = 0  # DataLoader workers; clips are already decoded, so 0 is usually enough
-    checkpoint_dir: str | Path | None = None  # last.pt is written here after every epoch; None: none
+    checkpoint_dir: str | Path | None = None  # last.pt is written here (see checkpoint_every_s); None: none
+    # last.pt after the first and the last epoch, and after any epoch ending this many seconds after the previous
+    # checkpoint (0: every epoch). A GPU epoch of r3d34 trains in under a second; its checkpoint (weights and SGD
+    # momentum, 508 MB) takes about one more to write.
+    checkpoint_every_s: float = 60.0
     resume: bool = True  # continue from checkpoint_dir/last.pt when it exists
     flip: bool = False  # random horizontal flips in training (off: left/right videos are distinct)
     # Temporal jittering: each training clip is a random window of this many consecutive frames of its cached
@@ -323,7 +327,8 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
     history: the last epoch's model is returned, nothing is selected on it.
 
     With `config.checkpoint_dir`, `last.pt` (model, optimizer, RNG states, epoch, history) is written
-    after every epoch, and a later call with the same settings resumes from it; a resumed run ends
+    after the first and last epochs and every `checkpoint_every_s` seconds between, and a later call with the
+    same settings resumes from it; a resumed run ends
     with the same weights as an uninterrupted one on CPU. Under torchrun the model is wrapped in
     DistributedDataParallel and only rank 0 writes checkpoints and shows progress.
     """
@@ -343,6 +348,7 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
     net = nn.parallel.DistributedDataParallel(model) if world > 1 else model
     step_fn = torch.compile(net) if config.compile else net
     show = config.progress and rank == 0
+    saved_at = time.perf_counter()
     for epoch in tqdm(range(start, config.epochs), desc="epochs", initial=start, total=config.epochs,
                       disable=not show):
         net.train()
@@ -362,7 +368,9 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
             val_labels = np.asarray(torch.as_tensor(val.labels).cpu())
             row.update({f"val_{k}": float(v) for k, v in binary_metrics(val_labels, prob.argmax(1)).items()})
         history.append(row)
-        if config.checkpoint_dir and rank == 0:
+        due = epoch in (start, config.epochs - 1) or time.perf_counter() - saved_at >= config.checkpoint_every_s
+        if config.checkpoint_dir and rank == 0 and due:
+            saved_at = time.perf_counter()
             _save_checkpoint(Path(config.checkpoint_dir) / CHECKPOINT, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch + 1,
                 "history": history, "rng": _rng_state(), "config": dataclasses.asdict(config) | {

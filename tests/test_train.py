@@ -140,6 +140,25 @@ def test_cuda_autotunes_unless_deterministic_and_cpu_is_always_deterministic():
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
+def test_checkpoints_after_the_first_and_last_epoch_and_every_checkpoint_every_s(tmp_path, monkeypatch):
+    """A GPU epoch is shorter than writing a ResNet-34 checkpoint: last.pt is written after the first epoch (a run
+    killed later resumes from there), the last, and once checkpoint_every_s have passed (0: every epoch)."""
+    import pdlib.train
+
+    saved = []
+    save = pdlib.train._save_checkpoint
+    monkeypatch.setattr(pdlib.train, "_save_checkpoint", lambda path, state: saved.append(state["epoch"]) or
+                        save(path, state))
+    fit(TinyNet(), make_clips(), None, config(epochs=4, checkpoint_dir=tmp_path / "a", checkpoint_every_s=3600))
+    assert saved == [1, 4]
+    saved.clear()
+    fit(TinyNet(), make_clips(), None, config(epochs=4, checkpoint_dir=tmp_path / "b", checkpoint_every_s=0))
+    assert saved == [1, 2, 3, 4]
+    saved.clear()
+    fit(TinyNet(), make_clips(), None, config(epochs=6, checkpoint_dir=tmp_path / "a", checkpoint_every_s=3600))
+    assert saved == [5, 6]  # resumed after epoch 4: its first epoch is checkpointed again
+
+
 def test_a_last_batch_of_one_clip_is_dropped_not_fatal():
     """9 clips in batches of 4: a last batch of one clip would reach batch norm after ResNet3D's last pooling
     with one value per channel ("Expected more than 1 value per channel when training")."""
