@@ -12,7 +12,6 @@ import os
 import nox
 
 nox.options.default_venv_backend = "venv"
-nox.options.reuse_venv = "yes"
 
 NEWEST = os.environ.get("PDLIB_NEWEST_PYTHON", "3.13")
 LOWEST_PYAV = "18.0.0"  # pyproject.toml's bound: the lowest whose API the decoder and the tests' writer use
@@ -24,7 +23,7 @@ TRAINING = ["tests/test_learning.py", "tests/test_train.py"]  # the rest: benchm
 @nox.session(python=NEWEST)
 def compat(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
-    session.install("--upgrade", "av")  # the newest, also in a reused venv that the last run left on LOWEST_PYAV
+    session.install("--upgrade", "av")  # the newest, also in a venv reused (-r) after a run left it on LOWEST_PYAV
     versions = "import sys, av, torch; print('Python', sys.version.split()[0], 'PyAV', av.__version__, 'torch', " \
                "torch.__version__, 'kernels', torch.backends.cpu.get_cpu_capability())"
     session.run("python", "-c", versions)
