@@ -129,6 +129,18 @@ def test_deterministic_and_idempotent(smoke, tmp_path):
     assert not other["score"].equals(pd.read_csv(smoke / "videos.csv")["score"])
 
 
+def test_a_subset_of_tasks_holds_the_same_videos(smoke, tmp_path):
+    """make_synpd(tasks=...) (gpu_check times one task's videos): the videos of the whole dataset, byte for byte."""
+    part = make_synpd(tmp_path / "finger", size="smoke", seed=0, progress=False, tasks=["finger"])
+    videos = pd.read_csv(part / "videos.csv")
+    whole = pd.read_csv(smoke / "videos.csv")
+    assert videos.equals(whole[whole["task"] == "finger"].reset_index(drop=True)) and len(videos) == 12
+    assert all((part / v).read_bytes() == (smoke / v).read_bytes() for v in videos["video"])
+    assert not list((part / "videos").glob("*/hand*"))
+    with pytest.raises(ValueError, match="unknown task"):
+        make_synpd(tmp_path / "x", size="smoke", tasks=["gait"], progress=False)
+
+
 def test_refuses_foreign_folder(tmp_path):
     (tmp_path / "mine.txt").write_text("user data")
     with pytest.raises(FileExistsError, match="not written by pdlib.synth"):

@@ -244,18 +244,28 @@ def _render_job(job: dict) -> str:
 
 
 def make_synpd(out: str | Path, size: str = "default", seed: int = 0, progress: bool = True,
-               workers: int | None = None) -> Path:
+               workers: int | None = None, tasks: list[str] | None = None) -> Path:
     """Generate SynPD into `out`: videos/<exam>/<task>_<side>.mp4 (H.264, 25 fps), videos.csv, exams.csv,
     truth.csv, ceiling.csv and meta.json (Sec. IV-A's dataset, synthetic). Returns `out`.
 
-    Does nothing when out/meta.json records the same size, seed and generator version.
+    `tasks`: only these tasks' videos (videos.csv and truth.csv list only them; each video is the one the whole
+    dataset holds; exams.csv and the ceiling stay the whole cohort's), e.g. for a benchmark. Does nothing when
+    out/meta.json records the same size, seed, tasks and generator version.
     """
     out = Path(out)
     cfg = _size(size)
     meta = {"dataset": "synpd", "size": size, "seed": seed, "version": VERSION, "config": asdict(cfg)}
+    if tasks is not None:
+        unknown = sorted(set(tasks) - set(TASKS))
+        if unknown:
+            raise ValueError(f"make_synpd: unknown task(s) {unknown}; expected some of {list(TASKS)}")
+        meta["tasks"] = sorted(tasks)
     if prepare_output(out, meta, ".synpd"):
         return out
     videos, exams, truth = synpd_cohort(size, seed)
+    if tasks is not None:
+        videos = videos[videos["task"].isin(tasks)].reset_index(drop=True)
+        truth = truth[truth["video"].isin(videos["video"])].reset_index(drop=True)
     severity = truth.set_index("video")["true_severity"]
     jobs = [{"path": str(out / v.video), "task": v.task, "side": v.side, "severity": float(severity[v.video]),
              "seconds": float(v.seconds), "width": cfg.width, "height": cfg.height, "seed": int(v.seed),
