@@ -21,19 +21,21 @@ import torch
 from sklearn.metrics import matthews_corrcoef
 
 from pdlib.baselines import action_probe_top1
-from pdlib.data import action_clips, load_manifest, preprocess, preprocess_actions, task_clips
+from pdlib.data import ClipSpec, action_clips, load_manifest, preprocess, preprocess_actions, task_clips
 from pdlib.folds import load_or_make_folds
 from pdlib.layout import Layout
 from pdlib.models import build_model, save_model
+from pdlib.run import load_params
 from pdlib.synth import make_synact
 from pdlib.task_level import cross_validate
 from pdlib.train import TrainConfig, fit, predict, seed_everything
 
-DEFAULT = {"lr": 0.01, "weight_decay": 1e-5}  # params/default.yaml's pretraining: the focal loss, SGD
+P = load_params("default")  # the default profile's recipe, read from params/default.yaml
+DEFAULT = {"lr": P["pretrain_lr"], "weight_decay": P["pretrain_weight_decay"]}  # its pretraining: focal loss, SGD
 CE = {"loss_form": "softmax", "gamma": 0.0}  # cross-entropy (Cui's softmax form, gamma 0, balanced classes)
 ADAMW = {"optimizer": "adamw", "lr": 2e-3, "weight_decay": 0.05, "lr_schedule": "cosine", "warmup_epochs": 1}
 SGD_COSINE = {"lr": 0.1, "weight_decay": 5e-4, "lr_schedule": "cosine", "warmup_epochs": 1}
-RGB, DIFF = {"widen": 0.25}, {"widen": 0.25, "frame_diff": True}  # DIFF: ResNet3D.frame_diff
+RGB, DIFF = {"widen": P["widen"]}, {"widen": P["widen"], "frame_diff": True}  # DIFF: ResNet3D.frame_diff
 # lever -> (TrainConfig changes, model options)
 LEVERS: dict[str, tuple[dict, dict]] = {
     "baseline": (DEFAULT, RGB),
@@ -45,8 +47,8 @@ LEVERS: dict[str, tuple[dict, dict]] = {
     "frame_diff+ce": (DEFAULT | CE, DIFF),
     "frame_diff+ce+sgd0.1_cosine": (CE | SGD_COSINE, DIFF),
 }
-TASK_CONFIG = {"epochs": 6, "batch_size": 15, "lr": 0.01, "weight_decay": 0.01}  # params/default.yaml's tasks
-# (with its clip_window "middle": 16 consecutive frames)
+TASK_CONFIG = {k: P[k] for k in ("epochs", "batch_size", "lr", "weight_decay")}  # the default profile's tasks
+# (with its clip_window: "middle", consecutive frames)
 
 
 def task_mcc(synpd, folds, layout: Layout, name: str, options: dict, pretrained: Path | None) -> dict[str, float]:
@@ -54,7 +56,7 @@ def task_mcc(synpd, folds, layout: Layout, name: str, options: dict, pretrained:
     config = TrainConfig(**TASK_CONFIG, progress=False)
     out = {}
     for task in ("finger", "hand"):
-        preds = cross_validate(task_clips(synpd, task), folds, lambda: build_model("r3d18", 2, **options),
+        preds = cross_validate(task_clips(synpd, task), folds, lambda: build_model(P["task_model"], 2, **options),
                                config, layout, name, task, pretrained=pretrained)
         ok = preds["pred"].notna()
         out[task] = matthews_corrcoef(preds.loc[ok, "label"], preds.loc[ok, "pred"].astype(int))
@@ -63,29 +65,32 @@ def task_mcc(synpd, folds, layout: Layout, name: str, options: dict, pretrained:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=8)
+    ap.add_argument("--epochs", type=int, default=P["pretrain_epochs"])
     ap.add_argument("--levers", nargs="+", default=list(LEVERS), choices=list(LEVERS))
     ap.add_argument("--no-tasks", action="store_true", help="Table II's top-1 only")
     args = ap.parse_args()
     default, layout = Layout("default"), Layout("ablation")
     shutil.rmtree(layout.base, ignore_errors=True)
-    root = make_synact(default.synth_dir("synact"), size="default", seed=0, progress=False)
-    train, test, classes = action_clips(preprocess_actions(root, 16, 64, default.cache_dir, "synact", (1,)), 1)
+    root = make_synact(default.synth_dir("synact"), size=P["synact_size"], seed=P["seed"], progress=False)
+    actions = preprocess_actions(root, ClipSpec.from_params(P, "pretrain_"), default.cache_dir, "synact", (1,))
+    train, test, classes = action_clips(actions, 1)
     if not args.no_tasks:
-        synpd = preprocess(default.dataset_root, 16, 64, default.cache_dir, progress=False, window="middle")
-        folds = load_or_make_folds(load_manifest(default.dataset_root)[0], default.folds_csv)
+        synpd = preprocess(default.dataset_root, ClipSpec.from_params(P), default.cache_dir, progress=False)
+        folds = load_or_make_folds(default, load_manifest(default.dataset_root)[0], P["n_splits"], P["seed"])
     print(f"SynAct split 1: {len(train)} train / {len(test)} test clips, {len(classes)} classes "
-          f"(chance {100 / len(classes):.1f}%), 16x64x64, {args.epochs} epochs, {torch.get_num_threads()} threads")
+          f"(chance {100 / len(classes):.1f}%), {P['pretrain_frames']}x{P['pretrain_size']}x{P['pretrain_size']}, "
+          f"{args.epochs} epochs, {torch.get_num_threads()} threads")
     t0 = time.perf_counter()
     print(f"{'probe (motion + appearance, logistic)':30s} test {action_probe_top1(train, test):5.1f}%  "
           f"{time.perf_counter() - t0:6.0f} s", flush=True)
     scratch_done = set()
     for name in args.levers:
         changes, options = LEVERS[name]
-        config = TrainConfig(**({"epochs": args.epochs, "batch_size": 15, "progress": False} | changes))
+        config = TrainConfig(**({"epochs": args.epochs, "batch_size": P["pretrain_batch_size"], "progress": False}
+                                | changes))
         seed_everything(config.seed, torch.device("cpu"))
         t0 = time.perf_counter()
-        model = fit(build_model("r3d18", len(classes), **options), train, None, config).model
+        model = fit(build_model(P["pretrain_depth"], len(classes), **options), train, None, config).model
         seconds = time.perf_counter() - t0
         top1 = {split: 100 * float(np.mean(predict(model, d, config).argmax(1) == d.labels.numpy()))
                 for split, d in (("test", test), ("train", train))}

@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import RandomSampler
 
-from pdlib.data import ClipDataset, cache_clips, preprocess, to_model_input
+from pdlib.data import ClipDataset, ClipSpec, cache_clips, preprocess, to_model_input
 from pdlib.train import TrainConfig, clip_loader
 
 
@@ -59,7 +59,7 @@ def bench_preprocess_1080p(tmp: Path, clips: int, frames: int, size: int, worker
           f"in {time.perf_counter() - t:.1f} s")
     paths = distinct_copies(src, clips)
     t = time.perf_counter()
-    status = cache_clips(paths, frames, size, tmp / "cache_hd", workers=workers, progress=False)
+    status = cache_clips(paths, ClipSpec(frames, size), tmp / "cache_hd", workers=workers, progress=False)
     dt = time.perf_counter() - t
     assert status["ok"].all() and status["decoded"].all(), status
     print(f"preprocess 1080p25 6 s H.264 -> {frames}x{size}x{size}: {clips} clips, {workers} workers: "
@@ -68,7 +68,7 @@ def bench_preprocess_1080p(tmp: Path, clips: int, frames: int, size: int, worker
 
 def bench_preprocess_dataset(root: Path, tmp: Path, frames: int, size: int, workers: int) -> None:
     t = time.perf_counter()
-    result = preprocess(root, frames, size, cache_dir=tmp / "cache_ds", workers=workers, progress=False)
+    result = preprocess(root, ClipSpec(frames, size), tmp / "cache_ds", workers=workers, progress=False)
     dt = time.perf_counter() - t
     print(f"preprocess {root} -> {frames}x{size}x{size}: {len(result)} videos "
           f"({int(result['ok'].sum())} ok), {workers} workers: {len(result) / dt:.2f} clips/s")

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pdlib.data import preprocess, task_clips
-from pdlib.folds import load_or_make_folds
+from pdlib.data import ClipSpec, preprocess, task_clips
+from pdlib.folds import patient_folds
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.models import build_model
 from pdlib.synth import make_synpd
@@ -46,16 +46,19 @@ def compute_only(model, batch, labels, config: TrainConfig, steps: int) -> float
 
 
 def main() -> None:
+    from pdlib.run import load_params  # here, not at the top: gpu_check imports this file and needs no papermill
+
+    smoke = load_params("smoke")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("synpd", nargs="?", default="outputs/smoke/data/synpd")
-    ap.add_argument("--synpd-size", default="smoke", help="SynPD size generated into SYNPD_DIR when absent")
+    ap.add_argument("--synpd-size", default=smoke["synpd_size"], help="SynPD size generated into SYNPD_DIR when absent")
     ap.add_argument("--task", default="finger")
-    ap.add_argument("--model", default="r3d18")
-    ap.add_argument("--widen", type=float, default=0.25)
-    ap.add_argument("--frames", type=int, default=8)
-    ap.add_argument("--size", type=int, default=32)
-    ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=15)
+    ap.add_argument("--model", default=smoke["task_model"])
+    ap.add_argument("--widen", type=float, default=smoke["widen"])
+    ap.add_argument("--frames", type=int, default=smoke["frames"])
+    ap.add_argument("--size", type=int, default=smoke["size"])
+    ap.add_argument("--epochs", type=int, default=smoke["epochs"])
+    ap.add_argument("--batch-size", type=int, default=smoke["batch_size"])
     ap.add_argument("--fold", type=int, default=0)
     ap.add_argument("--gpu-resident", action="store_true", help="move the clips to the GPU first")
     args = ap.parse_args()
@@ -63,11 +66,11 @@ def main() -> None:
     root = Path(args.synpd)
     t0 = time.perf_counter()
     make_synpd(root, size=args.synpd_size, seed=0, progress=False)
-    ds = task_clips(preprocess(root, args.frames, args.size, cache_dir=root.parent / "cache"), args.task)
-    folds = load_or_make_folds(ds.meta, root.parent / "folds.csv")
+    ds = task_clips(preprocess(root, ClipSpec(args.frames, args.size), root.parent / "cache"), args.task)
+    folds = patient_folds(ds.meta)
     print(f"data: {len(ds)} clips of {args.task} ({tuple(ds.clips.shape[1:])}) ready in "
           f"{time.perf_counter() - t0:.1f} s")
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=0.01, progress=False)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=smoke["lr"], progress=False)
     device = resolve_device(config.device)
     if args.gpu_resident and device.type == "cuda":
         ds = ds.to(device)

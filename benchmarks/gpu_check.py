@@ -35,9 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_models import MODES, train_step_ms  # noqa: E402  (the benchmark beside this file)
 from bench_train import compute_only  # noqa: E402
 
-from pdlib.data import ClipDataset, preprocess, task_clips  # noqa: E402
+from pdlib.data import ClipDataset, ClipSpec, preprocess, task_clips  # noqa: E402
 from pdlib.data.cache import default_workers  # noqa: E402
-from pdlib.folds import load_or_make_folds  # noqa: E402
+from pdlib.folds import patient_folds  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model  # noqa: E402
 from pdlib.synth import make_synpd  # noqa: E402
@@ -123,7 +123,7 @@ def decode(p: dict, work: Path) -> dict:
     print(f"SynPD {p['synpd']}: {made} finger videos generated in {gen_s:.1f} s on {default_workers()} cores "
           f"({made / gen_s:.1f} videos/s; all {n_videos}: {gen_s * n_videos / made:.0f} s at that rate)")
     t0 = time.perf_counter()
-    clips = preprocess(root, p["frames"], p["size"], cache_dir=work / "cache", progress=False)
+    clips = preprocess(root, ClipSpec(p["frames"], p["size"]), work / "cache", progress=False)
     dec_s = time.perf_counter() - t0
     n = int(clips["ok"].sum())
     print(f"decoded {n} finger videos to {p['frames']}x{p['size']}x{p['size']} in {dec_s:.1f} s on "
@@ -136,7 +136,7 @@ def finger_cv(p: dict, data: dict, work: Path) -> float:
     """4: finger's 5-fold CV, I3D from scratch at the paper recipe (lr 1e-3, weight decay 0.01), p["epochs"] per
     fold; seconds scaled to the paper's p["paper_epochs"] (evaluation scaled with it: an upper bound)."""
     ds = task_clips(data["clips"], "finger")
-    folds = load_or_make_folds(ds.meta, work / "folds.csv")
+    folds = patient_folds(ds.meta)
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch"], lr=1e-3, weight_decay=0.01, progress=False)
     if torch.cuda.is_available():
         ds = ds.to(resolve_device(config.device))

@@ -7,7 +7,7 @@ frame difference, 4x4 average-pooled) -> L2 logistic regression (scikit-learn, C
 balanced classes) in the dataset's patient-level 5 folds -> pooled out-of-fold MCC. It trains in seconds and
 calibrates what the deep models of notebook 02 should at least reach with the same sampling; compare
 `--window none` (T frames spread over the whole video, the study) with `--window middle` (T consecutive
-frames at the native rate). Clips are cached under --cache (default: <DATASET>/.pdlib_cache).
+frames at the native rate). Clips are cached under --cache (default: the default profile's, outputs/default/cache).
 """
 
 import argparse
@@ -18,9 +18,10 @@ from sklearn.linear_model import LogisticRegressionCV
 from sklearn.metrics import matthews_corrcoef
 
 from pdlib.baselines import motion_features
-from pdlib.data import cache_clips
+from pdlib.data import ClipSpec, cache_clips
 from pdlib.data.manifest import load_manifest
-from pdlib.folds import load_or_make_folds
+from pdlib.folds import patient_folds, read_folds
+from pdlib.layout import Layout
 
 
 def main() -> None:
@@ -31,20 +32,20 @@ def main() -> None:
     ap.add_argument("--window", default="none", help="'none' (spread over the video), 'middle' or a start frame")
     ap.add_argument("--tasks", nargs="+", default=["finger", "hand", "pronation", "toe", "leg", "postural",
                                                    "kinetic"])
-    ap.add_argument("--folds", type=Path, help="fold CSV (default: made and saved beside the cache)")
+    ap.add_argument("--folds", type=Path, help="fold CSV (default: made with seed 0, as the notebooks make them)")
     ap.add_argument("--cache", type=Path)
     args = ap.parse_args()
-    window = None if args.window == "none" else (int(args.window) if args.window.isdigit() else args.window)
+    spec = ClipSpec(args.frames, args.size, None if args.window == "none" else args.window)
     root = args.dataset.resolve()
-    cache = args.cache or root / ".pdlib_cache"
+    cache = args.cache or Layout("default").cache_dir
     videos, _ = load_manifest(root)
-    folds = load_or_make_folds(videos, args.folds or cache / "folds.csv")
+    videos["patient"] = videos["patient"].astype(str)
+    folds = read_folds(args.folds) if args.folds else patient_folds(videos)
     folds.index = folds.index.astype(str)
     print(f"{root.name}: {args.frames}x{args.size}x{args.size}, window {args.window}")
     for task in args.tasks:
         rows = videos[videos["task"] == task].reset_index(drop=True)
-        status = cache_clips(list(rows["path"]), args.frames, args.size, cache, window=window,
-                             progress=False)
+        status = cache_clips(list(rows["path"]), spec, cache, progress=False)
         rows, status = rows[status["ok"].to_numpy()], status[status["ok"]]
         x = motion_features(np.stack([np.load(p) for p in status["cache"]]))
         y, fold = rows["label"].to_numpy(), rows["patient"].astype(str).map(folds).to_numpy()

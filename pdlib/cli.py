@@ -33,11 +33,15 @@ def _check(args) -> int:
 
 
 def _preprocess(args) -> int:
-    from pdlib.data import preprocess_main
-    from pdlib.data.video import parse_window
+    from pdlib.data import ClipSpec, preprocess_main
+    from pdlib.layout import Layout
+    from pdlib.run import load_params
 
-    return preprocess_main(args.dir, args.frames, args.size, cache_dir=args.cache, workers=args.workers,
-                           window=parse_window(args.window))
+    params = load_params(args.profile)
+    spec = ClipSpec.from_params({"frames": args.frames or params["frames"], "size": args.size or params["size"],
+                                 "clip_window": params.get("clip_window") if args.window is None else args.window})
+    cache = args.cache or Layout(args.profile).cache_dir
+    return preprocess_main(args.dir, spec, cache, workers=args.workers)
 
 
 def _positive_int(text: str) -> int:
@@ -82,17 +86,23 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("dir")
     c.set_defaults(func=_check)
 
-    pp = sub.add_parser("preprocess", help="decode every video once into the clip cache",
-                        description="Decode every video once into the clip cache and write a report of the "
-                                    "videos skipped or warned about. Exit codes: 0 every video cached, 1 some "
-                                    "videos skipped (listed), 2 a malformed dataset or invalid arguments.")
+    pp = sub.add_parser("preprocess", help="decode every video once into a profile's clip cache",
+                        description="Decode every video once into the clip cache that `pdlib reproduce --profile "
+                                    "P` reads (outputs/P/cache), with the clip spec of params/P.yaml (frames, size, "
+                                    "clip_window) unless --frames, --size or --window say otherwise, and write a "
+                                    "report of the videos skipped or warned about. Exit codes: 0 every video "
+                                    "cached, 1 some videos skipped (listed), 2 a malformed dataset or invalid "
+                                    "arguments.")
     pp.add_argument("dir")
-    pp.add_argument("--frames", type=_positive_int, required=True, help="frames per clip (the study: 32)")
-    pp.add_argument("--size", type=_positive_int, required=True, help="clip side in pixels (the study: 224)")
-    pp.add_argument("--cache", default=None, help="cache folder (default: <dir>/.pdlib_cache)")
+    pp.add_argument("--profile", default="default",
+                    help="the profile whose clip spec and cache to use (default: %(default)s)")
+    pp.add_argument("--frames", type=_positive_int, help="frames per clip (default: the profile's; the study: 32)")
+    pp.add_argument("--size", type=_positive_int, help="clip side in pixels (default: the profile's; the study: 224)")
+    pp.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
     pp.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
-    pp.add_argument("--window", default="", help="'' (default): frames spread over the whole video, as the "
-                    "study; 'middle' or a start frame: consecutive frames at the native rate")
+    pp.add_argument("--window", default=None, help="'': frames spread over the whole video, as the study; "
+                    "'middle' or a start frame: consecutive frames at the native rate (default: the profile's "
+                    "clip_window)")
     pp.set_defaults(func=_preprocess)
     return p
 

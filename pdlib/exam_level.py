@@ -28,14 +28,14 @@ from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from pdlib.data import load_manifest
 from pdlib.features import load_exam_features
-from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes
+from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, read_folds
 from pdlib.layout import Layout
 from pdlib.losses import ClassBalancedFocalLoss
+from pdlib.metrics import task_rank
 from pdlib.models.heads import METHOD_INPUT, METHODS, AssemblingHead, build_assembler, task_weights
 from pdlib.tasks import TASKS
 
 INPUTS: tuple[str, ...] = ("avgpool", "layer4")
-NUMERIC: list[str] = ["exams", "acc_mean", "acc_std", "mcc_mean", "mcc_std"]  # numeric table columns
 MISSING_COLUMNS: list[str] = ["exam", "patient", "fold", "side", "reason"]
 
 
@@ -223,7 +223,7 @@ def fit_head(method: str, x: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, 
     return head.eval()
 
 
-def cross_validate(data: AssemblingData, method: str, feature: str, tasks: tuple[str, ...] | None = None,
+def cross_validate_heads(data: AssemblingData, method: str, feature: str, tasks: tuple[str, ...] | None = None,
                    config: HeadConfig | None = None, repeats: int = 20, seed: int = 0,
                    keep_heads: bool = False) -> CVResult:
     """Train/test one head within every fold, `repeats` times (Sec. V-D); see the module docstring.
@@ -272,15 +272,9 @@ def single_task_results(data: AssemblingData, config: HeadConfig | None = None, 
                         inputs: tuple[str, ...] = INPUTS) -> pd.DataFrame:
     """Each task alone -> examination class (Table VII): a row per (task, input), mean/std over repeats."""
     rows = [{"task": t, "input": i,
-             **cross_validate(data, "single_task", i, (t,), config, repeats, seed).summary()}
+             **cross_validate_heads(data, "single_task", i, (t,), config, repeats, seed).summary()}
             for t in (tasks or data.tasks) for i in inputs]
     return pd.DataFrame(rows)
-
-
-def task_rank(results: pd.DataFrame) -> pd.Series:
-    """Table VII's rank of each row's task: by the task's MCC averaged over its inputs (1 = best, ties share)."""
-    rank = results.groupby("task")["mcc_mean"].mean().rank(ascending=False, method="min").astype(int)
-    return results["task"].map(rank)
 
 
 def best_single_task(results: pd.DataFrame) -> tuple[str, str]:
@@ -294,13 +288,15 @@ def assembling_results(data: AssemblingData, baseline: tuple[str, str], config: 
                        ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, CVResult]]:
     """Tables VIII/IX: the baseline (task, input) and the methods of Table I on all tasks.
 
-    Returns (results, weights, runs): results has method, input, tasks and the numbers (NUMERIC); weights
-    has method, repeat, fold, task, weight (Fig. 7 uses vector_weighting); runs maps each method to its
+    Returns (results, weights, runs): results has method, input, tasks and the numbers (exams, acc_mean,
+    acc_std, mcc_mean, mcc_std); weights has method, repeat, fold, task, weight (Fig. 7 uses
+    vector_weighting); runs maps each method to its
     CVResult with the fitted heads.
     """
     task, inp = baseline
-    runs = {"single_task": cross_validate(data, "single_task", inp, (task,), config, repeats, seed, keep_heads=True)}
-    runs |= {m: cross_validate(data, m, METHOD_INPUT[m], None, config, repeats, seed, keep_heads=True)
+    runs = {"single_task": cross_validate_heads(data, "single_task", inp, (task,), config, repeats, seed,
+                                                keep_heads=True)}
+    runs |= {m: cross_validate_heads(data, m, METHOD_INPUT[m], None, config, repeats, seed, keep_heads=True)
              for m in methods}
     all_tasks = ", ".join(data.tasks)
     results = pd.DataFrame([{"method": m, "input": inp if m == "single_task" else METHOD_INPUT[m],
@@ -315,7 +311,7 @@ def save_heads(path: Path, method: str, result: CVResult, tasks: tuple[str, ...]
     """Write every fitted head of one method: `<path>.safetensors` (keys fold<k>.repeat<r>.<param>) and
     `<path>.json` (what `build_assembler` needs to rebuild them, and the tasks in order)."""
     if not result.heads:
-        raise ValueError(f"save_heads({method}): the result holds no heads (cross_validate(keep_heads=True))")
+        raise ValueError(f"save_heads({method}): the result holds no heads (cross_validate_heads(keep_heads=True))")
     state = {f"fold{k}.repeat{r}.{name}": t.detach().contiguous()
              for (k, r), head in result.heads.items() for name, t in head.state_dict().items()}
     head = next(iter(result.heads.values()))
@@ -372,9 +368,7 @@ class ExamExperiment:
         """Examinations, classes and per-fold features (the folds notebook 02 used, `layout.folds_csv`)."""
         feature_tasks(self.layout, self.feature_setting)  # fail on missing features before reading the dataset
         _, exams = load_manifest(self.layout.dataset_root)
-        if not self.layout.folds_csv.is_file():
-            raise FileNotFoundError(f"no folds at {self.layout.folds_csv}: run notebooks/02_task_level.ipynb first")
-        folds = pd.read_csv(self.layout.folds_csv, dtype={"patient": str}).set_index("patient")["fold"]
+        folds = read_folds(self.layout.folds_csv)
         return load_assembling_data(self.layout, self.feature_setting, exams, folds, self.scheme,
                                     self.slight_vs_severe)
 
@@ -384,32 +378,49 @@ class ExamExperiment:
                 f"study tasks without features: {d.missing_tasks or 'none'}; "
                 f"task files missing in a fold (masked there): {d.missing_files or 'none'}")
 
+    @property
+    def feature_units(self) -> dict[str, str]:
+        """The feature units read, by identity ({task: recipe digest}): they name the models, folds and clips."""
+        return {t: self.layout.digest(self.layout.feature_unit(self.feature_setting, t))
+                for t in feature_tasks(self.layout, self.feature_setting)[0]}
+
+    @property
+    def baseline_recipe(self) -> dict:
+        """What notebook 03's choice depends on (not on slight_vs_severe: notebook 05 reuses 03's choice)."""
+        return {"head": asdict(self.head), "repeats": self.repeats, "seed": self.seed, "scheme": self.scheme,
+                "features": self.feature_setting, "feature_units": self.feature_units}
+
     def single_task(self) -> pd.DataFrame:
         """Table VII's numbers (a row per task and input), and the baseline they choose saved as data for
-        notebooks 04 and 05 (`layout.baseline`)."""
+        notebooks 04 and 05 (`layout.baseline`, in a unit stamped with `baseline_recipe`). The heads are
+        refitted every time (seconds), so the unit is only stamped: a stale one is cleared first."""
         results = single_task_results(self.data, self.head, self.repeats, self.seed)
         task, inp = best_single_task(results)
-        self.layout.baseline.write_text(json.dumps({"task": task, "input": inp, "scheme": self.scheme,
-                                                    "feature_setting": self.feature_setting}, indent=2))
+        self.layout.current(self.layout.baseline_unit, self.baseline_recipe)
+        self.layout.baseline.write_text(json.dumps({"task": task, "input": inp}, indent=2))
         return results
 
     @property
     def baseline(self) -> tuple[str, str]:
-        """(task, input) of the single-task baseline chosen by notebook 03."""
+        """(task, input) of the single-task baseline chosen by notebook 03 from the same features and head
+        recipe (the staleness rule: a choice made from other ones is removed, and notebook 03 must run again)."""
         path = self.layout.baseline
-        if not path.is_file():
-            raise FileNotFoundError(f"{path} does not exist: run notebooks/03_single_task_baseline.ipynb first "
-                                    "(its Table VII picks the single-task baseline)")
+        if not (self.layout.current(self.layout.baseline_unit, self.baseline_recipe) and path.is_file()):
+            raise FileNotFoundError(f"no single-task baseline at {path} for these features and head settings: "
+                                    "run notebooks/03_single_task_baseline.ipynb first (its Table VII picks it)")
         saved = json.loads(path.read_text())
         return saved["task"], saved["input"]
 
     def assemble(self, name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Tables VIII/IX's numbers and the task weights; every fitted head is saved under `layout.heads(name)`
-        (the attention explorer shows their weights)."""
+        (the attention explorer shows their weights). The heads are refitted every time (seconds), so the unit
+        is only stamped with what made them (features and baseline by identity): a stale one is cleared first."""
         baseline = self.baseline
         results, weights, runs = assembling_results(self.data, baseline, self.head, self.repeats, self.seed)
         stamp = {"head": asdict(self.head), "repeats": self.repeats, "seed": self.seed, "scheme": self.scheme,
-                 "slight_vs_severe": self.slight_vs_severe, "features": self.feature_setting, "baseline": baseline}
+                 "slight_vs_severe": self.slight_vs_severe, "features": self.feature_setting,
+                 "feature_units": self.feature_units, "baseline": baseline,
+                 "baseline_unit": self.layout.digest(self.layout.baseline_unit)}
         self.layout.current(self.layout.heads(name), stamp)
         for method, result in runs.items():
             tasks = (baseline[0],) if method == "single_task" else self.data.tasks

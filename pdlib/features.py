@@ -20,7 +20,7 @@ def _batches(model: nn.Module, dataset: Dataset,
         yield feats["avgpool"].float().cpu().numpy(), feats["layer4"].float().cpu().numpy()
 
 
-def extract_features(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None
+def clip_features(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None
                      ) -> tuple[np.ndarray, np.ndarray]:
     """`avgpool` (N, d) and `layer4` (N, C, T', H', W') float32 features of every clip (Sec. III-C, Table I):
     the inputs of the vector-based and the attention-based assembling heads."""

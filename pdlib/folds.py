@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from pdlib.layout import Layout, digest
 from pdlib.tasks import task_label
 
 # Examination-level cut-offs of the study (Sec. V-D): slight [0, 23], moderate (23, 40], severe (40, ...).
@@ -39,18 +40,53 @@ def patient_folds(videos: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> pd.
     return fold.astype(int)
 
 
-def load_or_make_folds(videos: pd.DataFrame, path: str | Path, n_splits: int = 5, seed: int = 0) -> pd.Series:
-    """The dataset's fold file: read `path` when it exists and covers every patient, else make and save it."""
+def read_folds(path: str | Path) -> pd.Series:
+    """The fold per patient (index: patient id as str) of a folds.csv (`Layout.folds_csv`)."""
     path = Path(path)
-    if path.is_file():
-        saved = pd.read_csv(path, dtype={"patient": str}).set_index("patient")["fold"]
-        missing = set(videos["patient"].astype(str)) - set(saved.index)
-        if not missing and saved.nunique() == n_splits:
-            return saved.astype(int)
-    fold = patient_folds(videos.assign(patient=videos["patient"].astype(str)), n_splits=n_splits, seed=seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fold.to_csv(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no folds at {path}: run notebooks/02_task_level.ipynb first")
+    return pd.read_csv(path, dtype={"patient": str}).set_index("patient")["fold"].astype(int)
+
+
+def _given_folds(path: Path, videos: pd.DataFrame, n_splits: int) -> pd.Series:
+    """A dataset's own folds.csv, checked: every patient has a fold in 0..n_splits-1, and every fold is used."""
+    try:
+        fold = read_folds(path)
+    except (KeyError, ValueError) as err:
+        raise ValueError(f"{path}: expected columns patient,fold with integer folds ({err})") from None
+    missing = sorted(set(videos["patient"].astype(str)) - set(fold.index))
+    if missing:
+        raise ValueError(f"{path}: patients {missing[:5]}{' ...' if len(missing) > 5 else ''} have no fold")
+    found = sorted(int(k) for k in fold.unique())
+    if found != list(range(n_splits)):
+        raise ValueError(f"{path}: expected folds 0..{n_splits - 1} (n_splits {n_splits}), found {found}")
     return fold
+
+
+def load_or_make_folds(layout: Layout, videos: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> pd.Series:
+    """The run's folds (`layout.folds`, a unit under the one staleness rule): the dataset's own `folds.csv`
+    when it has one (docs/DATASET.md), else made from the videos (patient, task, label) with n_splits and
+    seed; reused while what made them is unchanged, else made again (and every recipe that named the old
+    folds by `folds_identity` becomes stale)."""
+    given = layout.dataset_root / "folds.csv"
+    if given.is_file():
+        stamp = {"given": str(given), "content": digest(given.read_bytes()), "n_splits": n_splits}
+    else:
+        cols = [c for c in ("video", "patient", "task", "label", "score") if c in videos.columns]
+        stamp = {"n_splits": n_splits, "seed": seed, "videos": digest(videos[cols].to_csv(index=False))}
+    if layout.current(layout.folds, stamp) and layout.folds_csv.is_file():
+        return read_folds(layout.folds_csv)
+    if given.is_file():
+        fold = _given_folds(given, videos, n_splits)
+    else:
+        fold = patient_folds(videos.assign(patient=videos["patient"].astype(str)), n_splits=n_splits, seed=seed)
+    fold.to_csv(layout.folds_csv)
+    return fold
+
+
+def folds_identity(layout: Layout) -> str:
+    """What a recipe names the folds by: their recipe (videos, n_splits, seed) and their content."""
+    return digest(layout.digest(layout.folds) + layout.folds_csv.read_text())
 
 
 def exam_classes(totals: pd.Series | Iterable[float], scheme: str = "cutoffs",

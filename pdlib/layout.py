@@ -5,55 +5,38 @@ A run is a profile and a dataset. `Layout(profile, dataset)` names every path un
 pdlib formats an artefact path. The staleness rule is `Layout.current`, the same for every artefact: a
 unit folder holds a `recipe.json`; when the recipe asked for equals it the unit is reused (and a killed
 run resumes inside it), otherwise the folder and what was derived from it are removed and rebuilt.
+A recipe names what it consumed by identity: an upstream unit by `Layout.digest` (the digest of its
+recipe), so a changed upstream recipe makes every unit that consumed it stale, and nothing else.
 
-`ClipSpec` is the frozen clip sampling (frames, size, window, crop) a model is trained on: it is part of
-every recipe and of the model's saved config, so whoever loads a model gets its clips from it.
+`ClipSpec` (`pdlib.data.spec`) is the frozen clip sampling (frames, size, window, crop) a model is
+trained on: it is part of every recipe and of the model's saved config.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from pdlib.data.spec import ClipSpec
 from pdlib.paths import outputs_root, resolve
+
+__all__ = ["RECIPE", "ClipSpec", "Layout", "digest", "recipe_text"]
 
 RECIPE = "recipe.json"
 SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "heads", "predictions", "data", "cache")
 
 
-@dataclass(frozen=True)
-class ClipSpec:
-    """How a video becomes a clip (read_clip): T frames of S x S pixels, spread over the video (window None,
-    the study) or consecutive from a window ("middle" or a start frame), inside the manifest's crop box
-    (crop True) or the whole frame."""
-
-    frames: int
-    size: int
-    window: int | str | None = None
-    crop: bool = True
-
-    def __post_init__(self):
-        if self.frames < 1 or self.size < 1:
-            raise ValueError(f"ClipSpec: expected frames >= 1 and size >= 1, found {self.frames}, {self.size}")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def of_model(cls, model) -> ClipSpec:
-        """The clip spec a saved task model was trained on (its config's `clip`, written by the experiments)."""
-        clip = getattr(model, "pdlib_config", {}).get("clip")
-        if clip is None:
-            raise ValueError(f"model {getattr(model, 'pdlib_config', {}).get('name', '?')} has no clip spec in "
-                             "its saved config: retrain it with the task-level experiments (notebook 02)")
-        return cls(**clip)
-
-
 def recipe_text(recipe: dict) -> str:
     return json.dumps(recipe, sort_keys=True, default=str)
+
+
+def digest(text: str | bytes) -> str:
+    """blake2b-128 hex digest: the identity of a recipe (its text) or of a file's content."""
+    return hashlib.blake2b(text.encode() if isinstance(text, str) else text, digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -97,11 +80,17 @@ class Layout:
         return self.dataset_root / "ceiling.csv"
 
     @property
+    def folds(self) -> Path:
+        """Unit folder of the patient folds: folds.csv, recipe.json (dataset, n_splits, seed)."""
+        return self.dir("data") / "folds"
+
+    @property
     def folds_csv(self) -> Path:
-        return self.dir("data") / "folds.csv"
+        return self.folds / "folds.csv"
 
     @property
     def cache_dir(self) -> Path:
+        """The clip cache of this run, read by the notebooks and filled by `pdlib preprocess --profile`."""
         return self.dir("cache")
 
     # ---- models and what they make ----
@@ -109,6 +98,10 @@ class Layout:
         """Unit folder of `arch` trained from scratch on split `split` of an action dataset: model.*,
         history.csv, recipe.json."""
         return self.dir("models") / "pretrained" / source / f"{arch}_split{split}"
+
+    def pretrained_model(self, source: str, arch: str, split: int) -> Path:
+        """The pretrained model (`load_model`'s path: `.safetensors` and `.json`) in its unit."""
+        return self.pretrained(source, arch, split) / "model"
 
     def pretraining(self, source: str) -> Path:
         """Notebook 01's pretraining recipe on `source` (clip spec, training config, options), as JSON."""
@@ -135,20 +128,28 @@ class Layout:
 
     def trained_tasks(self, setting: str) -> list[str]:
         """Tasks of `setting` with at least one saved fold model."""
-        return sorted({p.parent.name for p in self.setting_models(setting).glob("*/fold*.json")})
+        return sorted({p.parent.name for p in self.setting_models(setting).glob("*/fold*.safetensors")})
 
     def trained_folds(self, setting: str, task: str) -> list[int]:
         """Folds of (setting, task) with a saved model."""
-        return sorted(int(p.stem.removeprefix("fold")) for p in self.task_unit(setting, task).glob("fold*.json"))
+        return sorted(int(p.stem.removeprefix("fold"))
+                      for p in self.task_unit(setting, task).glob("fold*.safetensors"))
 
     def fold_model(self, setting: str, task: str, fold: int) -> Path:
+        """Fold k's model (`load_model`'s path: fold<k>.safetensors and fold<k>.json)."""
         return self.task_unit(setting, task) / f"fold{fold}"
 
     def fold_history(self, setting: str, task: str, fold: int) -> Path:
         return self.task_unit(setting, task) / f"fold{fold}_history.csv"
 
     def fold_checkpoint_dir(self, setting: str, task: str, fold: int) -> Path:
-        return self.task_unit(setting, task) / f"fold{fold}"
+        """Where fold k's epoch checkpoint (last.pt) lives while it trains."""
+        return self.task_unit(setting, task) / f"fold{fold}_checkpoint"
+
+    @staticmethod
+    def saved(model: Path) -> bool:
+        """Whether a model was saved at `model` (save_model writes the `.json`, then the `.safetensors`)."""
+        return Path(f"{model}.safetensors").is_file()
 
     def predictions(self, setting: str, task: str) -> Path:
         """Out-of-fold predictions of one (setting, task), derived from its unit."""
@@ -176,9 +177,14 @@ class Layout:
         return self.heads(experiment) / method
 
     @property
+    def baseline_unit(self) -> Path:
+        """Unit folder of notebook 03's choice: baseline.json, recipe.json (the features and head recipe)."""
+        return self.dir("heads") / "single_task_baseline"
+
+    @property
     def baseline(self) -> Path:
         """The single-task baseline (task, input) chosen by notebook 03 from Table VII, as data."""
-        return self.dir("heads") / "single_task_baseline.json"
+        return self.baseline_unit / "baseline.json"
 
     # ---- reports ----
     def table(self, name: str) -> Path:
@@ -215,6 +221,14 @@ class Layout:
         unit.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
         return False
+
+    def digest(self, unit: Path) -> str:
+        """The identity of a unit: the digest of its recipe.json (raises when it has none). A recipe that
+        consumed the unit names it by this."""
+        path = unit / RECIPE
+        if not path.is_file():
+            raise FileNotFoundError(f"{unit} has no {RECIPE}: it was not made by the suite's experiments")
+        return digest(path.read_text())
 
     def recipe(self, unit: Path) -> dict:
         """The recipe a unit was made with (raises when it has none)."""

@@ -190,3 +190,9 @@ def task_metrics(preds_by_setting: dict[str, pd.DataFrame], **kw) -> pd.DataFram
         for task in _task_order(preds["task"].unique()):
             rows.append({"setting": setting, "task": task, **summarize(preds[preds["task"] == task], **kw)})
     return pd.DataFrame(rows)
+
+
+def task_rank(results: pd.DataFrame) -> pd.Series:
+    """Table VII's rank of each row's task: by the task's MCC averaged over its inputs (1 = best, ties share)."""
+    rank = results.groupby("task")["mcc_mean"].mean().rank(ascending=False, method="min").astype(int)
+    return results["task"].map(rank)

@@ -47,19 +47,43 @@ def profiles(root: Path | None = None) -> list[str]:
 
 
 def load_params(profile: str, root: Path | None = None) -> dict:
-    """The flat parameter dict of `params/<profile>.yaml`; an unknown profile lists the known ones."""
+    """The flat parameter dict of `params/<profile>.yaml`; an unknown profile lists the known ones.
+
+    A file's top-level `extends: <base>` starts from the base profile's dict (itself possibly extending
+    another) and updates it with the file's own keys; `extends` is not in the result.
+    """
     root = root or repo_root()
-    path = root / "params" / f"{profile}.yaml"
-    if not path.is_file():
-        raise ReproduceError(f"unknown profile {profile!r}: no {path.relative_to(root)}; "
-                             f"profiles: {', '.join(profiles(root)) or 'none'}")
-    params = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(params, dict):
-        raise ReproduceError(f"{path}: expected a flat mapping of parameters, found {type(params).__name__}")
-    nested = [k for k, v in params.items() if isinstance(v, dict)]
-    if nested:
-        raise ReproduceError(f"{path}: parameters must be flat; nested keys: {nested}")
-    return params
+    chain: list[str] = []  # the profiles read, child first
+    layers: list[dict] = []
+    while True:
+        path = root / "params" / f"{profile}.yaml"
+        if not path.is_file():
+            if not chain:
+                raise ReproduceError(f"unknown profile {profile!r}: no {path.relative_to(root)}; "
+                                     f"profiles: {', '.join(profiles(root)) or 'none'}")
+            raise ReproduceError(f"params/{chain[-1]}.yaml: extends unknown profile {profile!r} "
+                                 f"(no {path.relative_to(root)}); profiles: {', '.join(profiles(root))}")
+        if profile in chain:
+            cycle = " -> ".join([*chain[chain.index(profile):], profile])
+            raise ReproduceError(f"params/{chain[-1]}.yaml: extends forms a cycle: {cycle}")
+        chain.append(profile)
+        params = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(params, dict):
+            raise ReproduceError(f"{path}: expected a flat mapping of parameters, found {type(params).__name__}")
+        nested = [k for k, v in params.items() if isinstance(v, dict)]
+        if nested:
+            raise ReproduceError(f"{path}: parameters must be flat; nested keys: {nested}")
+        layers.append(params)
+        base = params.pop("extends", None)
+        if base is None:
+            break
+        if not isinstance(base, str) or not base:
+            raise ReproduceError(f"{path}: extends must name a profile (a file in params/), found {base!r}")
+        profile = base
+    merged: dict = {}
+    for layer in reversed(layers):
+        merged.update(layer)
+    return merged
 
 
 def declared_parameters(notebook: Path) -> dict:
@@ -115,7 +139,6 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
         passed = {k: v for k, v in params.items() if k in declared[nb]}
         os.environ["PDLIB_NOTEBOOK"] = nb.stem
         os.environ["PDLIB_PARAMS"] = json.dumps(passed, default=str)
-        os.environ["PDLIB_PROFILE"] = profile
         t0 = time.perf_counter()
         try:
             papermill.execute_notebook(str(nb), str(dest / nb.name), parameters=passed, cwd=str(root),

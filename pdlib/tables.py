@@ -4,48 +4,19 @@ per cell, mean and std in their own columns: what `save_table` writes as CSV) an
 (what the study prints: the Markdown and LaTeX)."""
 
 from collections.abc import Collection, Sequence
-from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 
-from pdlib.exam_level import task_rank
 from pdlib.folds import CLASS_NAMES, exam_classes
-from pdlib.metrics import task_metrics
-from pdlib.task_level import SETTINGS, SettingResult
-from pdlib.tasks import TASKS, task_label
+from pdlib.metrics import task_metrics, task_rank
+from pdlib.tasks import SETTINGS, TASKS, task_label
 
 # Table VI's conditions, in its column order; other conditions of a user's dataset follow them.
 STUDY_CONDITIONS: tuple[str, ...] = ("L-OFF", "L-ON", "A", "B", "C")
 # Table IV: the study's share of class 1 (scores 2-4) per task, in percent.
 STUDY_CLASS1_PCT: dict[str, float] = {"finger": 58.0, "hand": 44.4, "pronation": 40.9, "toe": 44.9,
                                       "leg": 21.2, "postural": 27.1, "kinetic": 22.6}
-
-
-def video_durations(root: str | Path, videos: pd.DataFrame) -> pd.Series:
-    """Duration in seconds of every video (Fig. 4a), read from the container with PyAV; index = video.
-
-    Pass the usable videos (`check_dataset`'s report lists the others with their reason): an unreadable
-    file raises ValueError naming it and its row.
-    """
-    root = Path(root)
-    out = {}
-    for rel in videos["video"]:
-        path = root / rel
-        try:
-            with av.open(str(path)) as container:
-                stream = container.streams.video[0]
-                if stream.duration is not None:
-                    out[rel] = float(stream.duration * stream.time_base)
-                elif container.duration is not None:
-                    out[rel] = container.duration / av.time_base
-                else:
-                    out[rel] = float(stream.frames / stream.average_rate)
-        except (av.FFmpegError, IndexError, OSError) as err:
-            raise ValueError(f"video_durations: cannot read the duration of {path} "
-                             f"(videos.csv row video={rel!r}): {err}; pdlib check lists unusable videos") from err
-    return pd.Series(out, name="seconds").rename_axis("video")
 
 
 def class_counts(videos: pd.DataFrame, unusable: Collection[str] = ()) -> pd.DataFrame:
@@ -202,12 +173,13 @@ def table_ii(results: pd.DataFrame, datasets: Sequence[str] = ("SynAct", "UCF-10
 
 # ---- Tables III and V: task level ----
 
-def by_label(results: dict[str, SettingResult]) -> dict[str, pd.DataFrame]:
-    """The out-of-fold predictions of every setting that ran, all tasks together, keyed by table label."""
+def by_label(results: dict) -> dict[str, pd.DataFrame]:
+    """The out-of-fold predictions of every setting that ran (`task_level.SettingResult`s: label, predictions
+    per task, note), all tasks together, keyed by table label."""
     return {r.label: pd.concat(r.predictions.values(), ignore_index=True) for r in results.values() if r.predictions}
 
 
-def task_numbers(results: dict[str, SettingResult], ceiling: pd.DataFrame | None = None, **kw) -> pd.DataFrame:
+def task_numbers(results: dict, ceiling: pd.DataFrame | None = None, **kw) -> pd.DataFrame:
     """Tables III and V's numbers, tidy: a row per (setting, task) with `summarize`'s columns (`kw`: n_boot,
     n_resamples, seed), SynPD's `oracle_mcc` per task and each MCC as a fraction of it (`of_ceiling`) when
     `ceiling` is given, and a row with the `note` of each setting that could not run."""

@@ -16,25 +16,24 @@ import torch
 from torch import nn
 
 from pdlib.baselines import action_probe_top1, motion_features, probe
-from pdlib.data import ClipDataset, action_clips, load_manifest, preprocess, preprocess_actions, task_clips
+from pdlib.data import (
+    ClipDataset,
+    action_clips,
+    content_hash,
+    load_manifest,
+    preprocess,
+    preprocess_actions,
+    task_clips,
+)
 from pdlib.features import extract_task_features
-from pdlib.folds import assert_patient_disjoint, load_or_make_folds
-from pdlib.layout import ClipSpec, Layout
+from pdlib.folds import assert_patient_disjoint, folds_identity, load_or_make_folds
+from pdlib.layout import ClipSpec, Layout, digest
 from pdlib.models import build_model, load_model, load_pretrained, save_model
 from pdlib.paths import resolve
+from pdlib.tasks import PREDICTION_COLUMNS, PROBE_LABEL, SETTINGS
 from pdlib.train import CHECKPOINT, RESUME_KEYS, TrainConfig, distributed, fit, predict, resolve_device, seed_everything
 
-# setting -> (label in the tables, backbone kind, pretraining source); the study's Tables III and V.
-SETTINGS: dict[str, tuple[str, str, str | None]] = {
-    "i3d_scratch": ("I3D (scratch)", "i3d", None),
-    "i3d_synact": ("I3D (SynAct)", "i3d", "synact"),
-    "i3d_kinetics": ("I3D (Kinetics)", "i3d", "kinetics"),
-    "tsa_synact": ("TSA (SynAct)", "tsa", "synact"),
-    "probe": ("Probe (motion energy, logistic)", "probe", None),  # Table V's non-deep baseline row
-}
-PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
 UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
-PREDICTION_COLUMNS = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]
 
 
 def arch_name(base: str, kind: str) -> str:
@@ -55,11 +54,10 @@ def recipe(config: TrainConfig, clip: ClipSpec, **extra) -> dict:
     return {**{k: getattr(config, k) for k in ("epochs", *RESUME_KEYS)}, "clip": clip.as_dict(), **extra}
 
 
-def _build(arch: str, num_classes: int, options: dict, clip: ClipSpec) -> nn.Module:
-    """A fresh model whose saved config carries the clip spec it is trained on."""
-    model = build_model(arch, num_classes, **options)
-    model.pdlib_config["clip"] = clip.as_dict()
-    return model
+def videos_identity(clips: pd.DataFrame) -> str:
+    """What a recipe names its training videos by: the usable rows' names and content hashes (`preprocess`)."""
+    ok = clips.loc[clips["ok"], ["video", "hash"]].astype(str).sort_values("video")
+    return digest(ok.to_csv(index=False))
 
 
 # ---- Table II: pretraining on action datasets ----
@@ -86,8 +84,7 @@ class Pretraining:
     def run(self, data: ActionData, archs: Sequence[str], splits: Sequence[int]) -> pd.DataFrame:
         """Train (or reuse) each arch on each split; top-1 test accuracy in percent per (dataset, arch, split),
         and per split a row of the motion-and-appearance logistic probe on the same clips (arch "probe")."""
-        clips = preprocess_actions(data.root, self.clip.frames, self.clip.size, self.layout.cache_dir,
-                                   layout=data.kind, splits=splits)
+        clips = self.clips(data, splits)
         rows = []
         for split in splits:
             train, test, classes = action_clips(clips, split)
@@ -96,7 +93,7 @@ class Pretraining:
             rows.append({**common, "method": PROBE_LABEL, "arch": "probe",
                          "top1": action_probe_top1(train, test, seed=self.config.seed)})
             for arch in archs:
-                model = self._model(data.kind, arch, split, train, len(classes))
+                model = self._model(data.kind, arch, split, clips, train, len(classes))
                 prob = predict(model, test, self.config)
                 top1 = 100.0 * float(np.mean(prob.argmax(1) == test.labels.cpu().numpy()))
                 rows.append({**common, "method": method_label(arch), "arch": arch, "top1": top1})
@@ -104,16 +101,31 @@ class Pretraining:
         columns = ["dataset", "method", "arch", "split", "classes", "train", "test", "top1"]
         return pd.DataFrame(rows)[columns]
 
-    def _model(self, source: str, arch: str, split: int, train: ClipDataset, num_classes: int) -> nn.Module:
+    def clips(self, data: ActionData, splits: Sequence[int]) -> pd.DataFrame:
+        """The action dataset's videos decoded once (`preprocess_actions`) with this recipe's clip spec."""
+        return preprocess_actions(data.root, self.clip, self.layout.cache_dir, layout=data.kind, splits=splits)
+
+    def stamp(self, arch: str, clips: pd.DataFrame, split: int) -> dict:
+        """The recipe of `arch` pretrained on `split`: training settings, clip spec, options and the videos."""
+        return recipe(self.config, self.clip, arch=arch, split=split,
+                      videos=videos_identity(clips[clips[f"order{split}"].notna()]), **self.options)
+
+    def trained(self, source: str, arch: str, split: int, clips: pd.DataFrame) -> bool:
+        """Whether the unit of `arch` on `split` holds a model made by this recipe (the staleness rule)."""
         unit = self.layout.pretrained(source, arch, split)
-        stamp = recipe(self.config, self.clip, arch=arch, **self.options)
-        if self.layout.current(unit, stamp) and Path(f"{unit}/model.safetensors").is_file():
-            return load_model(unit / "model")
+        current = self.layout.current(unit, self.stamp(arch, clips, split))
+        return current and self.layout.saved(self.layout.pretrained_model(source, arch, split))
+
+    def _model(self, source: str, arch: str, split: int, clips: pd.DataFrame, train: ClipDataset,
+               num_classes: int) -> nn.Module:
+        path = self.layout.pretrained_model(source, arch, split)
+        if self.trained(source, arch, split, clips):
+            return load_model(path)
         # the initial weights too
         seed_everything(self.config.seed, resolve_device(self.config.device), self.config.deterministic)
-        result = fit(_build(arch, num_classes, self.options, self.clip), train, None, self.config)
-        save_model(result.model, unit / "model")
-        result.history.to_csv(unit / "history.csv", index=False)
+        result = fit(build_model(arch, num_classes, clip=self.clip, **self.options), train, None, self.config)
+        save_model(result.model, path)
+        result.history.to_csv(path.parent / "history.csv", index=False)
         return result.model
 
     def save(self, data: ActionData) -> Path:
@@ -136,12 +148,12 @@ class Pretraining:
 
 def pretrained_checkpoint(layout: Layout, arch: str, source: str = "synact") -> Path:
     """The checkpoint a `*_synact` setting fine-tunes: `arch` trained on split 1 of `source` by notebook 01's
-    recipe. A depth notebook 01 did not train (another task_model) is trained here with that recipe."""
+    recipe. A depth notebook 01 did not train (another task_model), or a model made by another recipe than
+    01's current one, is trained here with that recipe."""
     pretraining, data = Pretraining.load(layout, source)
-    path = layout.pretrained(source, arch, 1) / "model"
-    if not Path(f"{path}.safetensors").is_file():
+    if not pretraining.trained(source, arch, 1, pretraining.clips(data, [1])):
         pretraining.run(data, [arch], [1])
-    return path
+    return layout.pretrained_model(source, arch, 1)
 
 
 def learning_curves(layout: Layout, source: str | None = None, setting: str | None = None) -> pd.DataFrame:
@@ -155,17 +167,15 @@ def learning_curves(layout: Layout, source: str | None = None, setting: str | No
 
 # ---- Tables III and V: task-level cross-validation ----
 
-def _fold_done(pred_path: Path, model_path: Path, fold: int, videos: pd.Series) -> pd.DataFrame | None:
-    """The saved predictions of `fold` when they and its model exist and cover exactly `videos`."""
-    if not (pred_path.is_file() and Path(f"{model_path}.safetensors").is_file()):
+def _fold_done(pred_path: Path, model_path: Path, fold: int, expected: int) -> pd.DataFrame | None:
+    """The saved predictions of `fold` in a current unit (its recipe names the videos and folds) when the
+    fold's model and its `expected` prediction rows were written: a killed run resumes after the folds it
+    finished."""
+    if not (pred_path.is_file() and Layout.saved(model_path)):
         return None
     saved = pd.read_csv(pred_path, dtype={"video": str, "patient": str, "exam": str, "note": str})
     saved = saved[(saved["fold"] == fold) & ~saved["note"].fillna("").str.startswith(UNUSABLE)]
-    if set(saved["video"]) != set(videos.astype(str)):
-        warnings.warn(f"{pred_path}: saved predictions of fold {fold} do not match the dataset; retraining",
-                      stacklevel=3)
-        return None
-    return saved
+    return saved if len(saved) == expected else None
 
 
 def _write_predictions(results: list[pd.DataFrame], path: Path) -> pd.DataFrame:
@@ -217,7 +227,8 @@ def _train_fold(dataset, k: int, train_idx: np.ndarray, test_idx: np.ndarray, mo
 
 
 def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module], config: TrainConfig,
-                   layout: Layout, setting: str, task: str, pretrained: str | Path | None = None) -> pd.DataFrame:
+                   layout: Layout, setting: str, task: str, pretrained: str | Path | None = None,
+                   resume: bool = True) -> pd.DataFrame:
     """Five-fold patient-level cross-validation of one task and one model setting (Sec. IV-B, Tables III, V).
 
     For each fold k a fresh `model_fn()` (loaded from `pretrained` when given) is fitted on the videos of
@@ -227,8 +238,8 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
     than two; prob is the positive class's probability for binary tasks, else the predicted class's) and
     saves fold models, their histories and epoch checkpoints (removed once the fold is done; a killed run
     resumes from it) at the layout's fold paths. Fold k is seeded
-    with config.seed + k. Re-running skips every fold whose predictions and model exist (the unit's
-    staleness is the caller's `Layout.current`). A fold whose training side has a single class is not
+    with config.seed + k. With `resume` (the caller's `Layout.current` found the unit current), a fold whose
+    model and predictions were written is skipped. A fold whose training side has a single class is not
     trained: its videos get a `note` and no prediction (and a warning); so do the unusable videos listed
     in `dataset.skipped` (note "unusable video: <reason>").
     """
@@ -243,7 +254,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
         test_idx, train_idx = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
         assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
         model_path = layout.fold_model(setting, task, k)
-        done = _fold_done(pred_path, model_path, k, meta["video"].iloc[test_idx])
+        done = _fold_done(pred_path, model_path, k, len(test_idx)) if resume else None
         if done is not None:
             results.append(done)
             continue
@@ -320,7 +331,7 @@ class SettingResult:
 class TaskExperiment:
     """Notebook 02's experiment: one run (layout), one clip spec, one backbone depth and training recipe.
 
-    The dataset is decoded once per clip spec (`clips`); folds come from `layout.folds_csv` (made once).
+    The dataset is decoded once per clip spec (`clips`); the folds are the run's folds unit (`folds`).
     """
 
     layout: Layout
@@ -331,6 +342,7 @@ class TaskExperiment:
     n_splits: int = 5
     kinetics_checkpoint: str = ""
     kinetics_options: dict = field(default_factory=dict)
+    _sources: dict = field(default_factory=dict, init=False, repr=False)  # setting -> `_source`, found once
 
     @cached_property
     def manifest(self) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -339,33 +351,41 @@ class TaskExperiment:
 
     @cached_property
     def folds(self) -> pd.Series:
-        """Fold per patient (index: patient id as str), made once and kept in `layout.folds_csv`."""
-        return load_or_make_folds(self.manifest[0], self.layout.folds_csv, n_splits=self.n_splits,
-                                  seed=self.config.seed)
+        """Fold per patient (index: patient id as str): the run's folds unit (`load_or_make_folds`)."""
+        return load_or_make_folds(self.layout, self.manifest[0], n_splits=self.n_splits, seed=self.config.seed)
 
     @cached_property
     def clips(self) -> pd.DataFrame:
         """Every video of the dataset decoded once into the clip cache (`preprocess`); tasks select from it."""
-        return preprocess(self.layout.dataset_root, self.clip.frames, self.clip.size, self.layout.cache_dir,
-                          window=self.clip.window, crop=self.clip.crop)
+        return preprocess(self.layout.dataset_root, self.clip, self.layout.cache_dir)
 
     def task(self, task: str) -> ClipDataset:
         return task_clips(self.clips, task)
 
-    def _source(self, setting: str) -> tuple[str, Path | None, dict]:
-        """(arch, pretrained checkpoint or None, build options) of a setting."""
-        _, kind, source = SETTINGS[setting]
-        arch = arch_name(self.task_model, kind)
-        if source == "kinetics":
-            return arch, resolve(self.kinetics_checkpoint), dict(self.kinetics_options)
-        return arch, pretrained_checkpoint(self.layout, arch, source) if source else None, dict(self.options)
+    def _source(self, setting: str) -> tuple[str, Path | None, dict, str | None]:
+        """(arch, pretrained checkpoint or None, build options, the checkpoint's identity) of a setting: a
+        pretrained unit's recipe digest, or a Kinetics file's content hash."""
+        if setting not in self._sources:
+            _, kind, source = SETTINGS[setting]
+            arch = arch_name(self.task_model, kind)
+            if source == "kinetics":
+                path = resolve(self.kinetics_checkpoint)
+                found = path.is_file()
+                self._sources[setting] = (arch, path, dict(self.kinetics_options),
+                                          content_hash(path) if found else f"missing: {path}")
+            elif source:
+                path = pretrained_checkpoint(self.layout, arch, source)
+                self._sources[setting] = (arch, path, dict(self.options), self.layout.digest(path.parent))
+            else:
+                self._sources[setting] = (arch, None, dict(self.options), None)
+        return self._sources[setting]
 
     def unit_recipe(self, setting: str, task: str) -> dict:
-        arch, pretrained, options = self._source(setting)
-        return recipe(self.config, self.clip, arch=arch, pretrained=str(pretrained),
-                      folds=self.folds.sort_index().tolist(),
-                      videos=sorted(self.clips.loc[(self.clips["task"] == task) & self.clips["ok"], "video"]),
-                      **options)
+        """What made (setting, task)'s fold models: training settings, clip spec, arch, options, and by identity
+        the pretrained checkpoint, the folds and the task's videos."""
+        arch, _, options, pretrained = self._source(setting)
+        return recipe(self.config, self.clip, arch=arch, pretrained=pretrained, folds=folds_identity(self.layout),
+                      videos=videos_identity(self.clips[self.clips["task"] == task]), **options)
 
     def run_setting(self, setting: str, tasks: Sequence[str]) -> SettingResult:
         """Cross-validate one model setting on each task. A setting that cannot run (no Kinetics checkpoint
@@ -375,34 +395,36 @@ class TaskExperiment:
         if setting == "probe":  # seconds: refitted every time, no unit to keep current
             return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
                                                                    self.config.seed) for t in tasks})
-        arch, pretrained, options = self._source(setting)
+        arch, pretrained, options, _ = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features
-            self.layout.current(self.layout.task_unit(setting, task), self.unit_recipe(setting, task),
-                                derived=[self.layout.predictions(setting, task),
-                                         self.layout.feature_unit(setting, task)])
-            preds[task] = cross_validate(self.task(task), self.folds, lambda: _build(arch, 2, options, self.clip),
-                                         self.config, self.layout, setting, task, pretrained=pretrained)
+            resume = self.layout.current(self.layout.task_unit(setting, task), self.unit_recipe(setting, task),
+                                         derived=[self.layout.predictions(setting, task),
+                                                  self.layout.feature_unit(setting, task)])
+            preds[task] = cross_validate(self.task(task), self.folds,
+                                         lambda: build_model(arch, 2, clip=self.clip, **options), self.config,
+                                         self.layout, setting, task, pretrained=pretrained, resume=resume)
         return SettingResult(setting, preds)
 
     def extract_features(self, setting: str, tasks: Sequence[str]) -> pd.DataFrame:
         """Examination features of every fold's task model of `setting` (ARCHITECTURE.md), for notebooks 03-05.
 
-        Writes `layout.features(setting, task, k)`, a unit per task stamped with its models' recipe (models
-        retrained: features remade). Returns the (task, fold) pairs without a model (a fold that could not be
-        trained, e.g. a single-class training side), which the assembling notebooks mask.
+        Writes `layout.features(setting, task, k)`, a unit per task whose recipe names its models' unit by
+        digest (models retrained: features remade). Returns the (task, fold) pairs without a model (a fold
+        that could not be trained, e.g. a single-class training side), which the assembling notebooks mask.
         """
         skipped = []
         for task in tasks:
-            self.layout.current(self.layout.feature_unit(setting, task), self.unit_recipe(setting, task))
+            unit = self.layout.feature_unit(setting, task)
+            resume = self.layout.current(unit, {"models": self.layout.digest(self.layout.task_unit(setting, task))})
             clips = None  # the task's clips, loaded once when a fold's features are missing
             for k in sorted(self.folds.unique()):
                 model_path, npz = self.layout.fold_model(setting, task, k), self.layout.features(setting, task, k)
-                if not Path(f"{model_path}.safetensors").is_file():
+                if not self.layout.saved(model_path):
                     npz.unlink(missing_ok=True)
                     skipped.append({"task": task, "fold": int(k),
                                     "reason": f"no trained model at {model_path}.safetensors"})
-                elif not npz.is_file():
+                elif not (resume and npz.is_file()):
                     if clips is None:
                         clips = self.task(task)
                     extract_task_features(load_model(model_path), clips, npz, self.config)

@@ -1,4 +1,5 @@
-"""The seven videotaped MDS-UPDRS-III items of the study and the task-level binary label."""
+"""The study's vocabulary: the seven videotaped MDS-UPDRS-III items, the task-level binary label, the model
+settings of its task-level tables and the columns of an out-of-fold prediction file."""
 
 import numpy as np
 
@@ -20,3 +21,17 @@ ITEMS: dict[str, str] = {
 def task_label(scores) -> np.ndarray:
     """Task-level binary class of the study (Sec. IV-B): 0 for item scores {0, 1}, 1 for {2, 3, 4}."""
     return (np.asarray(scores) >= 2).astype(np.int64)
+
+
+# setting -> (label in the tables, backbone kind, pretraining source); the study's Tables III and V.
+SETTINGS: dict[str, tuple[str, str, str | None]] = {
+    "i3d_scratch": ("I3D (scratch)", "i3d", None),
+    "i3d_synact": ("I3D (SynAct)", "i3d", "synact"),
+    "i3d_kinetics": ("I3D (Kinetics)", "i3d", "kinetics"),
+    "tsa_synact": ("TSA (SynAct)", "tsa", "synact"),
+    "probe": ("Probe (motion energy, logistic)", "probe", None),  # Table V's non-deep baseline row
+}
+PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
+
+# An out-of-fold prediction file (predictions/<setting>/<task>.csv): these columns first, then prob_<c> per class.
+PREDICTION_COLUMNS = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from pdlib.layout import ClipSpec, Layout
-from pdlib.tasks import ITEMS, TASKS
+from pdlib.tasks import ITEMS, PREDICTION_COLUMNS, TASKS
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "
@@ -32,8 +32,7 @@ MAX_FILMSTRIP = 16
 # The assembling heads whose task weights are shown (Table I): per examination, and global; notebook 04's.
 WEIGHT_METHODS = ("pixel_attention", "vector_weighting")
 HEADS = "assembling"  # the examination-level experiment whose saved heads are shown (notebook 04)
-PREDICTION_COLUMNS = ("video", "patient", "exam", "side", "label", "fold", "prob", "pred")
-CLASS_NAMES = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}
+TASK_CLASSES = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}  # the task-level label (Sec. IV-B)
 
 
 class ExplorerError(Exception):
@@ -158,7 +157,7 @@ class ExplorerState:
 
         if not self.tasks:
             raise ExplorerError(f"No trained models of setting '{self.setting}' for profile '{self.profile}': "
-                                f"{self.model_dir} holds no <task>/fold<k>.json. {TRAIN_HINT}")
+                                f"{self.model_dir} holds no <task>/fold<k>.safetensors. {TRAIN_HINT}")
         for task in self.tasks:
             if not self.folds(task):
                 raise ExplorerError(f"Task '{task}' has no fold with both a model in {self.model_dir / task} "
@@ -200,8 +199,9 @@ class ExplorerState:
 
         if (task, fold) not in self._models:
             path = self.layout.fold_model(self.setting, task, fold)
-            if not path.with_suffix(".json").is_file():
-                raise ExplorerError(f"No model for task '{task}', fold {fold}: expected {path}.json. {TRAIN_HINT}")
+            if not self.layout.saved(path):
+                raise ExplorerError(f"No model for task '{task}', fold {fold}: expected {path}.safetensors. "
+                                    f"{TRAIN_HINT}")
             self._models[task, fold] = load_model(path).eval()
         return self._models[task, fold]
 
@@ -278,8 +278,7 @@ class ExplorerState:
         from pdlib.data import preprocess
 
         if spec not in self._cached:
-            status = preprocess(self.layout.dataset_root, spec.frames, spec.size, self.layout.cache_dir,
-                                progress=False, window=spec.window, crop=spec.crop)
+            status = preprocess(self.layout.dataset_root, spec, self.layout.cache_dir, progress=False)
             self._cached[spec] = dict(zip(status["video"], zip(status["cache"], status["reason"], strict=True),
                                           strict=True))
         if video not in self._cached[spec]:
@@ -539,8 +538,8 @@ class AttentionExplorer:
         verdict = "correct" if clip.pred == clip.label else "wrong"
         side = f", side {clip.side}" if clip.side else ""
         return (f"<b>{ITEMS.get(clip.task, clip.task)}</b>, examination {clip.exam}{side}, patient {clip.patient}"
-                f"<br>Label: <b>{CLASS_NAMES[clip.label]}</b><br>"
-                f"Model of fold {clip.fold} (never trained on this patient): <b>{CLASS_NAMES[clip.pred]}</b>, "
+                f"<br>Label: <b>{TASK_CLASSES[clip.label]}</b><br>"
+                f"Model of fold {clip.fold} (never trained on this patient): <b>{TASK_CLASSES[clip.pred]}</b>, "
                 f"probability of severe {clip.prob:.2f} ({verdict})")
 
 

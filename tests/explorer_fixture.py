@@ -28,9 +28,8 @@ FEATURE_SHAPE = (16, 2, 2, 2)  # layer4 (C, T', H', W') of the fake features; av
 def tiny_tsa(seed: int) -> torch.nn.Module:
     """A randomly initialised r3d18_tsa small enough for CPU tests (T' = 8 in every TSA layer for 16 frames)."""
     torch.manual_seed(seed)
-    model = build_model("r3d18_tsa", 2, widen=0.125, temporal_strides=(1, 1, 1), attention={"heads": 2})
-    model.pdlib_config["clip"] = ClipSpec(FRAMES, SIZE).as_dict()
-    return model
+    return build_model("r3d18_tsa", 2, clip=ClipSpec(FRAMES, SIZE), widen=0.125, temporal_strides=(1, 1, 1),
+                       attention={"heads": 2})
 
 
 def write_video(path: Path, seed: int, n_frames: int = 24, size: int = 80) -> None:
@@ -69,6 +68,7 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
     videos = pd.DataFrame(rows)
     videos.to_csv(data / "videos.csv", index=False)
     exams.to_csv(data / "exams.csv", index=False)
+    layout.current(layout.folds, {"fixture": "folds"})
     pd.Series(folds, name="fold").rename_axis("patient").to_csv(layout.folds_csv)
     if not models:
         return base
@@ -81,12 +81,15 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
         out.parent.mkdir(parents=True, exist_ok=True)
         preds[["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]].to_csv(
             out, index=False)
+        layout.current(layout.feature_unit(setting, task), {"fixture": task})
         for k in sorted(set(folds.values())):
             save_model(tiny_tsa(seed=10 * t + k), layout.fold_model(setting, task, k))
             feats = layout.features(setting, task, k)
             feats.parent.mkdir(parents=True, exist_ok=True)
             layer4 = rng.normal(size=(len(exams), *FEATURE_SHAPE)).astype(np.float32)
             np.savez(feats, exam=exams["exam"].to_numpy(str), layer4=layer4, avgpool=layer4.mean(axis=(2, 3, 4)))
+    experiment = ExamExperiment(layout, setting, head=HeadConfig(epochs=5), repeats=1)
+    layout.current(layout.baseline_unit, experiment.baseline_recipe)  # what notebook 03 leaves
     layout.baseline.write_text(json.dumps({"task": TASKS[0], "input": "avgpool"}))
-    ExamExperiment(layout, setting, head=HeadConfig(epochs=5), repeats=1).assemble("assembling")
+    experiment.assemble("assembling")
     return base

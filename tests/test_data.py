@@ -16,6 +16,7 @@ import torch
 from pdlib.cli import main as cli_main
 from pdlib.data import (
     ClipDataset,
+    ClipSpec,
     DatasetError,
     VideoDecodeError,
     VideoWarning,
@@ -24,6 +25,7 @@ from pdlib.data import (
     check_main,
     decode_clip,
     load_manifest,
+    parse_window,
     pd4t_clips,
     preprocess,
     preprocess_actions,
@@ -34,7 +36,7 @@ from pdlib.data import (
     to_model_input,
 )
 from pdlib.data.transforms import KINETICS_MEAN, KINETICS_STD
-from pdlib.data.video import parse_window, window_indices
+from pdlib.data.video import window_indices
 
 
 def encode(path, codec="libx264", n=20, w=64, h=48, rate=25, pix_fmt="yuv420p", pts_ms=None, rotation=None,
@@ -379,7 +381,7 @@ def test_check_and_preprocess_say_what_a_bad_file_is(dataset, fault, capsys, tmp
     out = capsys.readouterr().out
     assert f"videos/p1_finger_L.mp4 (videos.csv row 2): {message}" in out, out
     assert "Errno" not in out
-    status = preprocess(dataset, 8, 16, cache_dir=tmp_path / "cache", workers=1, progress=False)
+    status = preprocess(dataset, ClipSpec(8, 16), tmp_path / "cache", workers=1, progress=False)
     row = status.iloc[0]
     if outcome == "skipped":
         assert not row["ok"] and row["reason"] == message.split(" (streams")[0] or row["reason"].startswith(message)
@@ -391,7 +393,7 @@ def test_check_and_preprocess_say_what_a_bad_file_is(dataset, fault, capsys, tmp
 def test_a_directory_is_reported_the_same_by_check_and_preprocess(dataset, tmp_path):
     edit_csv(dataset, "videos.csv", lambda df: df.assign(video=["videos", *df["video"][1:]]))
     assert check_dataset(dataset).unusable[0] == ("videos (videos.csv row 2)", "a directory, not a video file")
-    status = preprocess(dataset, 4, 16, cache_dir=tmp_path / "cache", workers=1, progress=False)
+    status = preprocess(dataset, ClipSpec(4, 16), tmp_path / "cache", workers=1, progress=False)
     assert status.loc[0, "reason"] == "a directory, not a video file" and status["ok"].sum() == 3
 
 
@@ -404,7 +406,7 @@ def test_windowed_preprocess_skips_a_video_too_short_for_the_window(dataset, tmp
     assert "4 videos: 3 cached" in out and "1 skipped" in out
     assert "skipped videos/p2_finger_L.mp4: the video has 10 frames, too few for the clip window" in out
     assert len(list((cache / "clips").glob("T2_S16_W10_*/*.npy"))) == 3
-    report = pd.read_csv(report_path(cache, "ds", 2, 16, 10))
+    report = pd.read_csv(report_path(cache, "ds", ClipSpec(2, 16, 10)))
     assert report["video"].tolist() == ["videos/p2_finger_L.mp4"]
 
 
@@ -413,7 +415,7 @@ def test_invalid_frames_are_refused_before_any_work(dataset, tmp_path, capsys):
         cli_main(["preprocess", str(dataset), "--frames", "0", "--size", "16", "--cache", str(tmp_path / "c")])
     assert e.value.code == 2 and "argument --frames: expected an integer >= 1, found '0'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="expected frames >= 1"):
-        preprocess(dataset, 0, 16, cache_dir=tmp_path / "c", workers=1, progress=False)
+        preprocess(dataset, ClipSpec(0, 16), tmp_path / "c", workers=1, progress=False)
     assert not (tmp_path / "c").exists()
 
 
@@ -448,34 +450,34 @@ def test_preprocess_skips_bad_videos_and_caches(dataset, truncated, tmp_path):
     write_dataset(dataset, VIDEOS + extra)
     cache = tmp_path / "cache"
 
-    first = preprocess(dataset, 4, 16, cache_dir=cache, workers=2, progress=False)
+    first = preprocess(dataset, ClipSpec(4, 16), cache, workers=2, progress=False)
     assert first["ok"].tolist() == [True] * 4 + [False, False, True, False]
     assert first["decoded"].sum() == 6  # all but the missing and the empty file (refused before decoding)
     reasons = dict(zip(first["video"], first["reason"], strict=True))
     assert reasons["videos/zero.mp4"] == "zero-length file" and reasons["videos/gone.mp4"] == "missing file"
     assert reasons["videos/text.mp4"].startswith("cannot open as a video container")
-    report = pd.read_csv(report_path(cache, "ds", 4, 16), keep_default_na=False)
-    assert Path(first.attrs["report"]) == report_path(cache, "ds", 4, 16)
+    report = pd.read_csv(report_path(cache, "ds", ClipSpec(4, 16)), keep_default_na=False)
+    assert Path(first.attrs["report"]) == report_path(cache, "ds", ClipSpec(4, 16))
     assert sorted(report["status"]) == ["skipped"] * 3 + ["warning"]
     assert "header promises 30 frames" in report.loc[report["video"] == "videos/trunc.mp4", "reason"].item()
     clip = np.load(first.loc[0, "cache"], mmap_mode="r")
     assert clip.shape == (4, 16, 16, 3) and frame_ids(clip) == sample_indices(12, 4).tolist()
 
-    second = preprocess(dataset, 4, 16, cache_dir=cache, workers=1, progress=False)
+    second = preprocess(dataset, ClipSpec(4, 16), cache, workers=1, progress=False)
     assert not second["decoded"].any()
     assert second[["ok", "reason", "warning", "cache"]].equals(first[["ok", "reason", "warning", "cache"]])
 
     encode(dataset / VIDEOS[1][0], n=8)  # one video changed in place
-    third = preprocess(dataset, 4, 16, cache_dir=cache, workers=1, progress=False)
+    third = preprocess(dataset, ClipSpec(4, 16), cache, workers=1, progress=False)
     assert third["decoded"].tolist() == [False, True] + [False] * 6
     assert frame_ids(np.load(third.loc[1, "cache"])) == sample_indices(8, 4).tolist()
 
-    other = preprocess(dataset, 2, 16, cache_dir=cache, workers=1, progress=False)  # new parameters
+    other = preprocess(dataset, ClipSpec(2, 16), cache, workers=1, progress=False)  # new parameters
     assert other["decoded"].sum() == 6
 
 
 def test_task_clips(dataset, tmp_path):
-    ds = task_clips(preprocess(dataset, 4, 16, cache_dir=tmp_path / "cache", progress=False), "finger")
+    ds = task_clips(preprocess(dataset, ClipSpec(4, 16), tmp_path / "cache", progress=False), "finger")
     assert isinstance(ds, ClipDataset) and len(ds) == 3
     assert ds.clips.shape == (3, 4, 16, 16, 3) and ds.clips.dtype == torch.uint8
     assert ds.labels.tolist() == [0, 1, 1]
@@ -493,12 +495,13 @@ def test_task_clips_window_and_the_preprocess_cli(dataset, tmp_path, capsys):
     """clip_window "middle": consecutive frames at the native rate, cached and reported apart from the
     study's spread-out sampling."""
     cache = tmp_path / "cache"
-    spread = task_clips(preprocess(dataset, 4, 16, cache_dir=cache, progress=False), "finger")
-    window = task_clips(preprocess(dataset, 4, 16, cache_dir=cache, progress=False, window="middle"), "finger")
+    spread = task_clips(preprocess(dataset, ClipSpec(4, 16), cache, progress=False), "finger")
+    window = task_clips(preprocess(dataset, ClipSpec(4, 16, "middle"), cache, progress=False), "finger")
     assert frame_ids(spread.clips[0].numpy()) == sample_indices(12, 4).tolist() == [1, 4, 7, 10]
     assert frame_ids(window.clips[0].numpy()) == [4, 5, 6, 7]  # a12.mp4: 12 frames, 4 from (12 - 4) // 2
-    assert report_path(cache, "ds", 4, 16, "middle").name == "report_ds_T4_S16_Wmiddle.csv"
-    assert report_path(cache, "ds", 4, 16, "middle").is_file() and report_path(cache, "ds", 4, 16).is_file()
+    assert report_path(cache, "ds", ClipSpec(4, 16, "middle")).name == "report_ds_T4_S16_Wmiddle.csv"
+    assert report_path(cache, "ds", ClipSpec(4, 16, "middle")).is_file()
+    assert report_path(cache, "ds", ClipSpec(4, 16)).is_file()
     assert cli_main(["preprocess", str(dataset), "--frames", "4", "--size", "16", "--cache", str(cache),
                      "--window", "2", "--workers", "1"]) == 0
     cached = sorted((cache / "clips").glob("T4_S16_W2_*/*.npy"))
@@ -550,7 +553,7 @@ def test_action_clips_ucf_and_hmdb_layouts(tmp_path, video_files):
     (ucf / "splits/classInd.txt").write_text("1 Walk\n2 Wave\n")
     (ucf / "splits/trainlist01.txt").write_text("Walk/v_Walk_g01_c01.avi 1\nwave/v_Wave_g01_c01.avi 2\n")
     (ucf / "splits/testlist01.txt").write_text("Walk/v_Walk_g02_c01.avi\nWave/v_Wave_g02_c01.avi\n")
-    clips = preprocess_actions(ucf, 4, 16, cache_dir=tmp_path / "cache", layout="synact", splits=(1,))
+    clips = preprocess_actions(ucf, ClipSpec(4, 16), tmp_path / "cache", layout="synact", splits=(1,))
     train, test, names = action_clips(clips, 1)
     assert names == classes and len(train) == len(test) == 2
     assert train.labels.tolist() == [0, 1] and test.meta["class"].tolist() == classes
@@ -561,7 +564,8 @@ def test_action_clips_ucf_and_hmdb_layouts(tmp_path, video_files):
         for k in (1, 2, 3):
             shutil.copy(video_files / "a12.mp4", hmdb / c / f"{c}{k}.avi")
         (hmdb / f"{c}_test_split1.txt").write_text(f"{c}1.avi 1\n{c}2.avi 2\n{c}3.avi 0\n")
-    train, test, names = action_clips(preprocess_actions(hmdb, 4, 16, tmp_path / "cache", "hmdb51", (1,)), 1)
+    clips = preprocess_actions(hmdb, ClipSpec(4, 16), tmp_path / "cache", "hmdb51", (1,))
+    train, test, names = action_clips(clips, 1)
     assert names == ["jump", "run"] and train.meta["video"].tolist() == ["jump/jump1.avi", "run/run1.avi"]
     assert test.labels.tolist() == [0, 1]
 
@@ -577,12 +581,12 @@ def test_pd4t_layout_headerless(tmp_path, video_files):
             shutil.copy(video_files / "a12.mp4", vids / side / f"{vid}.mp4")
     (ann / "train.csv").write_text("15-001139_l_017,300,2\n15-001139_r_017,310,0\n15-002000_l_018,280,1\n")
     (ann / "test.csv").write_text("15-002000_r_018,290,3\n15-002000_x_018,290,3\n")
-    train, test = pd4t_clips(root, "finger", 4, 16, cache_dir=tmp_path / "cache")
+    train, test = pd4t_clips(root, "finger", ClipSpec(4, 16), tmp_path / "cache")
     assert len(train) == 3 and len(test) == 1  # the unmatched video is skipped and reported
     assert train.meta["side"].tolist() == ["L", "R", "L"]
     assert train.meta["patient"].tolist() == ["017", "017", "018"]
     assert train.labels.tolist() == [1, 0, 0] and test.meta["score"].tolist() == [3]
-    report = pd.read_csv(report_path(tmp_path / "cache", "PD4T_finger", 4, 16))
+    report = pd.read_csv(report_path(tmp_path / "cache", "PD4T_finger", ClipSpec(4, 16)))
     assert report["video"].tolist() == ["15-002000_x_018"] and report["reason"].tolist() == ["missing file"]
 
 
@@ -615,8 +619,9 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     so instead of ending in a bare BrokenProcessPool."""
     videos = [str(encode(tmp_path / f"{k}.mp4", n=4)) for k in range(2)]
     script = tmp_path / "unguarded.py"
-    script.write_text("from pdlib.data import cache_clips\n"
-                      f"cache_clips({videos!r}, 2, 8, {str(tmp_path / 'cache')!r}, workers=2, progress=False)\n")
+    script.write_text("from pdlib.data import ClipSpec, cache_clips\n"
+                      f"cache_clips({videos!r}, ClipSpec(2, 8), {str(tmp_path / 'cache')!r}, workers=2, "
+                      "progress=False)\n")
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "a decoding worker process died" in proc.stderr and '__name__ == "__main__"' in proc.stderr

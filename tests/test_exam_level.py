@@ -36,6 +36,7 @@ def fake(tmp_path_factory):
         keep = exams["exam"] != "e29"
         if task == "toe":
             keep &= exams["exam"] != "e04"
+        layout.current(layout.feature_unit("tsa_synact", task), {"fake": task})  # what notebook 02 stamps
         for k in range(5):
             avg = rng.normal(size=(N_EXAMS, D)).astype(np.float32)
             l4 = rng.normal(size=(N_EXAMS, *MAP)).astype(np.float32)
@@ -74,7 +75,7 @@ def test_patient_disjointness_is_asserted_per_fold(fake, monkeypatch):
     monkeypatch.setattr(exam_level, "assert_patient_disjoint", spy)
     data = exam_level.load_assembling_data(*fake)
     assert len(calls) == 5
-    exam_level.cross_validate(data, "vector_averaging", "avgpool", config=HeadConfig(epochs=1), repeats=1)
+    exam_level.cross_validate_heads(data, "vector_averaging", "avgpool", config=HeadConfig(epochs=1), repeats=1)
     assert len(calls) == 10 and all(tr and te and tr.isdisjoint(te) for tr, te in calls)
 
 
@@ -104,8 +105,8 @@ def test_table_vii_rows_columns_and_rank(data, tmp_path):
 
 
 def test_repeats_pool_folds_and_are_reproducible(data):
-    a = exam_level.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
-    b = exam_level.cross_validate(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
+    a = exam_level.cross_validate_heads(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
+    b = exam_level.cross_validate_heads(data, "vector_averaging", "avgpool", config=CONFIG, repeats=2, seed=3)
     assert len(a.predictions) == 2 * (N_EXAMS - 1)  # every usable exam predicted once per repeat
     assert a.predictions.groupby("repeat")["exam"].nunique().tolist() == [N_EXAMS - 1] * 2
     pd.testing.assert_frame_equal(a.predictions, b.predictions)
@@ -149,7 +150,7 @@ def test_task_file_missing_for_one_fold_is_masked_there(fake, tmp_path):
     assert data.missing_files == ("kinetic/fold2.npz",)
     kinetic = data.tasks.index("kinetic")
     assert not data.folds[2].mask[:, kinetic].any() and data.folds[1].mask[:, kinetic].sum() == N_EXAMS - 1
-    result = exam_level.cross_validate(data, "single_task", "avgpool", ("kinetic",), CONFIG, repeats=1)
+    result = exam_level.cross_validate_heads(data, "single_task", "avgpool", ("kinetic",), CONFIG, repeats=1)
     assert sorted(result.predictions["fold"].unique()) == [0, 1, 3, 4]  # fold 2: no kinetic features at all
     assert len(result.predictions) == N_EXAMS - 1 - 6
 
@@ -162,6 +163,7 @@ def test_experiment_saves_the_baseline_as_data_and_every_fitted_head(fake, tmp_p
     shutil.copytree(layout.dir("features"), run.dir("features"), dirs_exist_ok=True)
     exams.to_csv(tmp_path / "exams.csv", index=False)
     (tmp_path / "videos.csv").write_text("video,patient,exam,task,side,score\n")
+    run.folds.mkdir(parents=True)
     folds.rename_axis("patient").to_csv(run.folds_csv)
     experiment = exam_level.ExamExperiment(run, setting, head=CONFIG, repeats=2)
     data = exam_level.load_assembling_data(run, setting, exams, folds)
@@ -173,9 +175,15 @@ def test_experiment_saves_the_baseline_as_data_and_every_fitted_head(fake, tmp_p
     table, weights = experiment.assemble("assembling")
     heads, meta = exam_level.load_heads(run.head_file("assembling", "vector_weighting"))
     assert sorted(heads) == [(k, r) for k in range(5) for r in range(2)] and meta["tasks"] == list(TASKS)
-    refit = exam_level.cross_validate(data, "vector_weighting", "avgpool", None, CONFIG, 2, 0, keep_heads=True)
+    refit = exam_level.cross_validate_heads(data, "vector_weighting", "avgpool", None, CONFIG, 2, 0, keep_heads=True)
     fd = data.folds[1]
     x, m = torch.from_numpy(fd.avgpool), torch.from_numpy(fd.mask)
     with torch.no_grad():
         torch.testing.assert_close(heads[1, 1](x, m), refit.heads[1, 1](x, m))
-    assert run.recipe(run.heads("assembling"))["baseline"] == list(experiment.baseline)
+    stamp = run.recipe(run.heads("assembling"))
+    assert stamp["baseline"] == list(experiment.baseline) and stamp["baseline_unit"] == run.digest(run.baseline_unit)
+    assert stamp["feature_units"] == {t: run.digest(run.feature_unit(setting, t)) for t in TASKS}
+    # Notebook 03's choice belongs to its features and head recipe: with other features it is refused, by name.
+    run.current(run.feature_unit(setting, "hand"), {"fake": "hand, remade"})
+    with pytest.raises(FileNotFoundError, match="for these features and head settings: run notebooks/03"):
+        _ = experiment.baseline

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from pdlib.data import ClipDataset
-from pdlib.features import extract_features, extract_task_features, load_exam_features
+from pdlib.features import clip_features, extract_task_features, load_exam_features
 from pdlib.models import build_model
 from pdlib.train import TrainConfig
 
@@ -30,7 +30,7 @@ def model():
 
 def test_exam_features_average_left_and_right(model, tmp_path):
     ds = clips("finger", [("p0_e0", "L"), ("p0_e0", "R"), ("p1_e1", "L"), ("p2_e2", "R"), ("p2_e2", "L")])
-    avgpool, layer4 = extract_features(model, ds, CONFIG)
+    avgpool, layer4 = clip_features(model, ds, CONFIG)
     assert avgpool.dtype == layer4.dtype == np.float32
     assert avgpool.shape[0] == layer4.shape[0] == 5 and layer4.ndim == 5
     assert avgpool.shape[1] == layer4.shape[1]  # d = C: avgpool pools layer4

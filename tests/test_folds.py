@@ -4,7 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pdlib.folds import LeakError, assert_patient_disjoint, exam_classes, load_or_make_folds, patient_folds
+from pdlib.folds import (
+    LeakError,
+    assert_patient_disjoint,
+    exam_classes,
+    folds_identity,
+    load_or_make_folds,
+    patient_folds,
+    read_folds,
+)
+from pdlib.layout import Layout
 
 
 def videos(n_patients=40, seed=0):
@@ -44,18 +53,39 @@ def test_patient_folds_errors():
         patient_folds(videos().drop(columns="task"))
 
 
-def test_load_or_make_folds_reuses_and_refreshes_the_file(tmp_path):
-    path = tmp_path / "folds.csv"
+def test_folds_are_a_unit_remade_when_their_seed_or_videos_change(tmp_path):
+    """The folds follow the one staleness rule: reused while the videos, n_splits and seed are the same, made
+    again otherwise; `folds_identity` (what task recipes name them by) changes with them."""
+    layout = Layout("t", dataset=tmp_path / "ds", outputs=tmp_path / "out")
+    (tmp_path / "ds").mkdir()
     v = videos()
-    first = load_or_make_folds(v, path)
-    assert path.is_file() and load_or_make_folds(v, path, seed=1).equals(first)  # read back, not remade
-    mine = pd.Series(np.arange(40) % 5, index=pd.Index(sorted(v["patient"].unique()), name="patient"),
-                     name="fold")
-    mine.to_csv(path)
-    assert load_or_make_folds(v, path).equals(mine)  # a user's fold file is what counts
+    v.to_csv(tmp_path / "ds" / "videos.csv", index=False)
+    first = load_or_make_folds(layout, v)
+    identity = folds_identity(layout)
+    assert read_folds(layout.folds_csv).equals(first) and load_or_make_folds(layout, v).equals(first)
+    assert folds_identity(layout) == identity  # an unchanged rerun: the same folds, the same identity
+    reseeded = load_or_make_folds(layout, v, seed=1)
+    assert not reseeded.equals(first) and folds_identity(layout) != identity
     more = pd.concat([v, videos(45, seed=1).query("patient >= 'P40'")])
-    refreshed = load_or_make_folds(more, path)  # new patients: folds are made again
-    assert set(refreshed.index) == set(more["patient"])
+    assert set(load_or_make_folds(layout, more, seed=1).index) == set(more["patient"])  # new patients: remade
+
+
+def test_a_datasets_own_folds_are_used_and_checked(tmp_path):
+    """A dataset folder's folds.csv is the run's folds (docs/DATASET.md); one that leaves a patient out or
+    misses a fold is refused, naming the file and the fault."""
+    layout = Layout("t", dataset=tmp_path, outputs=tmp_path / "out")
+    v = videos()
+    v.to_csv(tmp_path / "videos.csv", index=False)
+    made = load_or_make_folds(layout, v)
+    mine = pd.Series(np.arange(40) % 5, index=pd.Index(sorted(v["patient"].unique()), name="patient"), name="fold")
+    mine.to_csv(tmp_path / "folds.csv")
+    assert load_or_make_folds(layout, v).equals(mine) and not mine.equals(made)
+    mine.iloc[1:].to_csv(tmp_path / "folds.csv")
+    with pytest.raises(ValueError, match=r"folds.csv: patients \['P00'\] have no fold"):
+        load_or_make_folds(layout, v)
+    (mine % 4).to_csv(tmp_path / "folds.csv")
+    with pytest.raises(ValueError, match=r"folds.csv: expected folds 0..4 \(n_splits 5\), found \[0, 1, 2, 3\]"):
+        load_or_make_folds(layout, v)
 
 
 def test_exam_classes_cutoffs_and_tertiles():

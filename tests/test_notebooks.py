@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from pdlib import metrics
+from pdlib.run import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -71,7 +72,7 @@ def test_every_params_key_is_declared_by_a_notebook():
 
     declared = set().union(*(papermill.inspect_notebook(str(p)).keys() for p in NOTEBOOKS))
     for profile in ("smoke", "default", "paper"):
-        keys = set(yaml.safe_load((ROOT / "params" / f"{profile}.yaml").read_text()))
+        keys = set(load_params(profile, ROOT))
         assert keys <= declared, f"params/{profile}.yaml keys declared by no notebook: {keys - declared}"
 
 
@@ -276,7 +277,7 @@ def test_every_notebook_runs_on_a_dataset_with_unusable_videos(smoke_outputs, tm
     (data / videos.loc[finger[2], "video"]).unlink()
     videos.loc[videos.index[videos["task"] == "hand"][0], "video"] = "videos"  # a directory
     videos.to_csv(data / "videos.csv", index=False)
-    params = yaml.safe_load((ROOT / "params" / "smoke.yaml").read_text()) | {"profile": "mine", "dataset": str(data)}
+    params = load_params("smoke", ROOT) | {"profile": "mine", "dataset": str(data)}
     root = _copy_suite(tmp_path / "suite", "mine", params)
     res = _reproduce(root, tmp_path / "out", "--profile", "mine")
     assert res.returncode == 0, res.stderr[-4000:]

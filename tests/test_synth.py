@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pdlib.data import check_dataset, load_manifest, read_clip
+from pdlib.data import check_dataset, load_manifest, read_clip, video_durations
 from pdlib.synth import make_synact, make_synpd, oracle_ceiling, render_task, synpd_cohort
 from pdlib.synth.synpd import TABLE_IV
-from pdlib.tables import class_counts, clinical_numbers, score_distribution, table_vi, video_durations
+from pdlib.tables import class_counts, clinical_numbers, score_distribution, table_vi
 from pdlib.tasks import TASKS
 
 

@@ -7,9 +7,10 @@ from importlib import import_module
 
 _EXPORTS = {
     "pdlib.data.video": ("VideoDecodeError", "VideoWarning", "ClipInfo", "read_clip", "decode_clip",
-                         "sample_indices", "probe_video", "parse_window"),
+                         "sample_indices", "probe_video"),
+    "pdlib.data.spec": ("ClipSpec", "parse_window"),
     "pdlib.data.manifest": ("DatasetError", "DatasetWarning", "CheckReport", "check_dataset", "check_main",
-                            "load_manifest"),
+                            "load_manifest", "video_durations"),
     "pdlib.data.cache": ("preprocess", "preprocess_main", "cache_clips", "content_hash", "report_path"),
     "pdlib.data.datasets": ("ClipDataset", "task_clips", "action_clips", "preprocess_actions", "pd4t_clips"),
     "pdlib.data.transforms": ("to_model_input", "KINETICS_MEAN", "KINETICS_STD"),

@@ -1,12 +1,12 @@
 """The clip cache: every video decoded once, in worker processes, into a uint8 `.npy` keyed by its content.
 
-Layout of a cache folder (default `<dataset>/.pdlib_cache`):
+Layout of a cache folder (a run's is `Layout.cache_dir`, shared by the notebooks and `pdlib preprocess`):
     hashes.json                                   {absolute path: [size, mtime_ns, blake2b]} (a memo only)
-    clips/T<frames>_S<size>[_W<window>]_v<SAMPLER_VERSION>/
+    clips/<ClipSpec.tag>_v<SAMPLER_VERSION>/       (T<frames>_S<size>[_W<window>])
         <blake2b>[_crop<x0>-<y0>-<x1>-<y1>].npy   (T, S, S, 3) uint8, np.load(mmap_mode="r") friendly
         <same stem>.json                          {"ok", "reason", "warnings", "frames", "header_frames",
                                                    "indices", "source"}; a failure has no .npy
-    report_<dataset>_T<frames>_S<size>.csv        video, status (skipped | warning), reason
+    report_<dataset>_<ClipSpec.tag>.csv          video, status (skipped | warning), reason
 The key is the blake2b-128 of the file's bytes; (size, mtime_ns) only spares re-hashing an unchanged
 file. A changed video, or changed sampling parameters, re-decodes only what changed; a failure is
 remembered too (decoding is deterministic), so a second run decodes nothing.
@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from pdlib.data.spec import ClipSpec
 from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip, file_fault
 
 REPORT_COLUMNS = ("video", "status", "reason")
@@ -39,20 +40,17 @@ def content_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def clip_dir(cache_dir: str | os.PathLike, frames: int, size: int, window: int | str | None = None) -> Path:
-    """The folder holding the clips of one set of sampling parameters."""
-    tag = f"T{frames}_S{size}" + (f"_W{window}" if window is not None else "") + f"_v{SAMPLER_VERSION}"
-    return Path(cache_dir) / "clips" / tag
+def clip_dir(cache_dir: str | os.PathLike, spec: ClipSpec) -> Path:
+    """The folder holding the clips of one clip spec (crop boxes are part of each clip's file name)."""
+    return Path(cache_dir) / "clips" / f"{spec.tag}_v{SAMPLER_VERSION}"
 
 
-def report_path(cache_dir: str | os.PathLike, dataset: str, frames: int, size: int,
-                window: int | str | None = None) -> Path:
-    """`<cache_dir>/report_<dataset>_T<frames>_S<size>[_W<window>].csv`: the videos skipped or warned about.
+def report_path(cache_dir: str | os.PathLike, dataset: str, spec: ClipSpec) -> Path:
+    """`<cache_dir>/report_<dataset>_<spec.tag>.csv`: the videos skipped or warned about.
 
     The dataset's folder name is part of the name because several datasets may share one cache.
     """
-    tag = f"_W{window}" if window is not None else ""
-    return Path(cache_dir) / f"report_{dataset}_T{frames}_S{size}{tag}.csv"
+    return Path(cache_dir) / f"report_{dataset}_{spec.tag}.csv"
 
 
 def _stem(digest: str, crop) -> str:
@@ -118,10 +116,10 @@ def default_workers() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: bool, frames: int, size: int) -> None:
+def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: bool, spec: ClipSpec) -> None:
     """Decode the `jobs` (index -> `_work` arguments) into `results`, in worker processes when more than one."""
     workers = min(workers or default_workers(), len(jobs))
-    bar = tqdm(total=len(jobs), desc=f"decoding T{frames} S{size}", disable=not progress or not jobs,
+    bar = tqdm(total=len(jobs), desc=f"decoding {spec.tag}", disable=not progress or not jobs,
                file=sys.stderr)
     if workers <= 1:
         for i, job in jobs.items():
@@ -143,21 +141,19 @@ def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: b
     bar.close()
 
 
-def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.PathLike, *,
-                crops: list | None = None, window: int | str | None = None, workers: int | None = None,
-                progress: bool = True) -> pd.DataFrame:
-    """Decode every video not yet in the cache (worker processes); one row per path, in order.
+def cache_clips(paths: list[str], spec: ClipSpec, cache_dir: str | os.PathLike, *, crops: list | None = None,
+                workers: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Decode every video not yet in the cache (worker processes) as `spec` says; one row per path, in order.
+    `crops` (a box or None per path) are used only when `spec.crop`.
 
     Columns: path, ok, reason, warning ("; "-joined), decoded (True when decoded by this call), cache
     (the .npy, "" when skipped), frames (decoded frame count), hash. A video that cannot be used never
     stops the run: its row has ok=False and the reason.
     """
-    if frames < 1 or size < 1:  # before any folder is made or worker started
-        raise ValueError(f"cache_clips: expected frames >= 1 and size >= 1, found frames={frames}, size={size}")
     cache_dir = Path(cache_dir)
-    out = clip_dir(cache_dir, frames, size, window)
+    out = clip_dir(cache_dir, spec)
     out.mkdir(parents=True, exist_ok=True)
-    crops = crops if crops is not None else [None] * len(paths)
+    crops = crops if crops is not None and spec.crop else [None] * len(paths)
     memo = _load_memo(cache_dir)
     results: list[dict | None] = [None] * len(paths)
     jobs = {}
@@ -173,9 +169,9 @@ def cache_clips(paths: list[str], frames: int, size: int, cache_dir: str | os.Pa
         if done is not None:
             results[i] = {**done, "hash": digest, "decoded": False}
         else:
-            jobs[i] = (str(path), digest, str(out), frames, size, window, crop)
+            jobs[i] = (str(path), digest, str(out), spec.frames, spec.size, spec.window, crop)
             memo[str(path)] = [st.st_size, st.st_mtime_ns, None]
-    _run(jobs, results, workers, progress, frames, size)
+    _run(jobs, results, workers, progress, spec)
     for i in jobs:
         memo[jobs[i][0]][2] = results[i]["hash"]
     memo = {p: v for p, v in memo.items() if v[2]}
@@ -204,47 +200,47 @@ def write_report(status: pd.DataFrame, path: Path) -> pd.DataFrame:
     return report
 
 
-def preprocess(root: str | os.PathLike, frames: int, size: int, cache_dir: str | os.PathLike | None = None,
-               workers: int | None = None, progress: bool = True, window: int | str | None = None,
-               crop: bool = True) -> pd.DataFrame:
-    """Decode every video of a dataset once into the clip cache (docs/DATASET.md "Clips"; the study: 32x224).
+def preprocess(root: str | os.PathLike, spec: ClipSpec, cache_dir: str | os.PathLike, workers: int | None = None,
+               progress: bool = True) -> pd.DataFrame:
+    """Decode every video of a dataset once into the clip cache as `spec` says (docs/DATASET.md "Clips").
 
-    `window`: None spreads the frames over the whole video (the study); "middle" or a start frame takes
-    consecutive frames at the native rate instead (`read_clip`). `crop`: use the manifest's `crop` boxes
-    (when it has them) or the whole frame.
+    `spec.window`: None spreads the frames over the whole video (the study); "middle" or a start frame takes
+    consecutive frames at the native rate (`read_clip`). `spec.crop`: use the manifest's `crop` boxes (when
+    it has them) or the whole frame. A run's cache is `Layout.cache_dir` (the notebooks' and `pdlib
+    preprocess`'s).
 
     Returns the manifest's videos with ok, reason, warning, decoded, cache, frames, hash (see
     `cache_clips`); `.attrs["report"]` is the report CSV of skipped and warned-about videos
-    (`report_path`). A second call decodes nothing. Raises DatasetError for a malformed dataset.
+    (`report_path`); `.attrs["spec"]` the spec. A second call decodes nothing. Raises DatasetError for a
+    malformed dataset.
     """
     from pdlib.data.manifest import load_manifest
 
     root = Path(root).resolve()
-    cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
     videos, _ = load_manifest(root)
-    crops = list(videos["crop"]) if crop and "crop" in videos.columns else None
-    status = cache_clips(list(videos["path"]), frames, size, cache_dir, crops=crops, window=window,
-                         workers=workers, progress=progress)
+    crops = list(videos["crop"]) if "crop" in videos.columns else None
+    status = cache_clips(list(videos["path"]), spec, cache_dir, crops=crops, workers=workers, progress=progress)
     result = pd.concat([videos.reset_index(drop=True), status.drop(columns="path")], axis=1)
-    result.attrs["report"] = str(report_path(cache_dir, root.name, frames, size, window))
+    result.attrs["report"] = str(report_path(cache_dir, root.name, spec))
+    result.attrs["spec"] = spec
     write_report(result, Path(result.attrs["report"]))
     return result
 
 
-def preprocess_main(root: str, frames: int, size: int, cache_dir: str | None = None,
-                    workers: int | None = None, window: int | str | None = None) -> int:
-    """`pdlib preprocess DIR --frames T --size S`: 0 when every video is cached, 1 when some were
-    skipped (listed), 2 when the dataset is malformed or none of its videos is usable."""
+def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, workers: int | None = None) -> int:
+    """`pdlib preprocess DIR [--profile P]`: 0 when every video is cached, 1 when some were skipped (listed),
+    2 when the dataset is malformed or none of its videos is usable."""
     from pdlib.data.manifest import DatasetError
 
     try:
-        result = preprocess(root, frames, size, cache_dir, workers, window=window)
+        result = preprocess(root, spec, cache_dir, workers)
     except DatasetError as e:
         print(e)
         return 2
     skipped = result.loc[~result["ok"]]
     print(f"{len(result)} videos: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} decoded "
-          f"now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings")
+          f"now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings; clips "
+          f"{spec.tag} in {cache_dir}")
     for r in skipped.itertuples():
         print(f"  skipped {r.video}: {r.reason}")
     print(f"report: {result.attrs['report']}")

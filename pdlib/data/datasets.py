@@ -12,6 +12,7 @@ import pandas as pd
 import torch
 
 from pdlib.data.cache import cache_clips, report_path, write_report
+from pdlib.data.spec import ClipSpec
 from pdlib.tasks import task_label
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -189,9 +190,9 @@ def _hmdb_lists(root: Path, split: int) -> tuple[list[str], list[tuple[str, int,
 
 
 def _report_and_split(status: pd.DataFrame, meta: pd.DataFrame, train: np.ndarray, cache_dir: Path,
-                      name: str, frames: int, size: int) -> tuple[ClipDataset, ClipDataset]:
+                      name: str, spec: ClipSpec) -> tuple[ClipDataset, ClipDataset]:
     status = pd.concat([meta.reset_index(drop=True), status.drop(columns="path")], axis=1)
-    write_report(status, report_path(cache_dir, name, frames, size))
+    write_report(status, report_path(cache_dir, name, spec))
     return _split(status, train, list(meta.columns))
 
 
@@ -204,9 +205,10 @@ def _split(status: pd.DataFrame, train: np.ndarray, columns: list[str]) -> tuple
                          labels[~train]))
 
 
-def preprocess_actions(root: str | os.PathLike, frames: int, size: int, cache_dir: str | os.PathLike | None = None,
+def preprocess_actions(root: str | os.PathLike, spec: ClipSpec, cache_dir: str | os.PathLike,
                        layout: str = "ucf101", splits: Sequence[int] = (1, 2, 3)) -> pd.DataFrame:
-    """Every video of an action dataset's splits decoded once into the clip cache (pre-training, Sec. V-B).
+    """Every video of an action dataset's splits decoded once into the clip cache as `spec` says (its window
+    too; action datasets have no crop boxes) for pre-training (Sec. V-B).
 
     layout "ucf101" / "synact": `<root>[/videos]/<Class>/v_*.avi` with `ucfTrainTestlist/` or `splits/`
     holding classInd.txt, trainlist0N.txt, testlist0N.txt. "hmdb51": `<root>[/videos]/<class>/*.avi`
@@ -229,10 +231,9 @@ def preprocess_actions(root: str | os.PathLike, frames: int, size: int, cache_di
             row |= {f"order{split}": i, f"train{split}": train}
     meta = pd.DataFrame(list(rows.values()))
     resolve = _resolver(video_dir)
-    cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
-    status = cache_clips([resolve(v) for v in meta["video"]], frames, size, cache_dir)
+    status = cache_clips([resolve(v) for v in meta["video"]], spec, cache_dir)
     result = pd.concat([meta, status.drop(columns="path")], axis=1)
-    write_report(result, report_path(cache_dir, root.name, frames, size))
+    write_report(result, report_path(cache_dir, root.name, spec))
     result.attrs["classes"] = classes
     return result
 
@@ -265,8 +266,8 @@ def _pd4t_rows(csv: Path) -> pd.DataFrame:
     return rows.assign(score=rows["score"].astype(float).astype(np.int64)).reset_index(drop=True)
 
 
-def pd4t_clips(root: str | os.PathLike, task: str, frames: int, size: int,
-               cache_dir: str | os.PathLike | None = None) -> tuple[ClipDataset, ClipDataset]:
+def pd4t_clips(root: str | os.PathLike, task: str, spec: ClipSpec,
+               cache_dir: str | os.PathLike) -> tuple[ClipDataset, ClipDataset]:
     """(train, test) of one PD4T task: `Annotations/<Task>/{train,test}.csv` and `Videos/<Task>/...`.
 
     task: "finger", "hand", "leg", "gait" or PD4T's folder name ("Finger tapping", ...). A video id such
@@ -295,8 +296,7 @@ def pd4t_clips(root: str | os.PathLike, task: str, frames: int, size: int,
         "video": rows["video_id"], "patient": [t[-1] for t in tokens], "exam": [t[0] for t in tokens],
         "task": suite_task, "side": [next((x.upper() for x in t[1:-1] if x in SIDES), "") for t in tokens],
         "score": rows["score"], "label": task_label(rows["score"]), "path": [str(p) for p in paths]})
-    cache_dir = Path(cache_dir) if cache_dir is not None else root / ".pdlib_cache"
-    status = cache_clips(list(meta["path"]), frames, size, cache_dir)
-    return _report_and_split(status, meta, rows["train"].to_numpy(), cache_dir,
-                             f"{root.name}_{suite_task}", frames, size)
+    status = cache_clips(list(meta["path"]), spec, cache_dir)
+    return _report_and_split(status, meta, rows["train"].to_numpy(), Path(cache_dir),
+                             f"{root.name}_{suite_task}", spec)
 

@@ -11,6 +11,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 import pandas as pd
 
@@ -318,3 +319,28 @@ def check_main(root: str) -> int:
     report = check_dataset(root)
     print(report)
     return report.exit_code
+
+
+def video_durations(root: str | Path, videos: pd.DataFrame) -> pd.Series:
+    """Duration in seconds of every video (Fig. 4a), read from the container with PyAV; index = video.
+
+    Pass the usable videos (`check_dataset`'s report lists the others with their reason): an unreadable
+    file raises ValueError naming it and its row.
+    """
+    root = Path(root)
+    out = {}
+    for rel in videos["video"]:
+        path = root / rel
+        try:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if stream.duration is not None:
+                    out[rel] = float(stream.duration * stream.time_base)
+                elif container.duration is not None:
+                    out[rel] = container.duration / av.time_base
+                else:
+                    out[rel] = float(stream.frames / stream.average_rate)
+        except (av.FFmpegError, IndexError, OSError) as err:
+            raise ValueError(f"video_durations: cannot read the duration of {path} "
+                             f"(videos.csv row video={rel!r}): {err}; pdlib check lists unusable videos") from err
+    return pd.Series(out, name="seconds").rename_axis("video")

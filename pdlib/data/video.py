@@ -109,18 +109,6 @@ def window_indices(n_frames: int, frames: int, start: int | str = "middle") -> n
     return np.minimum(np.arange(start, start + frames), n_frames - 1)
 
 
-def parse_window(value: int | str | None) -> int | str | None:
-    """A clip window setting from params or the command line: "" or None -> None (frames spread over the
-    whole video, the study), "middle", or a start frame (an int or its digits)."""
-    if value is None or value == "":
-        return None
-    if value == "middle":
-        return value
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
-        return int(value)
-    raise ValueError(f"clip window: expected '' (spread over the video), 'middle' or a start frame, found {value!r}")
-
-
 def _open(path: Path) -> av.container.InputContainer:
     fault = file_fault(path)
     if fault:

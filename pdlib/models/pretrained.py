@@ -166,7 +166,6 @@ def load_model(path: str | Path) -> nn.Module:
     if not meta.exists() or not weights.exists():
         raise FileNotFoundError(f"load_model: expected {meta} and {weights}")
     config = json.loads(meta.read_text())
-    model = build_model(config["name"], config["num_classes"], **config["options"])
-    model.pdlib_config |= config  # and what the experiments recorded with it (e.g. the clip spec)
+    model = build_model(config["name"], config["num_classes"], clip=config.get("clip"), **config["options"])
     model.load_state_dict(load_file(weights))
     return model

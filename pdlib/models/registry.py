@@ -27,9 +27,10 @@ def list_models() -> list[str]:
     return sorted(_MODELS)
 
 
-def build_model(name: str, num_classes: int, **options) -> nn.Module:
+def build_model(name: str, num_classes: int, clip=None, **options) -> nn.Module:
     """Build a registered model; `options` go to its builder (e.g. widen, shortcut, attention) and are kept in
-    `model.pdlib_config` so save_model/load_model can rebuild it.
+    `model.pdlib_config` so save_model/load_model can rebuild it. `clip` (a `ClipSpec`, or its dict) is the
+    clip sampling the model is trained on, kept in its config too (`ClipSpec.of_model` reads it back).
     """
     if name not in _MODELS:
         close = difflib.get_close_matches(name, _MODELS, n=1)
@@ -37,6 +38,8 @@ def build_model(name: str, num_classes: int, **options) -> nn.Module:
         raise ValueError(f"build_model: unknown model {name!r}; {hint}choices: {', '.join(list_models())}")
     model = _MODELS[name](num_classes, **options)
     model.pdlib_config = {"name": name, "num_classes": num_classes, "options": options}
+    if clip is not None:
+        model.pdlib_config["clip"] = clip if isinstance(clip, dict) else clip.as_dict()
     return model
 
 
