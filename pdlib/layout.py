@@ -108,8 +108,8 @@ class Layout:
         return self.dir("models") / "pretrained" / source / "pretraining.json"
 
     def task_unit(self, setting: str, task: str) -> Path:
-        """Unit folder of one (setting, task): fold<k>.{json,safetensors}, fold<k>_history.csv, fold<k>/last.pt
-        (the epoch checkpoint while fold k trains), recipe.json."""
+        """Unit folder of one (setting, task): fold<k>.{json,safetensors}, fold<k>_history.csv,
+        fold<k>_checkpoint/last.pt (the epoch checkpoint while fold k trains), recipe.json."""
         return self.dir("models") / setting / task
 
     def setting_models(self, setting: str) -> Path:

@@ -384,6 +384,7 @@ class TaskExperiment:
         """What made (setting, task)'s fold models: training settings, clip spec, arch, options, and by identity
         the pretrained checkpoint, the folds and the task's videos."""
         arch, _, options, pretrained = self._source(setting)
+        _ = self.folds  # made (or found current) before the recipe names them
         return recipe(self.config, self.clip, arch=arch, pretrained=pretrained, folds=folds_identity(self.layout),
                       videos=videos_identity(self.clips[self.clips["task"] == task]), **options)
 

@@ -234,7 +234,7 @@ def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs)
     n7 = _table(smoke_outputs, "table_vii_single_task")
     assert list(n7.columns) == ["task", "input", "exams", "acc_mean", "acc_std", "mcc_mean", "mcc_std", "rank"]
     assert len(n7) == 14 and set(n7["input"]) == {"avgpool", "layer4"}
-    baseline = json.loads((smoke_outputs / "heads" / "single_task_baseline.json").read_text())
+    baseline = json.loads((smoke_outputs / "heads" / "single_task_baseline" / "baseline.json").read_text())
     best = n7[n7["rank"] == 1].sort_values("mcc_mean", ascending=False).iloc[0]
     assert (baseline["task"], baseline["input"]) == (best["task"], best["input"])  # 03's choice, as data
     methods = ["single task baseline", "vector averaging", "vector weighting",
@@ -336,7 +336,7 @@ def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tm
     assert runs["02_task_level"]["status"] == "interrupted"
 
     run = _start(out, "--from", "02_task_level")
-    _wait_for(run, out, "smoke/models/tsa_synact/*/fold*/last.pt")  # an epoch checkpoint mid-fold
+    _wait_for(run, out, "smoke/models/tsa_synact/*/fold*_checkpoint/last.pt")  # an epoch checkpoint mid-fold
     victims = [run.pid] + [c.pid for c in psutil.Process(run.pid).children(recursive=True)]
     for pid in victims:  # the kernel runs in a session of its own: kill it too, as a power cut would
         os.kill(pid, signal.SIGKILL)

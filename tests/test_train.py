@@ -210,7 +210,7 @@ def test_cross_validate_out_of_fold(tmp_path):
     first = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred"]
     assert list(saved.columns[:9]) == first
     assert all(Path(f"{layout.fold_model('tiny', 'finger', k)}.safetensors").is_file() for k in range(5))
-    assert not list(layout.task_unit("tiny", "finger").glob("fold*/last.pt"))  # checkpoints gone once done
+    assert not list(layout.task_unit("tiny", "finger").glob("fold*_checkpoint/last.pt"))  # checkpoints gone once done
     history = pd.read_csv(layout.fold_history("tiny", "finger", 3))
     assert list(history["epoch"]) == [1] and history.loc[0, "val_recall"] == 0  # fold 3: all "unseen"
     again = cross_validate(ds, folds, model_fn, config(epochs=1), layout, "tiny", "finger")
