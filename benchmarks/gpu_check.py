@@ -40,16 +40,20 @@ from pdlib.data.cache import default_workers  # noqa: E402
 from pdlib.folds import patient_folds  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model  # noqa: E402
+from pdlib.run import load_params  # noqa: E402
 from pdlib.synth import make_synpd  # noqa: E402
 from pdlib.synth.synact import SIZES as SYNACT_SIZES  # noqa: E402
 from pdlib.synth.synpd import synpd_cohort  # noqa: E402
 from pdlib.task_level import cross_validate  # noqa: E402
 from pdlib.train import TrainConfig, fit, resolve_device  # noqa: E402
 
-# Sizes of each profile of this check: the study's on CUDA, toy ones for the CPU twin.
-FULL = {"model": "r3d34", "widen": 1.0, "batch": 15, "frames": 32, "size": 224, "steps": 10, "warmup": 3,
-        "engine_clips": 150, "synpd": "paper", "epochs": 6, "paper_epochs": 30, "pre_frames": 64, "pre_batch": 45,
-        "pre_epochs": 50}
+# Sizes of each profile of this check: the paper profile's (params/paper.yaml) on CUDA, toy ones for the CPU
+# twin; steps, warmup, engine_clips and epochs are the check's own (what it times).
+PAPER = load_params("paper")
+FULL = {"model": PAPER["task_model"], "widen": PAPER["widen"], "batch": PAPER["batch_size"], "frames": PAPER["frames"],
+        "size": PAPER["size"], "steps": 10, "warmup": 3, "engine_clips": 150, "synpd": PAPER["synpd_size"], "epochs": 6,
+        "paper_epochs": PAPER["epochs"], "pre_frames": PAPER["pretrain_frames"],
+        "pre_batch": PAPER["pretrain_batch_size"], "pre_epochs": PAPER["pretrain_epochs"]}
 SMALL = {"model": "r3d18", "widen": 0.25, "batch": 4, "frames": 8, "size": 32, "steps": 2, "warmup": 1,
          "engine_clips": 24, "synpd": "smoke", "epochs": 1, "paper_epochs": 1, "pre_frames": 16, "pre_batch": 24,
          "pre_epochs": 1}
@@ -133,11 +137,13 @@ def decode(p: dict, work: Path) -> dict:
 
 
 def finger_cv(p: dict, data: dict, work: Path) -> float:
-    """4: finger's 5-fold CV, I3D from scratch at the paper recipe (lr 1e-3, weight decay 0.01), p["epochs"] per
-    fold; seconds scaled to the paper's p["paper_epochs"] (evaluation scaled with it: an upper bound)."""
+    """4: finger's 5-fold CV, I3D from scratch at the paper recipe (lr and weight decay of params/paper.yaml),
+    p["epochs"] per fold; seconds scaled to the paper's p["paper_epochs"] (evaluation scaled with it: an upper
+    bound)."""
     ds = task_clips(data["clips"], "finger")
     folds = patient_folds(ds.meta)
-    config = TrainConfig(epochs=p["epochs"], batch_size=p["batch"], lr=1e-3, weight_decay=0.01, progress=False)
+    config = TrainConfig(epochs=p["epochs"], batch_size=p["batch"], lr=PAPER["lr"], weight_decay=PAPER["weight_decay"],
+                         progress=False)
     if torch.cuda.is_available():
         ds = ds.to(resolve_device(config.device))
     layout = Layout("gpu_check", outputs=work / "outputs")

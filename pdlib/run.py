@@ -6,9 +6,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import papermill
 import yaml
-from papermill.exceptions import PapermillExecutionError
 from tqdm.auto import tqdm
 
 from pdlib.layout import Layout
@@ -88,6 +86,8 @@ def load_params(profile: str, root: Path | None = None) -> dict:
 
 def declared_parameters(notebook: Path) -> dict:
     """Names and defaults of the notebook's `parameters` cell (papermill.inspect_notebook)."""
+    import papermill  # here, not at the top: `load_params` serves machines without papermill (gpu_check)
+
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
@@ -119,6 +119,9 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
     that no notebook declares is an error. Stops at the first failing notebook with its name, the
     failing cell and the exception.
     """
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
     root = Path(root or repo_root()).resolve()
     params = load_params(profile, root)
     all_nbs = notebooks(root)
