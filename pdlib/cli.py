@@ -1,4 +1,4 @@
-"""The `pdlib` command: reproduce, synth, check, preprocess."""
+"""The `pdlib` command: reproduce, synth, check, preprocess, score."""
 
 import argparse
 import logging
@@ -42,6 +42,23 @@ def _preprocess(args) -> int:
                                  "clip_window": params.get("clip_window") if args.window is None else args.window})
     cache = args.cache or Layout(args.profile).cache_dir
     return preprocess_main(args.dir, spec, cache, workers=args.workers)
+
+
+def _score(args) -> int:
+    from pdlib.scoring import score_main
+
+    return score_main(args)
+
+
+def _coverage(text: str) -> float:
+    """argparse type: a coverage strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1 (e.g. 0.9), found {text!r}")
+    return value
 
 
 def _positive_int(text: str) -> int:
@@ -104,6 +121,31 @@ def parser() -> argparse.ArgumentParser:
                     "'middle' or a start frame: consecutive frames at the native rate (default: the profile's "
                     "clip_window)")
     pp.set_defaults(func=_preprocess)
+
+    from pdlib.tasks import TASKS
+
+    sc = sub.add_parser("score", help="score new videos with a run's trained task models",
+                        description="Score videos of one task with the task's cross-validated fold models (their "
+                                    "mean class probabilities; their spread) and a conformal prediction set at "
+                                    "--coverage, calibrated on the models' out-of-fold predictions: a set of both "
+                                    "classes is 'abstain'. Give video files or folders and --task, or one dataset "
+                                    "folder (videos.csv, exams.csv; `score` may be empty) to score every task. "
+                                    "Writes scores.csv and scores.json. Exit codes: 0 every video scored, 1 some "
+                                    "videos unusable (named; the others scored), 2 a request that cannot be "
+                                    "served. Research outputs, not a diagnosis.")
+    sc.add_argument("paths", nargs="+", metavar="VIDEO_OR_FOLDER")
+    sc.add_argument("--task", choices=TASKS, help="the task the videos show (not needed for a dataset folder)")
+    sc.add_argument("--side", choices=["L", "R"], help="the body side the videos show (recorded in the output)")
+    sc.add_argument("--profile", default="default", help="the run whose models score (default: %(default)s)")
+    sc.add_argument("--setting", help="the task-level setting whose models score (default: the profile's "
+                    "feature_setting, tsa_synact)")
+    sc.add_argument("--models", help="a setting's models folder, outputs/<profile>/models/<setting>, instead of "
+                    "--profile and --setting")
+    sc.add_argument("--coverage", type=_coverage, default=0.9,
+                    help="how often the prediction set must hold the true class (default: %(default)s)")
+    sc.add_argument("--out", help="output folder (default: outputs/<profile>/scores)")
+    sc.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
+    sc.set_defaults(func=_score)
     return p
 
 

@@ -27,7 +27,7 @@ from pdlib.paths import outputs_root, resolve
 __all__ = ["RECIPE", "ClipSpec", "Layout", "digest", "recipe_text"]
 
 RECIPE = "recipe.json"
-SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "heads", "predictions", "data", "cache")
+SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "heads", "predictions", "data", "cache", "scores")
 
 
 def recipe_text(recipe: dict) -> str:

@@ -18,6 +18,10 @@ ITEMS: dict[str, str] = {
 }
 
 
+# The task-level classes of Sec. IV-B, as a reader sees them.
+TASK_CLASSES: dict[int, str] = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}
+
+
 def task_label(scores) -> np.ndarray:
     """Task-level binary class of the study (Sec. IV-B): 0 for item scores {0, 1}, 1 for {2, 3, 4}."""
     return (np.asarray(scores) >= 2).astype(np.int64)

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from pdlib.layout import ClipSpec, Layout
-from pdlib.tasks import ITEMS, PREDICTION_COLUMNS, TASKS
+from pdlib.tasks import ITEMS, PREDICTION_COLUMNS, TASK_CLASSES, TASKS
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "
@@ -32,7 +32,6 @@ MAX_FILMSTRIP = 16
 # The assembling heads whose task weights are shown (Table I): per examination, and global; notebook 04's.
 WEIGHT_METHODS = ("pixel_attention", "vector_weighting")
 HEADS = "assembling"  # the examination-level experiment whose saved heads are shown (notebook 04)
-TASK_CLASSES = {0: "slight (item score 0-1)", 1: "severe (item score 2-4)"}  # the task-level label (Sec. IV-B)
 
 
 class ExplorerError(Exception):

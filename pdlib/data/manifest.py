@@ -130,8 +130,8 @@ def _parse_crop(text: str) -> tuple[int, int, int, int] | None:
     return x0, y0, x1, y1
 
 
-def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str]) -> None:
-    """Row faults of videos.csv (everything that needs no other file)."""
+def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str], scored: bool = True) -> None:
+    """Row faults of videos.csv (everything that needs no other file); `scored` False: a score may be empty."""
     f = "videos.csv"
     first_row: dict[str, int] = {}
     unknown_tasks: dict[str, list[int]] = {}
@@ -154,7 +154,7 @@ def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str]) -> None
             unknown_tasks.setdefault(r.task, []).append(row)
         if r.side not in SIDES:
             errors.append(f"{f}, row {row}, column 'side': expected L, R or empty, found {r.side!r}")
-        if _score(r.score) is None:
+        if _score(r.score) is None and (scored or r.score != ""):
             errors.append(f"{f}, row {row}, column 'score': expected an integer 0..4, found {r.score!r}")
         crop = getattr(r, "crop", "")
         if crop:
@@ -224,7 +224,8 @@ def _cross_check(videos: pd.DataFrame, exams: pd.DataFrame, errors: list[str], w
                      + (", ..." if len(without) > 10 else ""))
 
 
-def _validate(root: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str], list[str]]:
+def _validate(root: Path, scored: bool = True) -> tuple[pd.DataFrame | None, pd.DataFrame | None, list[str],
+                                                        list[str]]:
     """(videos, exams, errors, warnings); the frames are None when a file cannot be read at all."""
     errors: list[str] = []
     warns: list[str] = []
@@ -233,7 +234,7 @@ def _validate(root: Path) -> tuple[pd.DataFrame | None, pd.DataFrame | None, lis
     videos = _read_csv(root / "videos.csv", VIDEO_COLUMNS, OPTIONAL_VIDEO_COLUMNS, errors)
     exams = _read_csv(root / "exams.csv", EXAM_COLUMNS[:3], EXAM_COLUMNS[3:] + OPTIONAL_EXAM_COLUMNS, errors)
     if videos is not None:
-        _check_videos(videos, errors, warns)
+        _check_videos(videos, errors, warns, scored)
     if exams is not None:
         has_total = "total" in exams.columns
         _check_exams(exams, has_total, errors)
@@ -253,9 +254,13 @@ def _typed(root: Path, videos: pd.DataFrame, exams: pd.DataFrame) -> tuple[pd.Da
     """Validated string frames -> typed frames with `label`, absolute `path` and filled `total`."""
     videos = videos.copy()
     videos["video"] = [_relative_path(v) for v in videos["video"]]
-    videos["score"] = [_score(s) for s in videos["score"]]
-    videos["score"] = videos["score"].astype(np.int64)
-    videos["label"] = task_label(videos["score"])
+    scores = [_score(s) for s in videos["score"]]
+    if None in scores:  # an unscored dataset (load_manifest(scored=False)): what `pdlib score` reads
+        videos["score"] = pd.array(scores, dtype="Int64")
+        videos["label"] = pd.array([None if s is None else int(task_label(s)) for s in scores], dtype="Int64")
+    else:
+        videos["score"] = np.asarray(scores, dtype=np.int64)
+        videos["label"] = task_label(videos["score"])
     videos["path"] = [os.path.join(root, v) for v in videos["video"]]
     if "crop" in videos.columns:
         videos["crop"] = [_parse_crop(c) if c else None for c in videos["crop"]]
@@ -271,16 +276,17 @@ def _typed(root: Path, videos: pd.DataFrame, exams: pd.DataFrame) -> tuple[pd.Da
     return videos, exams
 
 
-def load_manifest(root: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+def load_manifest(root: str | os.PathLike, scored: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The validated videos and exams of a dataset folder (docs/DATASET.md "Dataset format").
 
     videos gains `label` (the task-level binary class, Sec. IV-B) and `path` (absolute); exams gets a
     numeric `total` (the sum of the exam's item scores where missing, said in a DatasetWarning) and
     `total_from_items`. Files are not opened: `check_dataset` and `preprocess` report unusable videos.
+    `scored` False (new patients to score): a video's `score` may be empty (then score and label are NA).
     Raises DatasetError listing every fault by file, row and column.
     """
     root = Path(root).resolve()
-    videos, exams, errors, warns = _validate(root)
+    videos, exams, errors, warns = _validate(root, scored)
     if errors:
         raise DatasetError(f"{root}: malformed dataset ({len(errors)} faults; header is row 1):\n"
                            + "\n".join(f"  - {e}" for e in errors))

@@ -1,0 +1,253 @@
+"""Scoring new videos with a run's trained task models (`pdlib score`, notebook 06).
+
+A video of a task is decoded with the clip spec saved in the models (`ClipSpec.of_model`) and scored by
+the task's cross-validated fold models as an ensemble: the mean of their class probabilities, and their
+spread (the largest standard deviation of a class probability across the folds). Confidence is a
+split-conformal prediction set (Vovk et al.; Angelopoulos & Bates 2021) calibrated on notebook 02's
+out-of-fold predictions of the same models: with nonconformity 1 - P(true class) over the n calibration
+videos, q = the ceil((n + 1) * coverage)-th smallest score, and a new video's set holds every class c with
+1 - P(c) <= q. Over new patients from the same population the set holds the true class with probability
+at least `coverage`. A set of one class is a call; a set of both classes (or none) is "abstain".
+
+These are research outputs on one's own cohort, not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from pdlib.data import ClipDataset, ClipSpec, cache_clips
+from pdlib.layout import Layout
+from pdlib.models import load_model
+from pdlib.tasks import TASK_CLASSES, TASKS
+from pdlib.train import TrainConfig, predict
+
+ABSTAIN = "abstain"
+CALLS = {c: name.split()[0] for c, name in TASK_CLASSES.items()}  # 0: "slight", 1: "severe"
+SCORE_COLUMNS = ["video", "task", "side", "prob_0", "prob_1", "pred", "spread", "set", "call", "note"]
+
+
+class ScoreError(ValueError):
+    """A request scoring cannot serve: an unknown task, models never trained, models of mixed or missing
+    clip specs, no calibration predictions, no video, a coverage outside (0, 1)."""
+
+
+def class_probabilities(preds: pd.DataFrame) -> np.ndarray:
+    """(N, K) class probabilities of prediction rows: the `prob_<c>` columns, or binary `prob` = P(class 1)."""
+    cols = sorted((c for c in preds.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
+    if cols:
+        return preds[cols].to_numpy(float)
+    p1 = preds["prob"].to_numpy(float)
+    return np.stack([1.0 - p1, p1], axis=1)
+
+
+@dataclass(frozen=True)
+class Conformal:
+    """Split-conformal prediction sets at `coverage`, calibrated on `n` videos: threshold `qhat` on 1 - P(c)."""
+
+    coverage: float
+    qhat: float
+    n: int
+
+    @classmethod
+    def calibrate(cls, probs: np.ndarray, labels: np.ndarray, coverage: float) -> Conformal:
+        """From the (N, K) probabilities and true classes of videos the models never trained on."""
+        if not 0.0 < coverage < 1.0:
+            raise ScoreError(f"coverage: expected a number between 0 and 1 (e.g. 0.9), found {coverage}")
+        labels = np.asarray(labels, dtype=int)
+        n = len(labels)
+        scores = 1.0 - probs[np.arange(n), labels]
+        level = math.ceil((n + 1) * coverage) / n if n else math.inf
+        # Too few calibration videos for this coverage: every class stays in every set (always abstain).
+        qhat = float(np.quantile(scores, level, method="higher")) if level <= 1 else math.inf
+        return cls(coverage, qhat, n)
+
+    def sets(self, probs: np.ndarray) -> np.ndarray:
+        """(N, K) bool: class c is in video i's set (rows of NaN probabilities: no class)."""
+        return (1.0 - np.nan_to_num(probs, nan=-np.inf)) <= self.qhat + 1e-9
+
+
+@dataclass
+class TaskModels:
+    """The fold models of one (setting, task) of a run, loaded once, their clip spec and their out-of-fold
+    predictions (the conformal calibration)."""
+
+    layout: Layout
+    setting: str
+    task: str
+    models: dict[int, nn.Module]
+    spec: ClipSpec
+    calibration: pd.DataFrame
+
+    @classmethod
+    def load(cls, layout: Layout, setting: str, task: str) -> TaskModels:
+        if task not in TASKS:
+            raise ScoreError(f"unknown task {task!r}; tasks: {', '.join(TASKS)}")
+        unit, folds = layout.task_unit(setting, task), layout.trained_folds(setting, task)
+        if not folds:
+            raise ScoreError(f"no trained models of setting {setting!r} for task {task!r} in {unit}: run "
+                             f"`pdlib reproduce --profile {layout.profile}` first")
+        models = {k: load_model(layout.fold_model(setting, task, k)).eval() for k in folds}
+        try:
+            specs = {k: ClipSpec.of_model(m) for k, m in models.items()}
+        except ValueError as err:
+            raise ScoreError(f"{unit}: {err}") from None
+        if len(set(specs.values())) > 1:
+            seen = ", ".join(f"fold {k}: {s.tag}" for k, s in specs.items())
+            raise ScoreError(f"{unit}: the fold models were trained on different clip specs ({seen}); retrain "
+                             f"them with `pdlib reproduce --profile {layout.profile}`")
+        path = layout.predictions(setting, task)
+        if not path.is_file():
+            raise ScoreError(f"no out-of-fold predictions at {path} to calibrate the models' confidence: run "
+                             f"`pdlib reproduce --profile {layout.profile}` first")
+        preds = pd.read_csv(path, dtype={"video": str, "note": str})
+        return cls(layout, setting, task, models, specs[folds[0]], preds[preds["pred"].notna()])
+
+    def conformal(self, coverage: float) -> Conformal:
+        return Conformal.calibrate(class_probabilities(self.calibration), self.calibration["label"], coverage)
+
+    def probabilities(self, clips: ClipDataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+        """(mean class probabilities (N, K) over the fold models, spread (N,): the largest standard deviation
+        of a class probability across the folds)."""
+        per_fold = np.stack([predict(m, clips, config) for m in self.models.values()])  # (F, N, K)
+        return per_fold.mean(axis=0), per_fold.std(axis=0).max(axis=1)
+
+
+def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = 0.9, config: TrainConfig | None = None,
+                 workers: int | None = None, progress: bool = True) -> pd.DataFrame:
+    """Score the videos (rows with `path`, and `video`, `side` and whatever else to keep) with `models`.
+
+    Returns SCORE_COLUMNS (prob_<c>: the ensemble's P(class c); set: the conformal set's classes, e.g. "0 1";
+    call: "slight", "severe" or "abstain") then the given columns; an unusable video keeps its row with no
+    probabilities and `note` "unusable video: <reason>". `.attrs["conformal"]` is the calibration used.
+    """
+    config = config or TrainConfig(progress=progress)
+    rows = videos.reset_index(drop=True).copy()
+    rows["video"] = rows["video"] if "video" in rows.columns else rows["path"].astype(str)
+    rows["side"] = rows["side"].fillna("") if "side" in rows.columns else ""
+    crops = list(rows["crop"]) if "crop" in rows.columns else None
+    status = cache_clips(list(rows["path"]), models.spec, models.layout.cache_dir, crops=crops, workers=workers,
+                         progress=progress)
+    ok = status["ok"].to_numpy(bool)
+    probs, spread = np.full((len(rows), 2), np.nan), np.full(len(rows), np.nan)
+    if ok.any():
+        clips = ClipDataset.from_files(list(status.loc[ok, "cache"]), np.zeros(int(ok.sum())), rows.loc[ok])
+        probs[ok], spread[ok] = models.probabilities(clips, config)
+    conformal = models.conformal(coverage)
+    sets = conformal.sets(probs)
+    rows["task"] = models.task
+    rows[["prob_0", "prob_1"]] = probs
+    rows["pred"] = pd.array([int(p.argmax()) if good else None for p, good in zip(probs, ok, strict=True)],
+                            dtype="Int64")
+    rows["spread"] = spread
+    rows["set"] = [" ".join(str(c) for c in np.flatnonzero(s)) for s in sets]
+    rows["call"] = [("" if not good else CALLS[int(np.flatnonzero(s)[0])] if s.sum() == 1 else ABSTAIN)
+                    for s, good in zip(sets, ok, strict=True)]
+    rows["note"] = np.where(ok, status["warning"], "unusable video: " + status["reason"])
+    rows = rows[SCORE_COLUMNS + [c for c in rows.columns if c not in SCORE_COLUMNS]]
+    rows.attrs["conformal"] = conformal
+    return rows
+
+
+def write_scores(scores: pd.DataFrame, out: Path, meta: dict) -> tuple[Path, Path]:
+    """`<out>/scores.csv` (one row per video) and `<out>/scores.json` ({"meta": ..., "videos": rows})."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv, js = out / "scores.csv", out / "scores.json"
+    scores.to_csv(csv, index=False)
+    records = json.loads(scores.to_json(orient="records"))
+    js.write_text(json.dumps({"meta": meta, "videos": records}, indent=2, default=str))
+    return csv, js
+
+
+def meta_of(models: list[TaskModels], coverage: float) -> dict:
+    """What made a scores file: the run, setting, each task's folds, clip spec and conformal threshold."""
+    return {"profile": models[0].layout.profile, "setting": models[0].setting, "coverage": coverage,
+            "note": "research outputs, not a diagnosis",
+            "tasks": {m.task: {"folds": sorted(m.models), "clip": asdict(m.spec),
+                               "calibration_videos": m.conformal(coverage).n,
+                               "qhat": m.conformal(coverage).qhat} for m in models}}
+
+
+def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: float = 0.9,
+                  config: TrainConfig | None = None, workers: int | None = None,
+                  progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
+    """Score every video of a dataset folder (docs/DATASET.md; `score` may be empty) with the models of its
+    tasks: the scores of all tasks (with the manifest's patient, exam, score and label) and the models used."""
+    from pdlib.data import load_manifest
+
+    videos, _ = load_manifest(root, scored=False)
+    tasks = [t for t in TASKS if (videos["task"] == t).any()]
+    if not tasks:
+        raise ScoreError(f"{root}: videos.csv lists no video of the study's tasks ({', '.join(TASKS)})")
+    models = [TaskModels.load(layout, setting, t) for t in tasks]
+    keep = ["video", "path", "side", "patient", "exam", "score", "label"] + (["crop"] if "crop" in videos else [])
+    parts = [score_videos(videos.loc[videos["task"] == m.task, keep], m, coverage, config, workers, progress)
+             for m in models]
+    return pd.concat(parts, ignore_index=True), models
+
+
+def video_paths(paths: list[str]) -> list[Path]:
+    """The videos named: files as given (a missing or unreadable one is reported by decoding), and the video
+    files under each folder; a folder without one is a ScoreError."""
+    from pdlib.data.datasets import VIDEO_EXTENSIONS
+
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            inside = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file())
+            if not inside:
+                raise ScoreError(f"{p}: no video file in this folder (looked for {', '.join(VIDEO_EXTENSIONS)})")
+            found += inside
+        else:
+            found.append(p)
+    return found
+
+
+def _run_and_models(args) -> tuple[Layout, str]:
+    """(the run's layout, the setting) from --models DIR or --profile and --setting."""
+    if args.models:
+        unit = Path(args.models).resolve()
+        if not unit.is_dir() or unit.parent.name != "models":
+            raise ScoreError(f"--models {args.models}: expected a setting's folder of trained models, "
+                             "outputs/<profile>/models/<setting>")
+        return Layout(unit.parents[1].name, outputs=unit.parents[2]), unit.name
+    from pdlib.run import load_params
+
+    return Layout(args.profile), args.setting or load_params(args.profile).get("feature_setting", "tsa_synact")
+
+
+def score_main(args) -> int:
+    """`pdlib score`: 0 every video scored, 1 some videos unusable (named, the others scored), 2 a request
+    that cannot be served (ScoreError, said in one line)."""
+    layout, setting = _run_and_models(args)
+    dataset = len(args.paths) == 1 and (Path(args.paths[0]) / "videos.csv").is_file()
+    if dataset:
+        scores, models = score_dataset(args.paths[0], layout, setting, args.coverage, workers=args.workers)
+    else:
+        if not args.task:
+            raise ScoreError("--task is needed to score videos (or give one dataset folder with a videos.csv, "
+                             "which names each video's task)")
+        videos = pd.DataFrame({"path": [str(p) for p in video_paths(args.paths)]})
+        videos["video"], videos["side"] = videos["path"], args.side or ""
+        models = [TaskModels.load(layout, setting, args.task)]
+        scores = score_videos(videos, models[0], args.coverage, workers=args.workers)
+    out = Path(args.out) if args.out else layout.dir("scores")
+    csv, js = write_scores(scores, out, meta_of(models, args.coverage))
+    _print(scores)
+    print(f"scores of {len(scores)} videos ({setting}, coverage {args.coverage}): {csv}, {js}")
+    bad = scores[scores["note"].str.startswith("unusable video: ")]
+    for r in bad.itertuples():
+        print(f"  unusable {r.video}: {r.note.removeprefix('unusable video: ')}")
+    return 1 if len(bad) else 0
+
+
+def _print(scores: pd.DataFrame) -> None:
+    shown = scores.assign(**{"P(severe)": scores["prob_1"].round(3), "spread": scores["spread"].round(3)})
+    print(shown[["video", "task", "side", "P(severe)", "spread", "set", "call"]].to_string(index=False))

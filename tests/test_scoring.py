@@ -1,0 +1,158 @@
+"""Scoring new videos (`pdlib score`, pdlib.scoring): the fold ensemble, conformal sets that abstain, and every
+mistake a user can make answered in one line (exit 2) or by naming the unusable video (exit 1)."""
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from explorer_fixture import build_outputs, tiny_tsa, write_video
+
+from pdlib import scoring
+from pdlib.cli import main as cli_main
+from pdlib.data import ClipDataset, ClipSpec, cache_clips
+from pdlib.layout import Layout
+from pdlib.models import build_model, save_model
+from pdlib.train import TrainConfig, predict
+
+SETTING = "tsa_synact"
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    """A fake `smoke` run (tests/explorer_fixture.py): two folds of tiny TSA models for finger and hand, their
+    out-of-fold predictions, and the videos they were trained on."""
+    root = tmp_path_factory.mktemp("scoring")
+    build_outputs(root)
+    return root
+
+
+@pytest.fixture
+def run(outputs, tmp_path):
+    """A copy of the fake run a test may change."""
+    shutil.copytree(outputs, tmp_path / "outputs")
+    return Layout("smoke", outputs=tmp_path / "outputs")
+
+
+def videos_of(layout: Layout, task: str) -> list[str]:
+    return sorted(str(p) for p in (layout.synth_dir("synpd") / "videos").glob(f"{task}_*.mp4"))
+
+
+def score(args, capsys) -> tuple[int, str, str]:
+    code = cli_main(["score", *map(str, args)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_conformal_sets_cover_at_the_nominal_rate_and_abstain_when_unsure():
+    rng = np.random.default_rng(0)
+    def draw(n):  # a calibrated classifier: P(class 1) = p, and the class drawn with that p
+        p = rng.beta(0.7, 0.7, n)
+        return np.stack([1 - p, p], axis=1), (rng.uniform(size=n) < p).astype(int)
+
+    probs, labels = draw(400)
+    conformal = scoring.Conformal.calibrate(probs, labels, 0.9)
+    new, truth = draw(20000)
+    sets = conformal.sets(new)
+    assert abs(sets[np.arange(len(truth)), truth].mean() - 0.9) < 0.02  # empirical coverage of new draws
+    single = sets.sum(axis=1) == 1
+    assert 0 < single.mean() < 1  # some calls, some abstentions
+    assert (new[single].argmax(axis=1) == truth[single]).mean() > (new.argmax(axis=1) == truth).mean()
+    assert np.isinf(scoring.Conformal.calibrate(probs[:5], labels[:5], 0.9).qhat)  # 5 videos cannot give 90%
+    assert scoring.Conformal.calibrate(probs[:5], labels[:5], 0.9).sets(new[:3]).all()  # so: always abstain
+    with pytest.raises(scoring.ScoreError, match="coverage: expected a number between 0 and 1"):
+        scoring.Conformal.calibrate(probs, labels, 90)
+
+
+def test_videos_are_scored_by_the_mean_of_the_fold_models_loaded_once(run, monkeypatch):
+    loads = []
+    load = scoring.load_model
+    monkeypatch.setattr(scoring, "load_model", lambda path: loads.append(path) or load(path))
+    models = scoring.TaskModels.load(run, SETTING, "finger")
+    paths = videos_of(run, "finger")
+    scores = scoring.score_videos(pd.DataFrame({"path": paths, "side": "L"}), models, 0.9, workers=1,
+                                  progress=False)
+    assert len(loads) == 2 and sorted(models.models) == [0, 1]  # once per fold, not per video
+    assert list(scores.columns[:10]) == scoring.SCORE_COLUMNS and len(scores) == len(paths) == 8
+    status = cache_clips(paths, ClipSpec(16, 64), run.cache_dir, progress=False)  # the clips scored, cached
+    assert not status["decoded"].any()
+    ds = ClipDataset.from_files(list(status["cache"]), [0] * 8, pd.DataFrame({"video": paths}))
+    per_fold = np.stack([predict(m, ds, TrainConfig(progress=False)) for m in models.models.values()])
+    np.testing.assert_allclose(scores[["prob_0", "prob_1"]].to_numpy(), per_fold.mean(0), atol=1e-6)
+    np.testing.assert_allclose(scores["spread"], per_fold.std(0).max(1), atol=1e-6)
+    assert scores["pred"].tolist() == per_fold.mean(0).argmax(1).tolist()
+    conformal = scores.attrs["conformal"]
+    assert conformal.n == len(pd.read_csv(run.predictions(SETTING, "finger"))) and conformal.coverage == 0.9
+    sets = conformal.sets(per_fold.mean(0))
+    assert scores["set"].tolist() == [" ".join(map(str, np.flatnonzero(s))) for s in sets]
+    assert scores["call"].tolist() == [("severe" if s[1] else "slight") if s.sum() == 1 else "abstain" for s in sets]
+
+
+def test_the_command_writes_csv_and_json_and_names_an_unusable_video(run, capsys, tmp_path):
+    paths = videos_of(run, "hand")[:3]
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(b"not a video" * 10)
+    short = tmp_path / "one_frame.mp4"
+    write_video(short, seed=1, n_frames=1)
+    out = tmp_path / "scores"
+    code, text, _ = score([*paths, bad, short, "--task", "hand", "--side", "R", "--models",
+                           run.setting_models(SETTING), "--out", out, "--workers", "1"], capsys)
+    assert code == 1
+    assert f"unusable {bad}: cannot open as a video container" in text
+    assert f"unusable {short}: " in text and "scores of 5 videos (tsa_synact, coverage 0.9)" in text
+    csv = pd.read_csv(out / "scores.csv", keep_default_na=False)
+    assert len(csv) == 5 and set(csv["side"]) == {"R"} and set(csv["task"]) == {"hand"}
+    assert (csv["call"][:3] != "").all() and (csv["call"][3:] == "").all()
+    meta = json.loads((out / "scores.json").read_text())
+    assert meta["meta"]["tasks"]["hand"]["clip"] == {"frames": 16, "size": 64, "window": None, "crop": True}
+    assert meta["meta"]["setting"] == SETTING and len(meta["videos"]) == 5
+
+
+def test_a_dataset_folder_without_scores_is_scored_task_by_task(run, capsys, tmp_path):
+    data = run.synth_dir("synpd")
+    videos = pd.read_csv(data / "videos.csv")
+    videos.assign(score="").to_csv(data / "videos.csv", index=False)
+    code, text, _ = score([data, "--models", run.setting_models(SETTING), "--out", tmp_path, "--workers", "1"], capsys)
+    assert code == 0, text
+    csv = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
+    assert sorted(csv["task"].unique()) == ["finger", "hand"] and len(csv) == len(videos)
+    assert set(csv["label"]) == {""} and (csv["exam"] != "").all()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--task", "tapping"], "argument --task: invalid choice: 'tapping'"),
+    (["--task", "finger", "--side", "X"], "argument --side: invalid choice: 'X'"),
+    (["--task", "finger", "--coverage", "90"], "argument --coverage: expected a number between 0 and 1"),
+    (["--task", "toe"], "no trained models of setting 'tsa_synact' for task 'toe'"),
+    ([], "--task is needed to score videos"),
+])
+def test_a_request_that_cannot_be_served_is_one_line_and_exit_2(run, capsys, args, message):
+    video = videos_of(run, "finger")[0]
+    try:
+        code, out, err = score([video, "--models", run.setting_models(SETTING), *args], capsys)
+    except SystemExit as e:  # argparse's own refusals
+        code, err = e.code, capsys.readouterr().err
+    assert code == 2 and message in err
+
+
+def test_untrained_runs_other_clip_specs_and_empty_folders_are_refused(run, capsys, tmp_path):
+    video = videos_of(run, "finger")[0]
+    code, _, err = score([video, "--task", "finger", "--profile", "nosuch", "--setting", SETTING], capsys)
+    assert code == 2 and "run `pdlib reproduce --profile nosuch` first" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = score([tmp_path / "empty", "--task", "finger", "--models", run.setting_models(SETTING)], capsys)
+    assert code == 2 and "empty: no video file in this folder" in err
+    save_model(build_model("r3d18_tsa", 2, clip=ClipSpec(8, 32), widen=0.125, temporal_strides=(1, 1, 1),
+                           attention={"heads": 2}), run.fold_model(SETTING, "finger", 1))
+    code, _, err = score([video, "--task", "finger", "--models", run.setting_models(SETTING)], capsys)
+    assert code == 2 and "trained on different clip specs (fold 0: T16_S64, fold 1: T8_S32)" in err
+    model = tiny_tsa(seed=0)
+    del model.pdlib_config["clip"]
+    save_model(model, run.fold_model(SETTING, "finger", 1))
+    code, _, err = score([video, "--task", "finger", "--models", run.setting_models(SETTING)], capsys)
+    assert code == 2 and "has no clip spec in its saved config" in err
+    run.predictions(SETTING, "hand").unlink()
+    code, _, err = score([video, "--task", "hand", "--models", run.setting_models(SETTING)], capsys)
+    assert code == 2 and "no out-of-fold predictions at" in err
