@@ -138,7 +138,7 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--side", choices=["L", "R"], help="the body side the videos show (recorded in the output)")
     sc.add_argument("--profile", default="default", help="the run whose models score (default: %(default)s)")
     sc.add_argument("--setting", help="the task-level setting whose models score (default: the profile's "
-                    "feature_setting, tsa_synact)")
+                    "`setting`, tsa_synact)")
     sc.add_argument("--models", help="a setting's models folder, outputs/<profile>/models/<setting>, instead of "
                     "--profile and --setting")
     sc.add_argument("--coverage", type=_coverage, default=0.9,

@@ -128,7 +128,7 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = 0.9
     call: "slight", "severe" or "abstain") then the given columns; an unusable video keeps its row with no
     probabilities and `note` "unusable video: <reason>". `.attrs["conformal"]` is the calibration used.
     """
-    config = config or TrainConfig(progress=progress)
+    config = config or TrainConfig(progress=False)  # one decoding bar; no bar per fold model
     rows = videos.reset_index(drop=True).copy()
     rows["video"] = rows["video"] if "video" in rows.columns else rows["path"].astype(str)
     rows["side"] = rows["side"].fillna("") if "side" in rows.columns else ""
@@ -220,24 +220,31 @@ def _run_and_models(args) -> tuple[Layout, str]:
         return Layout(unit.parents[1].name, outputs=unit.parents[2]), unit.name
     from pdlib.run import load_params
 
-    return Layout(args.profile), args.setting or load_params(args.profile).get("feature_setting", "tsa_synact")
+    return Layout(args.profile), args.setting or load_params(args.profile).get("setting", "tsa_synact")
+
+
+def score_request(paths: list[str], layout: Layout, setting: str, task: str = "", side: str = "",
+                  coverage: float = 0.9, workers: int | None = None,
+                  progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
+    """What `pdlib score` and notebook 06 score: one dataset folder (every task of it), or video files and
+    folders of `task` (filmed on `side`). Returns the scores and the task models used."""
+    if len(paths) == 1 and (Path(paths[0]) / "videos.csv").is_file():
+        return score_dataset(paths[0], layout, setting, coverage, workers=workers, progress=progress)
+    if not task:
+        raise ScoreError("--task is needed to score videos (or give one dataset folder with a videos.csv, "
+                         "which names each video's task)")
+    videos = pd.DataFrame({"path": [str(p) for p in video_paths(paths)]})
+    videos["video"], videos["side"] = videos["path"], side or ""
+    models = TaskModels.load(layout, setting, task)
+    return score_videos(videos, models, coverage, workers=workers, progress=progress), [models]
 
 
 def score_main(args) -> int:
     """`pdlib score`: 0 every video scored, 1 some videos unusable (named, the others scored), 2 a request
     that cannot be served (ScoreError, said in one line)."""
     layout, setting = _run_and_models(args)
-    dataset = len(args.paths) == 1 and (Path(args.paths[0]) / "videos.csv").is_file()
-    if dataset:
-        scores, models = score_dataset(args.paths[0], layout, setting, args.coverage, workers=args.workers)
-    else:
-        if not args.task:
-            raise ScoreError("--task is needed to score videos (or give one dataset folder with a videos.csv, "
-                             "which names each video's task)")
-        videos = pd.DataFrame({"path": [str(p) for p in video_paths(args.paths)]})
-        videos["video"], videos["side"] = videos["path"], args.side or ""
-        models = [TaskModels.load(layout, setting, args.task)]
-        scores = score_videos(videos, models[0], args.coverage, workers=args.workers)
+    scores, models = score_request(args.paths, layout, setting, args.task or "", args.side or "", args.coverage,
+                                   args.workers)
     out = Path(args.out) if args.out else layout.dir("scores")
     csv, js = write_scores(scores, out, meta_of(models, args.coverage))
     _print(scores)
@@ -246,6 +253,24 @@ def score_main(args) -> int:
     for r in bad.itertuples():
         print(f"  unusable {r.video}: {r.note.removeprefix('unusable video: ')}")
     return 1 if len(bad) else 0
+
+
+def coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per task, on videos with a known label: how often the set held the true class (coverage, against the
+    nominal one), how often the models abstained, and accuracy on all videos and on the called ones."""
+    known = scores[scores["label"].notna() & (scores["call"] != "")].copy()
+    known["label"] = known["label"].astype(int)
+    known["covered"] = [str(y) in s.split() for y, s in zip(known["label"], known["set"], strict=True)]
+    known["correct"] = known["pred"].astype(int) == known["label"]
+    known["called"] = known["call"] != ABSTAIN
+    rows = []
+    for task, g in known.groupby("task", sort=False):
+        called = g[g["called"]]
+        rows.append({"task": task, "videos": len(g), "coverage": g["covered"].mean(),
+                     "abstained": 1.0 - g["called"].mean(), "accuracy_all": g["correct"].mean(),
+                     "called": len(called), "accuracy_called": called["correct"].mean() if len(called) else np.nan})
+    return pd.DataFrame(rows, columns=["task", "videos", "coverage", "abstained", "accuracy_all", "called",
+                                       "accuracy_called"])
 
 
 def _print(scores: pd.DataFrame) -> None:

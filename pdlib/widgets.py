@@ -112,6 +112,33 @@ def upsample_maps(spatial: np.ndarray, steps: np.ndarray, size: int) -> np.ndarr
     return F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
 
 
+def clip_attention(model: torch.nn.Module, frames: np.ndarray, **about) -> ClipAttention:
+    """`frames` (T, S, S, 3) uint8 through a TSA `model`: its attention in every TSA layer. `about`: the other
+    fields of ClipAttention (task, fold, video, patient, exam, side, label, prob, pred; a new video that no
+    one rated has label -1)."""
+    from pdlib.data import to_model_input
+    from pdlib.models import attention_weights
+
+    x = to_model_input(torch.from_numpy(np.ascontiguousarray(frames))[None], train=False)  # (1, 3, T, S, S)
+    att = attention_weights(model, x)
+    fields = {"task": "", "fold": 0, "video": "", "patient": "", "exam": "", "side": "", "label": -1,
+              "prob": float("nan"), "pred": -1} | about
+    return ClipAttention(**fields, frames=frames, attention={name: a[0].float().numpy() for name, a in att.items()})
+
+
+def attention_view(clip: ClipAttention, layer: str, head: int | None = None,
+                   position: tuple[int, int] | None = None) -> AttentionView:
+    """Attention matrix, received-attention curve and per-frame maps of one TSA layer of a clip."""
+    if layer not in clip.attention:
+        raise ExplorerError(f"{layer!r} is not a TSA layer of this model; layers: {', '.join(clip.attention)}")
+    att = clip.attention[layer]
+    matrix = attention_matrix(att, head, position)
+    spatial = received_attention(att, head)
+    steps = frame_steps(len(clip.frames), att.shape[-1])
+    return AttentionView(layer, head, position, matrix, matrix.mean(axis=0), spatial, steps,
+                         upsample_maps(spatial, steps, clip.frames.shape[1]))
+
+
 def _checked(index: int, size: int, name: str) -> int:
     if not 0 <= index < size:
         raise ValueError(f"{name} = {index} is out of range: expected 0..{size - 1}")
@@ -206,8 +233,6 @@ class ExplorerState:
 
     def clip(self, task: str, fold: int, video: str) -> ClipAttention:
         """The video's frames, recorded prediction and attention under the fold's model (cached)."""
-        from pdlib.data import to_model_input
-        from pdlib.models import attention_weights
 
         if (task, fold, video) in self._clips:
             return self._clips[task, fold, video]
@@ -218,26 +243,16 @@ class ExplorerState:
                                 f"in {self.layout.predictions(self.setting, task)}")
         row = rows.iloc[0]
         frames = self._cached_clip(ClipSpec.of_model(self.model(task, fold)), video)  # (T, S, S, 3) uint8
-        x = to_model_input(torch.from_numpy(frames)[None], train=False)  # (1, 3, T, S, S)
-        att = attention_weights(self.model(task, fold), x)
-        result = ClipAttention(task, fold, video, str(row["patient"]), str(row["exam"]), str(row["side"]),
-                               int(row["label"]), float(row["prob"]), int(row["pred"]), frames,
-                               {name: a[0].float().numpy() for name, a in att.items()})
+        result = clip_attention(self.model(task, fold), frames, task=task, fold=fold, video=video,
+                                patient=str(row["patient"]), exam=str(row["exam"]), side=str(row["side"]),
+                                label=int(row["label"]), prob=float(row["prob"]), pred=int(row["pred"]))
         self._clips[task, fold, video] = result
         return result
 
     def view(self, task: str, fold: int, video: str, layer: str, head: int | None,
              position: tuple[int, int] | None) -> AttentionView:
         """Attention matrix, received-attention curve and per-frame maps for one choice of the controls."""
-        clip = self.clip(task, fold, video)
-        if layer not in clip.attention:
-            raise ExplorerError(f"{layer!r} is not a TSA layer of this model; layers: {', '.join(clip.attention)}")
-        att = clip.attention[layer]
-        matrix = attention_matrix(att, head, position)
-        spatial = received_attention(att, head)
-        steps = frame_steps(len(clip.frames), att.shape[-1])
-        return AttentionView(layer, head, position, matrix, matrix.mean(axis=0), spatial, steps,
-                             upsample_maps(spatial, steps, clip.frames.shape[1]))
+        return attention_view(self.clip(task, fold, video), layer, head, position)
 
     def task_weights(self, fold: int, exam: str) -> TaskWeights:
         """`exam`'s weights under fold `fold`'s pixel-wise attention head, and that fold's vector weights: the

@@ -37,6 +37,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "03_single_task_baseline": (["table_vii_single_task"], []),
     "04_assembling": (["table_viii_assembling"], ["fig7_vector_weights"]),
     "05_slight_vs_severe": (["table_ix_slight_vs_severe"], []),
+    "06_score": (["score_new_patients"], ["fig_scoring_new_patients", "fig_score_attention"]),
     "attention_explorer": ([], []),
 }
 
