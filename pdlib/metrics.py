@@ -196,3 +196,20 @@ def task_rank(results: pd.DataFrame) -> pd.Series:
     """Table VII's rank of each row's task: by the task's MCC averaged over its inputs (1 = best, ties share)."""
     rank = results.groupby("task")["mcc_mean"].mean().rank(ascending=False, method="min").astype(int)
     return results["task"].map(rank)
+
+
+def reliability(preds: pd.DataFrame, n_bins: int = 10) -> pd.DataFrame:
+    """The reliability diagram of binary out-of-fold predictions: per bin of equal width of P(class 1),
+    the videos in it, their mean predicted probability and the observed share of class 1."""
+    preds = usable(preds)
+    p, y = preds["prob"].to_numpy(float), preds["label"].to_numpy(int)
+    bins = np.clip((p * n_bins).astype(int), 0, n_bins - 1)
+    rows = [{"bin": b, "videos": int((bins == b).sum()), "predicted": p[bins == b].mean(),
+             "observed": y[bins == b].mean()} for b in np.unique(bins)]
+    return pd.DataFrame(rows, columns=["bin", "videos", "predicted", "observed"])
+
+
+def expected_calibration_error(preds: pd.DataFrame, n_bins: int = 10) -> float:
+    """ECE: the video-weighted mean gap |observed - predicted| over the reliability diagram's bins."""
+    r = reliability(preds, n_bins)
+    return float((r["videos"] * (r["observed"] - r["predicted"]).abs()).sum() / max(r["videos"].sum(), 1))

@@ -53,6 +53,31 @@ def roc_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame],
     return fig
 
 
+def reliability_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame]) -> Figure:
+    """Reliability diagrams per task: each setting's observed share of class 1 against its mean predicted
+    probability per bin of 0.1 (out-of-fold; a marker's area grows with its videos); on the diagonal the
+    probabilities mean what they say."""
+    from pdlib.metrics import reliability
+
+    cols = min(4, len(tasks))
+    rows = -(-len(tasks) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, task in zip(axes.flat, tasks, strict=False):
+        ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
+        for setting, preds in preds_by_setting.items():
+            r = reliability(preds[preds["task"] == task])
+            (line,) = ax.plot(r["predicted"], r["observed"], "-", lw=1, label=setting)
+            ax.scatter(r["predicted"], r["observed"], s=8 + 4 * r["videos"], alpha=0.6, color=line.get_color())
+        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title=task, xlabel="mean predicted P(severe)",
+               ylabel="observed share severe")
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=8)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
 def learning_curves(history: pd.DataFrame, title: str) -> Figure:
     """Training loss per epoch (solid) and, where a held-out side was evaluated, its accuracy (dotted, right
     axis) of every run (split or fold) of every group (model or task): `pdlib.task_level.learning_curves`."""

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pdlib.folds import CLASS_NAMES, exam_classes
-from pdlib.metrics import task_metrics, task_rank
+from pdlib.metrics import brier, expected_calibration_error, task_metrics, task_rank
 from pdlib.tasks import SETTINGS, TASKS, task_label
 
 # Table VI's conditions, in its column order; other conditions of a user's dataset follow them.
@@ -228,6 +228,16 @@ def table_v(numbers: pd.DataFrame) -> pd.DataFrame:
     table = table.reset_index()
     table.columns = [" ".join(c).strip() if isinstance(c, tuple) else c for c in table.columns]
     return table
+
+
+def calibration_numbers(results: dict) -> pd.DataFrame:
+    """How far the out-of-fold probabilities can be taken at their word, per setting and task (the settings'
+    `SettingResult`s): the videos, the Brier score and the expected calibration error over 10 bins
+    (`metrics.expected_calibration_error`; 0 = what the models say is what happens)."""
+    rows = [{"setting": r.label, "task": task, "videos": int(preds["pred"].notna().sum()), "brier": brier(preds),
+             "ece": expected_calibration_error(preds)}
+            for r in results.values() for task, preds in r.predictions.items()]
+    return pd.DataFrame(rows, columns=["setting", "task", "videos", "brier", "ece"])
 
 
 def best_settings(numbers: pd.DataFrame) -> dict[str, str]:

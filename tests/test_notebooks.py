@@ -31,8 +31,8 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "00_dataset": (["table_iv_class_counts", "table_vi_clinical"], []),
     "01_pretraining": (["table_ii_pretraining"], ["fig_learning_curves_pretraining"]),
-    "02_task_level": (["table_iii_transfer", "table_v_task_level"],
-                      ["fig5_roc_transfer", "fig6_roc_tasks", "fig_learning_curves_i3d_scratch",
+    "02_task_level": (["table_iii_transfer", "table_v_task_level", "task_calibration"],
+                      ["fig5_roc_transfer", "fig6_roc_tasks", "fig_reliability", "fig_learning_curves_i3d_scratch",
                        "fig_learning_curves_i3d_synact", "fig_learning_curves_tsa_synact"]),
     "03_single_task_baseline": (["table_vii_single_task"], []),
     "04_assembling": (["table_viii_assembling"], ["fig7_vector_weights"]),
