@@ -139,6 +139,11 @@ def attention_view(clip: ClipAttention, layer: str, head: int | None = None,
                          upsample_maps(spatial, steps, clip.frames.shape[1]))
 
 
+def _longest(clip: ClipAttention) -> str:
+    """The TSA layer with the most time steps (the most to see over time)."""
+    return max(clip.attention, key=lambda name: clip.attention[name].shape[-1])
+
+
 def _checked(index: int, size: int, name: str) -> int:
     if not 0 <= index < size:
         raise ValueError(f"{name} = {index} is out of range: expected 0..{size - 1}")
@@ -164,6 +169,7 @@ class ExplorerState:
         self._predictions: dict[str, pd.DataFrame] = {}
         self._cached: dict[ClipSpec, dict[str, tuple[str, str]]] = {}
         self._heads: dict[str, dict] = {}
+        self._scorers: dict[str, object] = {}  # task -> scoring.TaskModels, loaded once
         self._assembling = None
 
     @property
@@ -286,6 +292,30 @@ class ExplorerState:
             except FileNotFoundError as err:
                 raise ExplorerError(str(err)) from None
         return self._heads[method]
+
+    def score(self, path: str, task: str, coverage: float = 0.9) -> tuple[pd.Series, ClipAttention]:
+        """A new video scored as `pdlib score` does (the task's fold models as an ensemble, the conformal call),
+        and its attention under the first fold's model. Mistakes come back as an ExplorerError in words."""
+        from pdlib.data import read_clip
+        from pdlib.scoring import ScoreError, TaskModels, score_videos
+
+        path = str(path).strip()
+        if not path:
+            raise ExplorerError("Give the path of a video file to score.")
+        try:
+            if task not in self._scorers:
+                self._scorers[task] = TaskModels.load(self.layout, self.setting, task)
+            models = self._scorers[task]
+            row = score_videos(pd.DataFrame({"path": [path]}), models, coverage, progress=False).iloc[0]
+        except ScoreError as err:
+            raise ExplorerError(str(err)) from None
+        if row["call"] == "":
+            raise ExplorerError(f"{path} cannot be scored: {row['note'].removeprefix('unusable video: ')}")
+        fold = min(models.models)
+        frames = read_clip(path, models.spec.frames, models.spec.size, window=models.spec.window)
+        clip = clip_attention(models.models[fold], frames, task=task, fold=fold, video=Path(path).name,
+                              prob=float(row["prob_1"]), pred=int(row["pred"]))
+        return row, clip
 
     def _cached_clip(self, spec: ClipSpec, video: str) -> np.ndarray:
         """The video's clip from the clip cache the models were trained on (decoded now only if missing)."""
@@ -442,8 +472,23 @@ class AttentionExplorer:
                                  self.row, self.col, self.status], layout=widgets.Layout(width="350px"))
         weights = widgets.Accordion([widgets.VBox([self.weights_button, self.weights_note, self.weights_image])],
                                     titles=("Task weights for assembling the examination",))
-        self.widget = widgets.VBox([widgets.HBox([controls, widgets.VBox([self.info, self.matrix])]),
-                                    self.filmstrip, weights])
+        explore = widgets.VBox([widgets.HBox([controls, widgets.VBox([self.info, self.matrix])]),
+                                self.filmstrip, weights])
+        self.score_path = widgets.Text(description="Video", placeholder="/path/to/a/new/video.mp4", style=style,
+                                       layout=widgets.Layout(width="560px"))
+        self.score_task = widgets.Dropdown(description="Task", options=state.tasks, style=style, layout=wide)
+        self.score_button = widgets.Button(description="Score", icon="play")
+        self.score_result, self.score_filmstrip = widgets.HTML(), widgets.Image(format="png")
+        for control, name in ((self.score_path, "score-path"), (self.score_button, "score-button"),
+                              (self.score_result, "score-result")):
+            control.add_class(f"pdlib-{name}")
+        score = widgets.VBox([widgets.HTML("Score a video of your own with this setting's fold models (as "
+                                           "<code>pdlib score</code> does): the ensemble's probability, the call "
+                                           "or <i>abstain</i> at 90% coverage, and where in time the first fold's "
+                                           "model looks. Research outputs, not a diagnosis."),
+                              self.score_path, widgets.HBox([self.score_task, self.score_button]),
+                              self.score_result, self.score_filmstrip])
+        self.widget = widgets.Tab([explore, score], titles=("Explore test videos", "Score a video"))
         self.widget.add_class("pdlib-explorer")
         self.task.observe(self._on_task, "value")
         self.fold.observe(self._on_fold, "value")
@@ -452,6 +497,7 @@ class AttentionExplorer:
         for control in (self.head, self.average, self.row, self.col):
             control.observe(self._on_view, "value")
         self.weights_button.on_click(self._on_weights)
+        self.score_button.on_click(self._on_score)
         self._on_task()
 
     def current_clip(self) -> ClipAttention:
@@ -546,6 +592,21 @@ class AttentionExplorer:
             return
         self.weights_image.value = _png(weights_figure(weights))
         self.weights_note.value = f"Examination {weights.exam}; heads {weights.source}."
+
+    def _on_score(self, button=None) -> None:
+        self.score_result.value = "Scoring…"
+        try:
+            row, clip = self.state.score(self.score_path.value, self.score_task.value)
+        except ExplorerError as err:
+            self.score_result.value = f"<span style='color:#b00020'>{err}</span>"
+            self.score_filmstrip.value = b""
+            return
+        call = "abstain: both classes stay possible at 90% coverage" if row["call"] == "abstain" else row["call"]
+        self.score_result.value = (f"<b>{ITEMS.get(clip.task, clip.task)}</b>, {clip.video}<br>"
+                                   f"P(severe) = <b>{row['prob_1']:.2f}</b> (mean of the fold models, spread "
+                                   f"{row['spread']:.2f}); call: <b>{call}</b>")
+        self.score_filmstrip.value = (_png(filmstrip_figure(clip, attention_view(clip, _longest(clip))))
+                                      if clip.attention else b"")
 
     @staticmethod
     def _info_html(clip: ClipAttention) -> str:

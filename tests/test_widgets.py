@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs
+from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs, write_video
 
 from pdlib.models import build_model, save_model
 from pdlib.widgets import (
@@ -182,3 +182,25 @@ def test_weights_button_shows_the_task_weights(state):
     shown = app.weights_image.value
     app.video.value = app.video.options[-1][1]  # another examination of the same fold: weights follow
     assert app.weights_image.value != shown
+
+
+def test_the_score_tab_scores_a_new_video_and_names_a_mistake(state, tmp_path):
+    """The explorer's "Score a video" tab: a video outside the dataset gets the ensemble's probability, the call
+    (or abstain) and the first fold's attention; a wrong path is said in words, in place."""
+    new = tmp_path / "new_patient.mp4"
+    write_video(new, seed=99)
+    row, clip = state.score(str(new), "finger")
+    assert 0.0 <= row["prob_1"] <= 1.0 and row["call"] in {"slight", "severe", "abstain"}
+    assert clip.video == "new_patient.mp4" and clip.label == -1 and clip.frames.shape == (FRAMES, SIZE, SIZE, 3)
+    assert set(clip.attention) and clip.pred == row["pred"]
+    app = AttentionExplorer(state)
+    assert app.widget.titles == ("Explore test videos", "Score a video")
+    app.score_path.value, app.score_task.value = str(new), "finger"
+    app.score_button.click()
+    assert "P(severe) = " in app.score_result.value and app.score_filmstrip.value[:4] == b"\x89PNG"
+    app.score_path.value = str(tmp_path / "nothing.mp4")
+    app.score_button.click()
+    assert "nothing.mp4 cannot be scored: missing file" in app.score_result.value
+    assert app.score_filmstrip.value == b""
+    with pytest.raises(ExplorerError, match="Give the path of a video file"):
+        state.score("  ", "finger")
