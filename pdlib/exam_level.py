@@ -81,6 +81,7 @@ class FoldData:
     avgpool: np.ndarray  # (E, M, d) float32
     layer4: np.ndarray  # (E, M, C, T', H', W') float32
     mask: np.ndarray  # (E, M) bool
+    stats: dict = field(default_factory=dict)  # input -> (mean, std) per channel of the training examinations
 
 
 @dataclass
@@ -104,7 +105,7 @@ class AssemblingData:
 class CVResult:
     """Out-of-fold predictions and task weights of one head over folds and repeats."""
 
-    predictions: pd.DataFrame  # repeat, fold, exam, label, pred
+    predictions: pd.DataFrame  # repeat, fold, exam, label, pred, prob_<c> (the head's softmax)
     weights: pd.DataFrame  # repeat, fold, task, weight (mean over the fold's test examinations/points)
     heads: dict[tuple[int, int], AssemblingHead] = field(default_factory=dict)  # (fold, repeat) -> head, if kept
 
@@ -133,11 +134,16 @@ def feature_tasks(layout: Layout, setting: str) -> tuple[list[str], list[str]]:
     return present, [t for t in TASKS if t not in present]
 
 
-def _standardise(x: np.ndarray, mask: np.ndarray, train: np.ndarray) -> np.ndarray:
-    """Per-channel (axis 2) standardisation with the training examinations' present tasks; missing = 0."""
+def channel_stats(x: np.ndarray, mask: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (axis 2) mean and std (+1e-6) of the training examinations' present tasks."""
     ref = x[train][mask[train]]  # (P, C, ...)
     axes = (0, *range(2, ref.ndim))
-    mu, sd = ref.mean(axis=axes), ref.std(axis=axes) + 1e-6  # (C,)
+    return ref.mean(axis=axes), ref.std(axis=axes) + 1e-6  # (C,)
+
+
+def standardise(x: np.ndarray, mask: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Features (E, M, C, ...) standardised per channel with `stats` (channel_stats); missing tasks = 0."""
+    mu, sd = stats
     shape = (1, 1, -1) + (1,) * (x.ndim - 3)
     out = (x - mu.reshape(shape)) / sd.reshape(shape)
     out[~mask] = 0.0
@@ -172,10 +178,10 @@ def _fold_data(table: pd.DataFrame, feats: dict[str, np.ndarray], k: int, missin
     train = (sel["fold"] != k).to_numpy()
     assert_patient_disjoint(sel.loc[train, "patient"], sel.loc[~train, "patient"])
     mask = feats["mask"][idx].astype(bool)  # (E, M)
+    stats = {i: channel_stats(feats[i][idx], mask, train) for i in INPUTS}
     return FoldData(fold=int(k), exam=sel.index.to_numpy(str), patient=sel["patient"].to_numpy(str), train=train,
-                    label=sel["label"].to_numpy(int), mask=mask,
-                    avgpool=_standardise(feats["avgpool"][idx], mask, train),
-                    layer4=_standardise(feats["layer4"][idx], mask, train))
+                    label=sel["label"].to_numpy(int), mask=mask, stats=stats,
+                    **{i: standardise(feats[i][idx], mask, stats[i]) for i in INPUTS})
 
 
 def load_assembling_data(layout: Layout, setting: str, exams: pd.DataFrame, folds: pd.Series,
@@ -254,11 +260,14 @@ def cross_validate_heads(data: AssemblingData, method: str, feature: str, tasks:
             for r in range(repeats):
                 head = fit_head(method, x[tr], m[tr], y[tr], data.num_classes, config, _seed(seed, r, fd.fold))
                 with torch.no_grad():
-                    pred = head(x[te], m[te]).argmax(dim=1).cpu().numpy()
+                    logits = head(x[te], m[te])
+                    pred = logits.argmax(dim=1).cpu().numpy()
+                    prob = torch.softmax(logits.float(), dim=1).cpu().numpy()  # (E_test, K)
                 w = task_weights(head, x[te], m[te]).cpu()
                 w = w.reshape(-1, len(tasks)).mean(dim=0).numpy() if w.dim() > 1 else w.numpy()  # (M,)
                 preds.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "exam": fd.exam[use][test],
-                                           "label": fd.label[use][test], "pred": pred}))
+                                           "label": fd.label[use][test], "pred": pred,
+                                           **{f"prob_{c}": prob[:, c] for c in range(prob.shape[1])}}))
                 weights.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "task": tasks, "weight": w}))
                 if keep_heads:
                     heads[fd.fold, r] = head.cpu()
@@ -322,6 +331,29 @@ def save_heads(path: Path, method: str, result: CVResult, tasks: tuple[str, ...]
     Path(f"{path}.json").write_text(json.dumps(meta, indent=2))
     save_file(state, f"{path}.safetensors")
     return Path(f"{path}.safetensors")
+
+
+def save_standardisation(path: Path, data: AssemblingData) -> Path:
+    """What heads saved with `save_heads` need to see new examinations as they saw theirs: per fold, the
+    training examinations' channel mean and std of each input (`fold<k>.<input>.mean|std`), and the classes."""
+    arrays = {f"fold{fd.fold}.{i}.{name}": v for fd in data.folds for i, stats in fd.stats.items()
+              for name, v in zip(("mean", "std"), stats, strict=True)}
+    np.savez(path, class_names=np.asarray(data.class_names, dtype=str), **arrays)
+    return path
+
+
+def load_standardisation(path: Path) -> tuple[tuple[str, ...], dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+    """(class names, {fold: {input: (mean, std)}}) written by `save_standardisation`."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no standardisation statistics at {path}: run notebooks/04_assembling.ipynb "
+                                "(and 05) again")
+    with np.load(path) as f:
+        stats: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+        for key in f.files:
+            if key.startswith("fold") and key.endswith(".mean"):
+                fold, inp, _ = key.split(".")
+                stats.setdefault(int(fold[4:]), {})[inp] = (f[key], f[key[:-5] + ".std"])
+        return tuple(str(c) for c in f["class_names"]), stats
 
 
 def load_heads(path: Path) -> tuple[dict[tuple[int, int], AssemblingHead], dict]:
@@ -425,4 +457,6 @@ class ExamExperiment:
         for method, result in runs.items():
             tasks = (baseline[0],) if method == "single_task" else self.data.tasks
             save_heads(self.layout.head_file(name, method), method, result, tasks, self.head)
+            result.predictions.to_csv(self.layout.head_predictions(name, method), index=False)
+        save_standardisation(self.layout.head_standardisation(name), self.data)
         return results, weights

@@ -176,6 +176,15 @@ class Layout:
     def head_file(self, experiment: str, method: str) -> Path:
         return self.heads(experiment) / method
 
+    def head_predictions(self, experiment: str, method: str) -> Path:
+        """The out-of-fold examination predictions of one method's heads (repeat, fold, exam, label, pred,
+        prob_<c>): what scoring calibrates its examination-level sets on."""
+        return self.heads(experiment) / f"{method}_predictions.csv"
+
+    def head_standardisation(self, experiment: str) -> Path:
+        """Per fold, the feature statistics the heads were trained with, and the classes (`.npz`)."""
+        return self.heads(experiment) / "standardise.npz"
+
     @property
     def baseline_unit(self) -> Path:
         """Unit folder of notebook 03's choice: baseline.json, recipe.json (the features and head recipe)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from torch import nn
 
 from pdlib.data import ClipDataset, ClipSpec, cache_clips
@@ -179,10 +180,12 @@ def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: floa
                   config: TrainConfig | None = None, workers: int | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
     """Score every video of a dataset folder (docs/DATASET.md; `score` may be empty) with the models of its
-    tasks: the scores of all tasks (with the manifest's patient, exam, score and label) and the models used."""
+    tasks: the scores of all tasks (with the manifest's patient, exam, score and label) and, for every
+    examination with a usable video of each task, its examination-level rows (`score_exams`); and the
+    task models used."""
     from pdlib.data import load_manifest
 
-    videos, _ = load_manifest(root, scored=False)
+    videos, exams = load_manifest(root, scored=False)
     tasks = [t for t in TASKS if (videos["task"] == t).any()]
     if not tasks:
         raise ScoreError(f"{root}: videos.csv lists no video of the study's tasks ({', '.join(TASKS)})")
@@ -190,7 +193,10 @@ def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: floa
     keep = ["video", "path", "side", "patient", "exam", "score", "label"] + (["crop"] if "crop" in videos else [])
     parts = [score_videos(videos.loc[videos["task"] == m.task, keep], m, coverage, config, workers, progress)
              for m in models]
-    return pd.concat(parts, ignore_index=True), models
+    scores = pd.concat(parts, ignore_index=True)
+    given = ~exams["total_from_items"] | ~exams["exam"].isin(videos.loc[videos["score"].isna(), "exam"])
+    totals = exams.loc[given].set_index("exam")["total"]  # a total summed over missing scores is not known
+    return pd.concat([scores, score_exams(scores, layout, coverage, totals)], ignore_index=True), models
 
 
 def video_paths(paths: list[str]) -> list[Path]:
@@ -276,3 +282,123 @@ def coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
 def _print(scores: pd.DataFrame) -> None:
     shown = scores.assign(**{"P(severe)": scores["prob_1"].round(3), "spread": scores["spread"].round(3)})
     print(shown[["video", "task", "side", "P(severe)", "spread", "set", "call"]].to_string(index=False))
+
+
+# ---- the examination level: the assembling heads of notebooks 04 and 05 ----
+
+EXAM_LEVELS = {"assembling": "examination", "slight_vs_severe": "slight_vs_severe"}  # heads -> the rows' task
+
+
+def best_method(layout: Layout, experiment: str) -> str:
+    """The assembling method (Table I) whose saved heads had the highest mean out-of-fold MCC over repeats."""
+    from sklearn.metrics import matthews_corrcoef
+
+    from pdlib.models.heads import METHODS
+
+    mcc = {}
+    for method in METHODS:
+        path = layout.head_predictions(experiment, method)
+        if path.is_file():
+            preds = pd.read_csv(path)
+            mcc[method] = np.mean([matthews_corrcoef(g["label"], g["pred"]) for _, g in preds.groupby("repeat")])
+    if not mcc:
+        raise ScoreError(f"no saved assembling heads with predictions in {layout.heads(experiment)}: run "
+                         f"`pdlib reproduce --profile {layout.profile}` (notebooks 04 and 05) first")
+    return max(mcc, key=mcc.get)
+
+
+def _exam_clips(scores: pd.DataFrame, exams: list[str], models: dict[str, TaskModels]
+                ) -> dict[str, tuple[ClipDataset, np.ndarray]]:
+    """Per task, the usable clips of the examinations (decoded already: read from the cache) and their exam."""
+    out = {}
+    for task, m in models.items():
+        rows = scores[(scores["task"] == task) & scores["exam"].isin(exams) & (scores["call"] != "")]
+        status = cache_clips(list(rows["path"]), m.spec, m.layout.cache_dir, progress=False)
+        out[task] = (ClipDataset.from_files(list(status["cache"]), np.zeros(len(rows), int), rows),
+                     rows["exam"].to_numpy(str))
+    return out
+
+
+def _exam_features(clips: dict[str, tuple[ClipDataset, np.ndarray]], exams: list[str],
+                   models: dict[str, TaskModels], fold: int, config: TrainConfig) -> dict[str, np.ndarray]:
+    """(E, M, ...) avgpool and layer4 of the examinations under fold `fold`'s task models (sides averaged)."""
+    from pdlib.features import clip_features
+
+    out: dict[str, np.ndarray] = {}
+    for m, (task, (dataset, exam_of)) in enumerate(clips.items()):
+        for name, x in zip(("avgpool", "layer4"), clip_features(models[task].models[fold], dataset, config),
+                           strict=True):
+            per_exam = np.stack([x[exam_of == e].mean(axis=0) for e in exams])
+            out.setdefault(name, np.zeros((len(exams), len(clips), *x.shape[1:]), np.float32))[:, m] = per_exam
+    return out
+
+
+def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, totals: pd.Series | None = None,
+                config: TrainConfig | None = None) -> pd.DataFrame:
+    """Examination rows (same columns; `task` "examination" or "slight_vs_severe") from the assembling heads
+    notebooks 04 and 05 saved (the method with the best out-of-fold MCC), for every examination of `scores`
+    with a usable video of each task they assemble: the heads' mean class probabilities over folds and
+    repeats, each fold's heads on features of that fold's task models standardised as in training, and a
+    conformal set calibrated on the heads' out-of-fold probabilities. `totals` (exam -> MDS-UPDRS-III total),
+    when known, give the rows' `label`. A run without saved heads gives no rows."""
+    from pdlib.exam_level import load_heads, load_standardisation, standardise
+    from pdlib.folds import exam_classes
+
+    config = config or TrainConfig(progress=False)
+    parts = []
+    for experiment, label in EXAM_LEVELS.items():
+        if not layout.head_standardisation(experiment).is_file():
+            continue
+        method = best_method(layout, experiment)
+        heads, meta = load_heads(layout.head_file(experiment, method))
+        classes, stats = load_standardisation(layout.head_standardisation(experiment))
+        recipe = layout.recipe(layout.heads(experiment))
+        have = scores[scores["call"] != ""].groupby("exam")["task"].agg(set)
+        exams = sorted(e for e, tasks in have.items() if set(meta["tasks"]) <= tasks)
+        if not exams:
+            continue
+        models = {t: TaskModels.load(layout, recipe["features"], t) for t in meta["tasks"]}
+        clips = _exam_clips(scores, exams, models)
+        inp = "layer4" if len(meta["in_shape"]) > 2 else "avgpool"
+        mask = np.ones((len(exams), len(meta["tasks"])), bool)
+        per_run = []
+        for k in sorted(stats):
+            feats = _exam_features(clips, exams, models, k, config)[inp]
+            if list(feats.shape[1:]) != list(meta["in_shape"]):
+                raise ScoreError(f"{layout.heads(experiment)}: the heads take features {tuple(meta['in_shape'])} "
+                                 f"but fold {k}'s task models give {feats.shape[1:]}: rerun notebooks 02-05 "
+                                 f"(`pdlib reproduce --profile {layout.profile} --from 02_task_level`)")
+            x = torch.from_numpy(standardise(feats, mask, stats[k][inp]))
+            with torch.no_grad():
+                per_run += [torch.softmax(head(x, torch.from_numpy(mask)).float(), dim=1).numpy()
+                            for (fold, _), head in heads.items() if fold == k]
+        rows = _exam_rows(scores, exams, np.stack(per_run), _exam_conformal(layout, experiment, method, coverage),
+                          classes, label, f"{method} heads of {experiment}")
+        if totals is not None:
+            known = exam_classes(totals.dropna(), recipe["scheme"], recipe["slight_vs_severe"])
+            rows["label"] = pd.array(rows["exam"].map(known), dtype="Int64")
+        parts.append(rows)
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=scores.columns)
+
+
+def _exam_conformal(layout: Layout, experiment: str, method: str, coverage: float) -> Conformal:
+    """Conformal sets of the heads' out-of-fold probabilities, averaged over repeats per examination."""
+    preds = pd.read_csv(layout.head_predictions(experiment, method))
+    per_exam = preds.groupby("exam").mean(numeric_only=True)
+    return Conformal.calibrate(class_probabilities(per_exam), per_exam["label"].astype(int), coverage)
+
+
+def _exam_rows(scores: pd.DataFrame, exams: list[str], probs: np.ndarray, conformal: Conformal,
+               classes: tuple[str, ...], label: str, note: str) -> pd.DataFrame:
+    mean = probs.mean(axis=0)
+    sets = conformal.sets(mean)
+    first = scores.drop_duplicates("exam").set_index("exam")
+    rows = pd.DataFrame({"video": "", "task": label, "side": "", "exam": exams,
+                         "patient": first.loc[exams, "patient"].to_numpy() if "patient" in first else ""})
+    rows[[f"prob_{c}" for c in range(mean.shape[1])]] = mean
+    rows["pred"] = pd.array(mean.argmax(axis=1), dtype="Int64")
+    rows["spread"] = probs.std(axis=0).max(axis=1)
+    rows["set"] = [" ".join(str(c) for c in np.flatnonzero(s)) for s in sets]
+    rows["call"] = [classes[int(np.flatnonzero(s)[0])] if s.sum() == 1 else ABSTAIN for s in sets]
+    rows["note"] = note
+    return rows

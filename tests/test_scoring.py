@@ -110,15 +110,44 @@ def test_the_command_writes_csv_and_json_and_names_an_unusable_video(run, capsys
     assert meta["meta"]["setting"] == SETTING and len(meta["videos"]) == 5
 
 
+def real_features(run: Layout) -> None:
+    """The fixture's features are random; the examination level needs those of its own task models, and the
+    heads notebook 04 fits on them."""
+    from pdlib.data import load_manifest
+    from pdlib.exam_level import ExamExperiment, HeadConfig
+    from pdlib.features import extract_task_features
+
+    videos, _ = load_manifest(run.synth_dir("synpd"))
+    for task in ("finger", "hand"):
+        models = scoring.TaskModels.load(run, SETTING, task)
+        rows = videos[videos["task"] == task]
+        status = cache_clips(list(rows["path"]), models.spec, run.cache_dir, progress=False)
+        clips = ClipDataset.from_files(list(status["cache"]), [0] * len(rows), rows)
+        for k, model in models.models.items():
+            extract_task_features(model, clips, run.features(SETTING, task, k), TrainConfig(progress=False))
+    ExamExperiment(run, SETTING, head=HeadConfig(epochs=5), repeats=1).assemble("assembling")  # as the fixture
+
+
 def test_a_dataset_folder_without_scores_is_scored_task_by_task(run, capsys, tmp_path):
+    real_features(run)
     data = run.synth_dir("synpd")
     videos = pd.read_csv(data / "videos.csv")
     videos.assign(score="").to_csv(data / "videos.csv", index=False)
     code, text, _ = score([data, "--models", run.setting_models(SETTING), "--out", tmp_path, "--workers", "1"], capsys)
     assert code == 0, text
     csv = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False)
-    assert sorted(csv["task"].unique()) == ["finger", "hand"] and len(csv) == len(videos)
-    assert set(csv["label"]) == {""} and (csv["exam"] != "").all()
+    tasks = csv[csv["video"] != ""]
+    assert sorted(tasks["task"].unique()) == ["finger", "hand"] and len(tasks) == len(videos)
+    assert set(tasks["label"]) == {""} and (tasks["exam"] != "").all()
+    # Every examination has both tasks the fixture's heads assemble: one examination-level row each, from the
+    # saved heads (three classes; the method with the best out-of-fold MCC), with the exams.csv class.
+    exams = csv[csv["task"] == "examination"]
+    assert sorted(exams["exam"]) == ["E0", "E1", "E2", "E3"] and (exams["video"] == "").all()
+    probs = exams[["prob_0", "prob_1", "prob_2"]].astype(float).to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    assert exams["label"].astype(int).tolist() == [0, 1, 2, 0]  # totals 12, 30, 55, 20
+    assert set(exams["call"]) <= {"slight", "moderate", "severe", "abstain"}
+    assert exams["note"].str.endswith("heads of assembling").all()
 
 
 @pytest.mark.parametrize("args, message", [
