@@ -3,11 +3,15 @@
 A video of a task is decoded with the clip spec saved in the models (`ClipSpec.of_model`) and scored by
 the task's cross-validated fold models as an ensemble: the mean of their class probabilities, and their
 spread (the largest standard deviation of a class probability across the folds). Confidence is a
-split-conformal prediction set (Vovk et al.; Angelopoulos & Bates 2021) calibrated on notebook 02's
-out-of-fold predictions of the same models: with nonconformity 1 - P(true class) over the n calibration
-videos, q = the ceil((n + 1) * coverage)-th smallest score, and a new video's set holds every class c with
-1 - P(c) <= q. Over new patients from the same population the set holds the true class with probability
-at least `coverage`. A set of one class is a call; a set of both classes (or none) is "abstain".
+conformal prediction set calibrated on notebook 02's out-of-fold predictions of the same models, by CV+
+(Romano, Sesia & Candes 2020, "Classification with valid and adaptive coverage"; Barber et al. 2021): each
+calibration video i was predicted by the fold model k(i) that never saw its patient, with nonconformity
+s_i = 1 - P_k(i)(true class). A new video x gets, under each fold model k, the score 1 - P_k(c | x) of
+every class c; c is in its set when fewer than coverage * (n + 1) calibration videos have s_i below the
+new video's score under their own fold model. Each calibration video is compared with the very model that
+held it out, so the five-model ensemble needs no calibration of its own. Over new patients from the same
+population the set holds the true class in about `coverage` of the videos (guaranteed at least
+2 * coverage - 1). A set of one class is a call; a set of both classes is "abstain".
 
 These are research outputs on one's own cohort, not a diagnosis.
 """
@@ -15,7 +19,6 @@ These are research outputs on one's own cohort, not a diagnosis.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -49,30 +52,35 @@ def class_probabilities(preds: pd.DataFrame) -> np.ndarray:
     return np.stack([1.0 - p1, p1], axis=1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # holds arrays: compared by identity (pandas compares frames' attrs)
 class Conformal:
-    """Split-conformal prediction sets at `coverage`, calibrated on `n` videos: threshold `qhat` on 1 - P(c)."""
+    """CV+ conformal sets at `coverage` (module docstring): per fold model k, the sorted nonconformity scores
+    1 - P_k(true class) of the n calibration videos that fold k held out."""
 
     coverage: float
-    qhat: float
+    scores: dict[int, np.ndarray]
     n: int
 
     @classmethod
-    def calibrate(cls, probs: np.ndarray, labels: np.ndarray, coverage: float) -> Conformal:
-        """From the (N, K) probabilities and true classes of videos the models never trained on."""
+    def calibrate(cls, probs: np.ndarray, labels: np.ndarray, folds: np.ndarray, coverage: float) -> Conformal:
+        """From the (N, K) out-of-fold probabilities, the true classes and the fold that held each video out."""
         if not 0.0 < coverage < 1.0:
             raise ScoreError(f"coverage: expected a number between 0 and 1 (e.g. 0.9), found {coverage}")
-        labels = np.asarray(labels, dtype=int)
-        n = len(labels)
-        scores = 1.0 - probs[np.arange(n), labels]
-        level = math.ceil((n + 1) * coverage) / n if n else math.inf
-        # Too few calibration videos for this coverage: every class stays in every set (always abstain).
-        qhat = float(np.quantile(scores, level, method="higher")) if level <= 1 else math.inf
-        return cls(coverage, qhat, n)
+        labels, folds = np.asarray(labels, dtype=int), np.asarray(folds, dtype=int)
+        s = 1.0 - probs[np.arange(len(labels)), labels]
+        return cls(coverage, {int(k): np.sort(s[folds == k]) for k in np.unique(folds)}, len(labels))
 
-    def sets(self, probs: np.ndarray) -> np.ndarray:
-        """(N, K) bool: class c is in video i's set (rows of NaN probabilities: no class)."""
-        return (1.0 - np.nan_to_num(probs, nan=-np.inf)) <= self.qhat + 1e-9
+    def sets(self, per_fold: dict[int, np.ndarray]) -> np.ndarray:
+        """(N, K) bool: class c is in video i's set, from each fold model's probabilities {k: (N, K)}; a
+        video without probabilities (NaN) gets no class. With too few calibration videos for `coverage`
+        every class stays in every set (always abstain)."""
+        first = next(iter(per_fold.values()))
+        below = np.zeros(first.shape, dtype=np.int64)  # calibration scores under the new video's, per class
+        for k, scores in self.scores.items():
+            if k in per_fold:
+                below += np.searchsorted(scores, 1.0 - np.nan_to_num(per_fold[k], nan=0.0), side="left")
+        unusable = np.isnan(first).any(axis=1)
+        return (below < self.coverage * (self.n + 1)) & ~unusable[:, None]
 
 
 @dataclass
@@ -112,13 +120,12 @@ class TaskModels:
         return cls(layout, setting, task, models, specs[folds[0]], preds[preds["pred"].notna()])
 
     def conformal(self, coverage: float) -> Conformal:
-        return Conformal.calibrate(class_probabilities(self.calibration), self.calibration["label"], coverage)
+        return Conformal.calibrate(class_probabilities(self.calibration), self.calibration["label"],
+                                   self.calibration["fold"], coverage)
 
-    def probabilities(self, clips: ClipDataset, config: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
-        """(mean class probabilities (N, K) over the fold models, spread (N,): the largest standard deviation
-        of a class probability across the folds)."""
-        per_fold = np.stack([predict(m, clips, config) for m in self.models.values()])  # (F, N, K)
-        return per_fold.mean(axis=0), per_fold.std(axis=0).max(axis=1)
+    def probabilities(self, clips: ClipDataset, config: TrainConfig) -> dict[int, np.ndarray]:
+        """Each fold model's class probabilities {fold: (N, K)}."""
+        return {k: predict(m, clips, config) for k, m in self.models.items()}
 
 
 def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = 0.9, config: TrainConfig | None = None,
@@ -137,12 +144,15 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = 0.9
     status = cache_clips(list(rows["path"]), models.spec, models.layout.cache_dir, crops=crops, workers=workers,
                          progress=progress)
     ok = status["ok"].to_numpy(bool)
-    probs, spread = np.full((len(rows), 2), np.nan), np.full(len(rows), np.nan)
+    per_fold = {k: np.full((len(rows), 2), np.nan) for k in models.models}
     if ok.any():
-        clips = ClipDataset.from_files(list(status.loc[ok, "cache"]), np.zeros(int(ok.sum())), rows.loc[ok])
-        probs[ok], spread[ok] = models.probabilities(clips, config)
+        clips = ClipDataset.from_files(list(status.loc[ok, "cache"]), np.zeros(int(ok.sum()), int), rows.loc[ok])
+        for k, p in models.probabilities(clips, config).items():
+            per_fold[k][ok] = p
+    stacked = np.stack(list(per_fold.values()))  # (F, N, K)
+    probs, spread = stacked.mean(axis=0), stacked.std(axis=0).max(axis=1)
     conformal = models.conformal(coverage)
-    sets = conformal.sets(probs)
+    sets = conformal.sets(per_fold)
     rows["task"] = models.task
     rows[["prob_0", "prob_1"]] = probs
     rows["pred"] = pd.array([int(p.argmax()) if good else None for p, good in zip(probs, ok, strict=True)],
@@ -168,12 +178,11 @@ def write_scores(scores: pd.DataFrame, out: Path, meta: dict) -> tuple[Path, Pat
 
 
 def meta_of(models: list[TaskModels], coverage: float) -> dict:
-    """What made a scores file: the run, setting, each task's folds, clip spec and conformal threshold."""
+    """What made a scores file: the run, setting, each task's folds, clip spec and calibration videos."""
     return {"profile": models[0].layout.profile, "setting": models[0].setting, "coverage": coverage,
-            "note": "research outputs, not a diagnosis",
+            "conformal": "CV+ on the out-of-fold predictions", "note": "research outputs, not a diagnosis",
             "tasks": {m.task: {"folds": sorted(m.models), "clip": asdict(m.spec),
-                               "calibration_videos": m.conformal(coverage).n,
-                               "qhat": m.conformal(coverage).qhat} for m in models}}
+                               "calibration_videos": m.conformal(coverage).n} for m in models}}
 
 
 def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: float = 0.9,
@@ -361,7 +370,7 @@ def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, tot
         clips = _exam_clips(scores, exams, models)
         inp = "layer4" if len(meta["in_shape"]) > 2 else "avgpool"
         mask = np.ones((len(exams), len(meta["tasks"])), bool)
-        per_run = []
+        per_fold = {}
         for k in sorted(stats):
             feats = _exam_features(clips, exams, models, k, config)[inp]
             if list(feats.shape[1:]) != list(meta["in_shape"]):
@@ -370,9 +379,9 @@ def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, tot
                                  f"(`pdlib reproduce --profile {layout.profile} --from 02_task_level`)")
             x = torch.from_numpy(standardise(feats, mask, stats[k][inp]))
             with torch.no_grad():
-                per_run += [torch.softmax(head(x, torch.from_numpy(mask)).float(), dim=1).numpy()
-                            for (fold, _), head in heads.items() if fold == k]
-        rows = _exam_rows(scores, exams, np.stack(per_run), _exam_conformal(layout, experiment, method, coverage),
+                per_fold[k] = np.stack([torch.softmax(head(x, torch.from_numpy(mask)).float(), dim=1).numpy()
+                                        for (fold, _), head in heads.items() if fold == k])  # (repeats, E, K)
+        rows = _exam_rows(scores, exams, per_fold, _exam_conformal(layout, experiment, method, coverage),
                           classes, label, f"{method} heads of {experiment}")
         if totals is not None:
             known = exam_classes(totals.dropna(), recipe["scheme"], recipe["slight_vs_severe"])
@@ -382,16 +391,20 @@ def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, tot
 
 
 def _exam_conformal(layout: Layout, experiment: str, method: str, coverage: float) -> Conformal:
-    """Conformal sets of the heads' out-of-fold probabilities, averaged over repeats per examination."""
+    """CV+ sets of the heads' out-of-fold probabilities, averaged over repeats per examination (fold k's
+    heads held out fold k's examinations)."""
     preds = pd.read_csv(layout.head_predictions(experiment, method))
     per_exam = preds.groupby("exam").mean(numeric_only=True)
-    return Conformal.calibrate(class_probabilities(per_exam), per_exam["label"].astype(int), coverage)
+    return Conformal.calibrate(class_probabilities(per_exam), per_exam["label"].astype(int),
+                               per_exam["fold"].astype(int), coverage)
 
 
-def _exam_rows(scores: pd.DataFrame, exams: list[str], probs: np.ndarray, conformal: Conformal,
+def _exam_rows(scores: pd.DataFrame, exams: list[str], per_fold: dict[int, np.ndarray], conformal: Conformal,
                classes: tuple[str, ...], label: str, note: str) -> pd.DataFrame:
+    """The examination rows: `per_fold` {fold: (repeats, E, K)} of the heads' probabilities."""
+    probs = np.concatenate(list(per_fold.values()))  # (folds x repeats, E, K)
     mean = probs.mean(axis=0)
-    sets = conformal.sets(mean)
+    sets = conformal.sets({k: p.mean(axis=0) for k, p in per_fold.items()})
     first = scores.drop_duplicates("exam").set_index("exam")
     rows = pd.DataFrame({"video": "", "task": label, "side": "", "exam": exams,
                          "patient": first.loc[exams, "patient"].to_numpy() if "patient" in first else ""})

@@ -53,17 +53,22 @@ def test_conformal_sets_cover_at_the_nominal_rate_and_abstain_when_unsure():
         return np.stack([1 - p, p], axis=1), (rng.uniform(size=n) < p).astype(int)
 
     probs, labels = draw(400)
-    conformal = scoring.Conformal.calibrate(probs, labels, 0.9)
+    folds = np.arange(400) % 5  # which fold model held each calibration video out
+    conformal = scoring.Conformal.calibrate(probs, labels, folds, 0.9)
     new, truth = draw(20000)
-    sets = conformal.sets(new)
+    sets = conformal.sets({k: new for k in range(5)})  # five fold models that agree: split conformal
     assert abs(sets[np.arange(len(truth)), truth].mean() - 0.9) < 0.02  # empirical coverage of new draws
     single = sets.sum(axis=1) == 1
     assert 0 < single.mean() < 1  # some calls, some abstentions
     assert (new[single].argmax(axis=1) == truth[single]).mean() > (new.argmax(axis=1) == truth).mean()
-    assert np.isinf(scoring.Conformal.calibrate(probs[:5], labels[:5], 0.9).qhat)  # 5 videos cannot give 90%
-    assert scoring.Conformal.calibrate(probs[:5], labels[:5], 0.9).sets(new[:3]).all()  # so: always abstain
+    # CV+: a fold model that is sure of the wrong class on new videos cannot hide behind the others.
+    wrong = {k: (new if k else new[:, ::-1]) for k in range(5)}
+    assert conformal.sets(wrong).sum(axis=1).mean() > sets.sum(axis=1).mean()
+    few = scoring.Conformal.calibrate(probs[:5], labels[:5], folds[:5], 0.9)  # 5 videos cannot give 90%
+    assert few.sets({k: new[:3] for k in range(5)}).all()  # so: always abstain
+    assert not conformal.sets({k: np.full((2, 2), np.nan) for k in range(5)}).any()  # unusable: no class
     with pytest.raises(scoring.ScoreError, match="coverage: expected a number between 0 and 1"):
-        scoring.Conformal.calibrate(probs, labels, 90)
+        scoring.Conformal.calibrate(probs, labels, folds, 90)
 
 
 def test_videos_are_scored_by_the_mean_of_the_fold_models_loaded_once(run, monkeypatch):
@@ -85,7 +90,7 @@ def test_videos_are_scored_by_the_mean_of_the_fold_models_loaded_once(run, monke
     assert scores["pred"].tolist() == per_fold.mean(0).argmax(1).tolist()
     conformal = scores.attrs["conformal"]
     assert conformal.n == len(pd.read_csv(run.predictions(SETTING, "finger"))) and conformal.coverage == 0.9
-    sets = conformal.sets(per_fold.mean(0))
+    sets = conformal.sets(dict(zip(models.models, per_fold, strict=True)))
     assert scores["set"].tolist() == [" ".join(map(str, np.flatnonzero(s))) for s in sets]
     assert scores["call"].tolist() == [("severe" if s[1] else "slight") if s.sum() == 1 else "abstain" for s in sets]
 
