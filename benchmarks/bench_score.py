@@ -55,6 +55,18 @@ def stand_in_models(outputs: Path) -> Path:
     return layout.setting_models(p["setting"])
 
 
+def copy_of(models: Path, outputs: Path) -> Path:
+    """The finger models and out-of-fold predictions of a run's setting, copied under `outputs` (so the timed
+    runs decode into a cache of their own, never the run's)."""
+    unit = models.resolve()
+    run, setting = Layout(unit.parents[1].name, outputs=unit.parents[2]), unit.name
+    bench = Layout("bench", outputs=outputs)
+    shutil.copytree(run.task_unit(setting, "finger"), bench.task_unit(setting, "finger"))
+    bench.predictions(setting, "finger").parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(run.predictions(setting, "finger"), bench.predictions(setting, "finger"))
+    return bench.setting_models(setting)
+
+
 def timed_score(paths: list[str], models: Path) -> tuple[float, pd.DataFrame]:
     unit = models.resolve()
     layout = Layout(unit.parents[1].name, outputs=unit.parents[2])
@@ -70,7 +82,7 @@ def main() -> None:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        models = args.models or stand_in_models(tmp / "outputs")
+        models = copy_of(args.models, tmp / "outputs") if args.models else stand_in_models(tmp / "outputs")
         kind = "the run's" if args.models else "stand-in (random weights, default architecture)"
         print(f"models: {models} ({kind}); {default_workers()} cores, torch threads {torch.get_num_threads()}")
         hd = make_1080p(tmp / "phone_1080p.mp4")
