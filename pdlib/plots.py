@@ -124,16 +124,17 @@ def scoring_on_new_patients(table: pd.DataFrame, coverage: float) -> Figure:
     a.bar(x, 100 * table["coverage"], color="tab:blue", label="empirical coverage")
     a.axhline(100 * coverage, color="k", ls="--", lw=1, label=f"nominal {100 * coverage:.0f}%")
     a.axhspan(100 * coverage - 5, 100 * coverage + 5, color="grey", alpha=0.15, lw=0, label="nominal ± 5 points")
-    a.set(xticks=x, xticklabels=table["task"], ylim=(0, 105), ylabel="true class in the set (%)",
-          title="(a) coverage of the prediction sets")
-    a.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
+    names = [t.replace("_", " ") for t in table["task"]]
+    a.set_xticks(x, names, rotation=30, ha="right")
+    a.set(ylim=(0, 105), ylabel="true class in the set (%)", title="(a) coverage of the prediction sets")
+    a.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
     w = 0.38
     b.bar(x - w / 2, 100 * table["accuracy_all"], w, color="tab:grey", label="all videos")
     b.bar(x + w / 2, 100 * table["accuracy_called"].fillna(0), w, color="tab:green", label="videos called")
     for xi, share in zip(x, table["abstained"], strict=True):
         b.text(xi, 102, f"{100 * share:.0f}%", ha="center", fontsize=7)
-    b.set(xticks=x, xticklabels=table["task"], ylim=(0, 112), ylabel="accuracy (%)",
-          title="(b) accuracy; above: share abstained")
-    b.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    b.set_xticks(x, names, rotation=30, ha="right")
+    b.set(ylim=(0, 112), ylabel="accuracy (%)", title="(b) accuracy; above: share abstained")
+    b.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
     fig.tight_layout()
     return fig
