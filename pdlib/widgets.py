@@ -8,9 +8,11 @@ which work alike in JupyterLab and in a Voilà page. `build_explorer` is the not
 from __future__ import annotations
 
 import io
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import ipywidgets as widgets
 import numpy as np
@@ -139,7 +141,7 @@ def attention_view(clip: ClipAttention, layer: str, head: int | None = None,
                          upsample_maps(spatial, steps, clip.frames.shape[1]))
 
 
-def _longest(clip: ClipAttention) -> str:
+def longest_layer(clip: ClipAttention) -> str:
     """The TSA layer with the most time steps (the most to see over time)."""
     return max(clip.attention, key=lambda name: clip.attention[name].shape[-1])
 
@@ -360,6 +362,16 @@ def describe(view: AttentionView) -> str:
     return f"{view.layer} · {head} · {where}"
 
 
+def one_step_note(view: AttentionView, n_frames: int) -> str:
+    """Why a layer's attention is trivial, in words ('' when it is not): one time step leaves nothing to compare."""
+    if len(view.matrix) > 1:
+        return ""
+    return (f"{view.layer} has one time step: the network's temporal strides pool all {n_frames} frames of the "
+            f"clip into it, so its attention matrix is 1 × 1 (the step attends only to itself, weight 1) and "
+            f"every frame receives the same attention. Choose a layer with more steps, or train with more "
+            f"frames (the `frames` parameter) to see attention over time.")
+
+
 def matrix_figure(view: AttentionView, n_frames: int) -> Figure:
     """Heatmap of the T' x T' attention matrix: row = query step, column = key step."""
     fig = Figure(figsize=(4.6, 4.0))
@@ -368,7 +380,9 @@ def matrix_figure(view: AttentionView, n_frames: int) -> Figure:
     ax.set_xlabel(f"key step (1 step = {n_frames / len(view.matrix):g} frames)")
     ax.set_ylabel("query step")
     ax.set_title(describe(view), fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention (softmax weight)")
+    if len(view.matrix) == 1:
+        ax.text(0, 0, "one time step:\nnothing to compare", ha="center", va="center", color="white", fontsize=9)
     return fig
 
 
@@ -575,7 +589,7 @@ class AttentionExplorer:
         clip, view = self.current_clip(), self.current_view()
         self.matrix.value = _png(matrix_figure(view, len(clip.frames)))
         self.filmstrip.value = _png(filmstrip_figure(clip, view))
-        self._report(f"Showing {describe(view)}.")
+        self._report(f"Showing {describe(view)}. {one_step_note(view, len(clip.frames))}".strip())
 
     def _on_weights(self, button=None) -> None:
         self._weights_on = True
@@ -605,7 +619,7 @@ class AttentionExplorer:
         self.score_result.value = (f"<b>{ITEMS.get(clip.task, clip.task)}</b>, {clip.video}<br>"
                                    f"P(severe) = <b>{row['prob_1']:.2f}</b> (mean of the fold models, spread "
                                    f"{row['spread']:.2f}); call: <b>{call}</b>")
-        self.score_filmstrip.value = (_png(filmstrip_figure(clip, attention_view(clip, _longest(clip))))
+        self.score_filmstrip.value = (_png(filmstrip_figure(clip, attention_view(clip, longest_layer(clip))))
                                       if clip.attention else b"")
 
     @staticmethod
@@ -616,6 +630,17 @@ class AttentionExplorer:
                 f"<br>Label: <b>{TASK_CLASSES[clip.label]}</b><br>"
                 f"Model of fold {clip.fold} (never trained on this patient): <b>{TASK_CLASSES[clip.pred]}</b>, "
                 f"probability of severe {clip.prob:.2f} ({verdict})")
+
+
+def url_parameters(**defaults: str) -> dict[str, str]:
+    """The notebook's parameters, each replaced by the same-named key of a Voilà page's URL query, if given.
+
+    Voilà hands the kernel the page's query string ($QUERY_STRING), so
+    `http://localhost:8866/?profile=default&setting=i3d_synact` opens the explorer on another profile without
+    editing the notebook; keys the notebook does not declare are ignored. Outside Voilà: the defaults.
+    """
+    query = parse_qs(os.environ.get("QUERY_STRING", ""))
+    return {key: query[key][-1] if key in query else value for key, value in defaults.items()}
 
 
 def build_explorer(profile: str, setting: str = "tsa_synact", root: str | Path | None = None,

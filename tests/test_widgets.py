@@ -7,12 +7,17 @@ from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs, write_video
 from pdlib.models import build_model, save_model
 from pdlib.widgets import (
     AttentionExplorer,
+    ClipAttention,
     ExplorerError,
     ExplorerState,
     attention_matrix,
+    attention_view,
     build_explorer,
     frame_steps,
+    longest_layer,
+    one_step_note,
     received_attention,
+    url_parameters,
 )
 
 
@@ -204,3 +209,25 @@ def test_the_score_tab_scores_a_new_video_and_names_a_mistake(state, tmp_path):
     assert app.score_filmstrip.value == b""
     with pytest.raises(ExplorerError, match="Give the path of a video file"):
         state.score("  ", "finger")
+
+
+def test_a_layer_with_one_time_step_is_explained_and_the_longest_layer_is_chosen():
+    frames = np.zeros((8, 16, 16, 3), np.uint8)
+    attention = {"layer3.0.conv1.attn": softmax_attention((2, 2, 2, 2, 2)),
+                 "layer4.0.conv1.attn": np.ones((2, 1, 1, 1, 1))}
+    clip = ClipAttention("finger", 0, "v.mp4", "P01", "E1", "", 0, 0.2, 0, frames, attention)
+    one = attention_view(clip, "layer4.0.conv1.attn")
+    two = attention_view(clip, "layer3.0.conv1.attn")
+    assert one.matrix.shape == (1, 1) and one.matrix[0, 0] == pytest.approx(1.0)
+    note = one_step_note(one, len(frames))
+    assert "layer4.0.conv1.attn has one time step" in note and "all 8 frames" in note and "1 × 1" in note
+    assert one_step_note(two, len(frames)) == ""
+    assert longest_layer(clip) == "layer3.0.conv1.attn"
+
+
+def test_url_parameters_take_a_voila_query_over_the_notebooks_defaults(monkeypatch):
+    defaults = {"profile": "smoke", "setting": "tsa_synact", "dataset": ""}
+    monkeypatch.delenv("QUERY_STRING", raising=False)
+    assert url_parameters(**defaults) == defaults
+    monkeypatch.setenv("QUERY_STRING", "profile=default&dataset=%2Fdata%2Fmine&unknown=1")
+    assert url_parameters(**defaults) == {"profile": "default", "setting": "tsa_synact", "dataset": "/data/mine"}
