@@ -361,7 +361,7 @@ def _audio_only(path: Path) -> None:
 
 
 # The file gauntlet: what `pdlib check` says about a file (exit code, its words), and what `preprocess`
-# does with it (skipped with the same reason, or cached with a warning). README: "What `pdlib check` says".
+# does with it (skipped with the same reason, or cached with a warning). docs/DATASET.md: "What `pdlib check` says".
 FILE_FAULTS = {
     "a PNG renamed .mp4": (_still_png, 1, "a still image (piped png sequence), not a video", "skipped"),
     "a one-frame video": (lambda p: encode(p, n=1), 1, "the video stream holds 1 frame, a still picture", "skipped"),
