@@ -1,55 +1,180 @@
-"""Figures of the suite (matplotlib): each function returns a Figure for pdlib.outputs.save_figure."""
+"""Figures of the suite (matplotlib): each function returns a Figure for pdlib.outputs.save_figure.
 
+Conventions every figure follows (tests/test_plots.py checks them): panels and ticks carry human names
+(MDS-UPDRS-III items in the tables' task order, I3D/TSA instead of registry names), legends sit outside the
+data (below the axes or the figure), epoch and count axes have integer ticks, and lines that can touch 0 or 1
+(ROC curves, accuracies, probabilities) are drawn inside a small margin, so the border never hides them.
+"""
+
+import re
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
+
+from pdlib.tasks import ITEMS, SETTINGS, TASKS
+
+UNIT = (-0.03, 1.03)  # limits of an axis in [0, 1]: a line at 0 or 1 stays off the border
+CHANCE = "chance (AUC 0.50)"
+FIG6_RULE = ("per task the deep setting with the highest MCC as Table V prints it (2 decimals); "
+             "a tie goes to the higher AUC (2 decimals), then to the setting listed first in Table V")
+SCORE_NAMES = {0: "normal", 1: "slight", 2: "mild", 3: "moderate", 4: "severe"}  # MDS-UPDRS item scores
+
+
+def task_name(task: str) -> str:
+    """A task as a reader knows it: "finger" -> "3.4 finger tapping" (pdlib.tasks.ITEMS); other names as
+    they are, underscores as spaces."""
+    return ITEMS.get(task, str(task).replace("_", " "))
+
+
+def group_name(group: str) -> str:
+    """A learning-curve panel's title: a task's item name, or a backbone's family and depth ("r3d18" ->
+    "I3D ResNet-18", "r3d18_tsa" -> "TSA ResNet-18")."""
+    if group in ITEMS:
+        return ITEMS[group]
+    m = re.fullmatch(r"r3d(\d+)(_tsa)?", str(group))
+    if m:
+        return f"{'TSA' if m.group(2) else 'I3D'} ResNet-{m.group(1)}"
+    return str(group).replace("_", " ")
+
+
+def in_task_order(names: Sequence[str]) -> list[str]:
+    """`names` with the study's tasks first, in the tables' order (pdlib.tasks.TASKS), the rest as given."""
+    names = list(dict.fromkeys(names))
+    return [t for t in TASKS if t in names] + [n for n in names if n not in TASKS]
+
+
+def _run_name(run) -> str:
+    """"fold0" -> "fold 0"; "split 1" stays."""
+    return re.sub(r"^fold(\d+)$", r"fold \1", str(run))
+
+
+def _grid(n: int, width: float = 3.3, height: float = 3.3, max_cols: int = 4):
+    cols = min(max_cols, max(n, 1))
+    rows = -(-max(n, 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(width * cols, height * rows), squeeze=False, layout="constrained")
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat)[:n]
+
+
+def _nice_width(span: float, max_bins: int, widths: Sequence[float]) -> float:
+    """The smallest of `widths` that covers `span` in at most `max_bins` bins."""
+    return next((w for w in widths if span / w <= max_bins), widths[-1])
+
+
+def _bins(values: np.ndarray, max_bins: int, widths: Sequence[float]) -> np.ndarray:
+    lo, hi = float(np.nanmin(values)), float(np.nanmax(values))
+    w = _nice_width(max(hi - lo, 1e-9), max_bins, widths)
+    start, stop = np.floor(lo / w) * w, (np.floor(hi / w) + 1) * w
+    return np.arange(start, stop + w / 2, w)
 
 
 def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd.Series) -> Figure:
-    """Fig. 4: (a) histogram of video durations (80 bins, mean marked), (b) videos per item score,
-    (c) histogram of examination totals (20 bins)."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    """Fig. 4: (a) histogram of video durations (bins of a round width, mean dashed), (b) videos per item
+    score S_t (0 normal ... 4 severe; coloured by the task-level class), (c) histogram of the examination
+    totals S_p (the sum of the examination's item scores, the study's Eq. 14)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.0), layout="constrained")
     d = np.asarray(durations, float)
-    axes[0].hist(d, bins=80, color="tab:blue")
-    axes[0].axvline(d.mean(), color="k", ls="--", lw=1, label=f"mean {d.mean():.1f} s")
-    axes[0].set(xlabel="duration (s)", ylabel="videos",
-                title=f"(a) durations: {100 * (d < 10).mean():.0f}% under 10 s")
-    axes[0].legend(frameon=False)
-    axes[1].bar(score_counts.index.astype(str), score_counts.to_numpy(), color="tab:orange")
-    axes[1].set(xlabel="item score $S_t$", ylabel="videos", title="(b) task-level scores")
-    axes[2].hist(np.asarray(totals, float), bins=20, color="tab:green")
-    axes[2].set(xlabel="MDS-UPDRS-III total $S_p$", ylabel="examinations", title="(c) examination totals")
-    fig.tight_layout()
+    d = d[np.isfinite(d)]
+    a, b, c = axes
+    if len(d):
+        bins = _bins(d, 30, (0.1, 0.2, 0.25, 0.5, 1, 2, 5, 10, 20, 60))  # seconds: round widths, at most 30 bins
+        a.hist(d, bins=bins, color="tab:blue", edgecolor="white", lw=0.5)
+        a.axvline(d.mean(), color="k", ls="--", lw=1, label=f"mean {d.mean():.1f} s")
+        a.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.16))
+    share = f"{100 * (d < 10).mean():.0f}% under 10 s" if len(d) else "no video"
+    a.set(xlabel="video duration (s)", ylabel="videos", title=f"(a) video durations: {share}")
+
+    scores = [int(s) for s in score_counts.index]
+    colours = ["tab:blue" if s < 2 else "tab:orange" for s in scores]
+    b.bar(range(len(scores)), score_counts.to_numpy(), color=colours)
+    b.set_xticks(range(len(scores)), [f"{s}\n{SCORE_NAMES.get(s, '')}" for s in scores])
+    b.set(xlabel="item score $S_t$ of a video (all seven tasks)", ylabel="videos",
+          title="(b) task-level scores $S_t$")
+    proxies = [plt.Rectangle((0, 0), 1, 1, color="tab:blue"), plt.Rectangle((0, 0), 1, 1, color="tab:orange")]
+    b.legend(proxies, ["class 0: slight ($S_t$ 0-1)", "class 1: severe ($S_t$ 2-4)"], frameon=False, ncol=2,
+             fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28))
+
+    t = np.asarray(totals, float)
+    t = t[np.isfinite(t)]
+    if len(t):
+        c.hist(t, bins=_bins(t, 20, (1, 2, 5, 10, 20)), color="tab:green", edgecolor="white", lw=0.5)
+    c.set(xlabel="examination total $S_p$ = sum of its item scores (MDS-UPDRS-III)", ylabel="examinations",
+          title="(c) patient-level scores $S_p$")
+    for ax in axes:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     return fig
 
 
+def fig6_best_settings(numbers: pd.DataFrame) -> pd.DataFrame:
+    """Fig. 6's setting per task from `tables.task_numbers` (FIG6_RULE): the deep setting with the highest MCC
+    at Table V's precision, then the higher AUC, then the setting listed first; the probe is the yardstick,
+    not a candidate. One row per task (index): setting, mcc, auc and `decided_by` (what separated it)."""
+    ran = numbers[numbers["task"].notna() & (numbers["setting"] != SETTINGS["probe"][0])].copy()
+    order = {s: i for i, s in enumerate(dict.fromkeys(ran["setting"]))}
+    ran["_order"] = ran["setting"].map(order)
+    ran["_mcc"] = ran["mcc"].astype(float).round(2)
+    ran["_auc"] = ran["auc"].astype(float).round(2) if "auc" in ran else np.nan
+    rows = []
+    for task in in_task_order(ran["task"]):
+        g = ran[ran["task"] == task].sort_values(["_mcc", "_auc", "_order"], ascending=[False, False, True],
+                                                 na_position="last")
+        top = g.iloc[0]
+        same_mcc = g[g["_mcc"] == top["_mcc"]]
+        same_auc = same_mcc[same_mcc["_auc"] == top["_auc"]]
+        others = [s for s in same_mcc["setting"] if s != top["setting"]]
+        decided = ("MCC" if not others else
+                   f"AUC (MCC tied with {', '.join(others)})" if len(same_auc) == 1 else
+                   f"table order (MCC and AUC tied with {', '.join(others)})")
+        rows.append({"task": task, "setting": top["setting"], "mcc": top["mcc"],
+                     "auc": top["auc"] if "auc" in top else np.nan, "decided_by": decided})
+    return pd.DataFrame(rows, columns=["task", "setting", "mcc", "auc", "decided_by"]).set_index("task")
+
+
 def roc_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFrame],
-             best: dict[str, str] | None = None) -> Figure:
-    """ROC curves per task (Figs. 5 and 6): every setting's curve, or with `best` only the task's best
-    setting (Table V's bold numbers). Predictions are out-of-fold, `prob` the positive-class probability."""
+             best: pd.DataFrame | dict[str, str] | None = None) -> Figure:
+    """ROC curves per task (Figs. 5 and 6), out-of-fold, `prob` the positive-class probability: every
+    setting's curve, or with `best` (`fig6_best_settings`, or a {task: setting} dict) only the task's chosen
+    setting, its MCC and how the choice was made in the legend. Each panel has the chance diagonal; the axes
+    reach a little past 0 and 1, so every curve visibly ends at (1, 1)."""
     from pdlib.metrics import roc
 
-    cols = min(4, len(tasks))
-    rows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, task in zip(axes.flat, tasks, strict=False):
-        for setting, preds in preds_by_setting.items():
-            if best is not None and best.get(task) != setting:
+    tasks = in_task_order(tasks)
+    chosen = best["setting"].to_dict() if isinstance(best, pd.DataFrame) else best
+    fig, axes = _grid(len(tasks), 3.4, 3.9)
+    for i, (ax, task) in enumerate(zip(axes, tasks, strict=True)):
+        ax.plot([0, 1], [0, 1], color="0.6", lw=0.9, ls="--", label=CHANCE)
+        for j, (setting, preds) in enumerate(preds_by_setting.items()):
+            if chosen is not None and chosen.get(task) != setting:
                 continue
             p = preds[preds["task"] == task]
-            if p.empty:
+            if p.empty or p["label"].nunique() < 2:
                 continue
             fpr, tpr, auc = roc(p)
-            ax.plot(fpr, tpr, label=f"{setting} (AUC {auc:.2f})")
-        ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
-        ax.set(title=task, xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.02))
-        ax.legend(fontsize=7, loc="lower right")
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.set_visible(False)
-    fig.tight_layout()
+            label = f"{setting}: AUC {auc:.2f}"
+            if isinstance(best, pd.DataFrame):
+                label = f"{setting}: MCC {best.loc[task, 'mcc']:.2f}, AUC {auc:.2f}"
+                decided = best.loc[task, "decided_by"]
+                label += ("\ntie on MCC: higher AUC" if decided.startswith("AUC") else
+                          "\ntie on MCC and AUC: listed first" if decided.startswith("table order") else "")
+            ax.plot(fpr, tpr, color=f"C{j}", lw=1.6, label=label)
+        ax.set(title=task_name(task), xlim=UNIT, ylim=UNIT,
+               xlabel="false positive rate" if i >= len(tasks) - min(4, len(tasks)) else "",
+               ylabel="true positive rate" if i % 4 == 0 else "")
+        ax.set_xticks([0, 0.25, 0.5, 0.75, 1])
+        ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+        handles, labels = ax.get_legend_handles_labels()
+        order = list(range(1, len(handles))) + [0]  # curves first, chance last
+        ax.legend([handles[k] for k in order], [labels[k] for k in order], fontsize=7, frameon=False,
+                  loc="upper center", bbox_to_anchor=(0.5, -0.2 if ax.get_xlabel() else -0.1))
+    if isinstance(best, pd.DataFrame):
+        fig.suptitle("ROC per task of the setting with the highest MCC in Table V\n"
+                     "(ties: higher AUC, then the setting listed first)", fontsize=10)
     return fig
 
 
@@ -59,59 +184,70 @@ def reliability_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFr
     probabilities mean what they say."""
     from pdlib.metrics import reliability
 
-    cols = min(4, len(tasks))
-    rows = -(-len(tasks) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, task in zip(axes.flat, tasks, strict=False):
+    tasks = in_task_order(tasks)
+    fig, axes = _grid(len(tasks), 3.3, 3.3)
+    for i, (ax, task) in enumerate(zip(axes, tasks, strict=True)):
         ax.plot([0, 1], [0, 1], color="grey", ls=":", lw=1)
-        for setting, preds in preds_by_setting.items():
+        for j, preds in enumerate(preds_by_setting.values()):
             r = reliability(preds[preds["task"] == task])
-            (line,) = ax.plot(r["predicted"], r["observed"], "-", lw=1, label=setting)
-            ax.scatter(r["predicted"], r["observed"], s=8 + 4 * r["videos"], alpha=0.6, color=line.get_color())
-        ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title=task, xlabel="mean predicted P(severe)",
-               ylabel="observed share severe")
-    for ax in list(axes.flat)[len(tasks):]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize=8)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+            ax.plot(r["predicted"], r["observed"], "-", lw=1, color=f"C{j}")
+            ax.scatter(r["predicted"], r["observed"], s=8 + 4 * r["videos"], alpha=0.6, color=f"C{j}")
+        ax.set(xlim=UNIT, ylim=UNIT, aspect="equal", title=task_name(task),
+               xlabel="mean predicted P(severe)" if i >= len(tasks) - min(4, len(tasks)) else "",
+               ylabel="observed share severe" if i % 4 == 0 else "")
+    handles = [Line2D([], [], color=f"C{j}", marker="o", alpha=0.8, label=s) for j, s in enumerate(preds_by_setting)]
+    handles.append(Line2D([], [], color="grey", ls=":", label="calibrated (diagonal)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles), frameon=False, fontsize=8,
+               title="bins of 0.1 of the predicted probability; a marker's area grows with its videos",
+               title_fontsize=8)
     return fig
 
 
 def learning_curves(history: pd.DataFrame, title: str) -> Figure:
-    """Training loss per epoch (solid) and, where a held-out side was evaluated, its accuracy (dotted, right
-    axis) of every run (split or fold) of every group (model or task): `pdlib.task_level.learning_curves`."""
-    groups = list(dict.fromkeys(history["group"]))
-    cols = min(4, max(len(groups), 1))
-    rows = -(-max(len(groups), 1) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), squeeze=False)
-    for ax, group in zip(axes.flat, groups, strict=False):
+    """Training loss per epoch (solid, left axis) and, where a held-out side was evaluated, its accuracy
+    (dotted, right axis) of every run (split or fold, one colour each) of every group (task or backbone,
+    `group_name`, tasks in the tables' order): `pdlib.task_level.learning_curves`."""
+    groups = in_task_order(history["group"]) if len(history) else []
+    runs = list(dict.fromkeys(history["run"])) if len(history) else []
+    colour = {run: f"C{i % 10}" for i, run in enumerate(runs)}
+    has_acc = "val_acc" in history and history["val_acc"].notna().any()
+    fig, axes = _grid(len(groups), 3.4, 2.9)
+    last_row = len(groups) - min(4, len(groups))
+    for i, (ax, group) in enumerate(zip(axes, groups, strict=True)):
         g = history[history["group"] == group]
-        acc_ax = ax.twinx() if "val_acc" in g and g["val_acc"].notna().any() else None
-        for i, (run, r) in enumerate(g.groupby("run", sort=False)):
-            ax.plot(r["epoch"], r["loss"], color=f"C{i}", label=str(run))
+        acc_ax = ax.twinx() if has_acc and g["val_acc"].notna().any() else None
+        for run, r in g.groupby("run", sort=False):
+            ax.plot(r["epoch"], r["loss"], color=colour[run], lw=1.4, marker="." if len(r) < 4 else None)
             if acc_ax is not None:
-                acc_ax.plot(r["epoch"], r["val_acc"], color=f"C{i}", ls=":")
-        ax.set(title=str(group), xlabel="epoch", ylabel="training loss")
+                acc_ax.plot(r["epoch"], r["val_acc"], color=colour[run], ls=":", lw=1.4,
+                            marker="." if len(r) < 4 else None)
+        ax.set(title=group_name(group), xlabel="epoch" if i >= last_row else "",
+               ylabel="training loss" if i % 4 == 0 else "")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.margins(x=0.05)
         if acc_ax is not None:
-            acc_ax.set(ylabel="held-out accuracy (dotted)", ylim=(0, 1))
-        ax.legend(fontsize=6, frameon=False)
-    for ax in list(axes.flat)[len(groups):]:
-        ax.set_visible(False)
+            acc_ax.set(ylim=UNIT, ylabel="held-out accuracy" if i % 4 == 3 or i == len(groups) - 1 else "")
+            acc_ax.set_yticks([0, 0.25, 0.5, 0.75, 1])
+    handles = [Line2D([], [], color=colour[r], lw=2, label=_run_name(r)) for r in runs]
+    handles.append(Line2D([], [], color="k", lw=1.4, label="training loss (solid, left axis)"))
+    if has_acc:
+        handles.append(Line2D([], [], color="k", lw=1.4, ls=":", label="held-out accuracy (dotted, right axis)"))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 7), frameon=False, fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
 def fig7_task_weights(summary: pd.DataFrame, title: str = "vector weighting") -> Figure:
     """Fig. 7: per task the mean learned weight α_m of vector weighting (Eq. 8), error bars = std over
     repeats x folds, dashed line = uniform 1/M. `summary` is `pdlib.exam_level.weight_summary(...)`."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    ax.bar(summary["task"], summary["mean"], yerr=summary["std"], capsize=3, color="tab:blue")
-    ax.axhline(1 / len(summary), color="0.5", ls="--", lw=1, label=f"uniform 1/{len(summary)}")
-    ax.set(ylabel="task weight α", title=f"{title}: {int(summary['runs'].iloc[0])} runs (repeats × folds)")
-    ax.legend(frameon=False)
-    fig.tight_layout()
+    fig, ax = plt.subplots(figsize=(6.4, 3.8), layout="constrained")
+    x = np.arange(len(summary))
+    ax.bar(x, summary["mean"], yerr=summary["std"], capsize=3, color="tab:blue", label="mean α ± std")
+    ax.axhline(1 / len(summary), color="0.4", ls="--", lw=1, label=f"uniform 1/{len(summary)}")
+    ax.set_xticks(x, [task_name(t) for t in summary["task"]], rotation=30, ha="right")
+    ax.set(ylabel="task weight α", xlabel="MDS-UPDRS-III item",
+           title=f"{title}: {int(summary['runs'].iloc[0])} runs (repeats × folds)")
+    ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     return fig
 
 
@@ -119,15 +255,16 @@ def scoring_on_new_patients(table: pd.DataFrame, coverage: float) -> Figure:
     """Notebook 06 on videos the models never saw (`scoring.coverage_table`): (a) per task, how often the
     conformal set held the true class, against the nominal coverage; (b) accuracy of the ensemble's class on
     all videos and on those it did not abstain on, with the share it abstained on."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     x = np.arange(len(table))
     a.bar(x, 100 * table["coverage"], color="tab:blue", label="empirical coverage")
     a.axhline(100 * coverage, color="k", ls="--", lw=1, label=f"nominal {100 * coverage:.0f}%")
     a.axhspan(100 * coverage - 5, 100 * coverage + 5, color="grey", alpha=0.15, lw=0, label="nominal ± 5 points")
-    names = [t.replace("_", " ") for t in table["task"]]
+    names = [task_name(t) for t in table["task"]]
     a.set_xticks(x, names, rotation=30, ha="right")
     a.set(ylim=(0, 105), ylabel="true class in the set (%)", title="(a) coverage of the prediction sets")
-    a.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
+    a.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.42),
+             ncol=3)
     w = 0.38
     b.bar(x - w / 2, 100 * table["accuracy_all"], w, color="tab:grey", label="all videos")
     b.bar(x + w / 2, 100 * table["accuracy_called"].fillna(0), w, color="tab:green", label="videos called")
@@ -135,6 +272,5 @@ def scoring_on_new_patients(table: pd.DataFrame, coverage: float) -> Figure:
         b.text(xi, 102, f"{100 * share:.0f}%", ha="center", fontsize=7)
     b.set_xticks(x, names, rotation=30, ha="right")
     b.set(ylim=(0, 112), ylabel="accuracy (%)", title="(b) accuracy; above: share abstained")
-    b.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=2)
-    fig.tight_layout()
+    b.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2)
     return fig
