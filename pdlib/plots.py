@@ -77,7 +77,8 @@ def _bins(values: np.ndarray, max_bins: int, widths: Sequence[float]) -> np.ndar
 def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd.Series) -> Figure:
     """Fig. 4: (a) histogram of video durations (bins of a round width, mean dashed), (b) videos per item
     score S_t (0 normal ... 4 severe; coloured by the task-level class), (c) histogram of the examination
-    totals S_p (the sum of the examination's item scores, the study's Eq. 14)."""
+    totals S_p (exams.csv's `total`: the sum of all MDS-UPDRS-III items, the study's Eq. 14, not only the
+    seven videotaped ones)."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.0), layout="constrained")
     d = np.asarray(durations, float)
     d = d[np.isfinite(d)]
@@ -104,7 +105,7 @@ def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd
     t = t[np.isfinite(t)]
     if len(t):
         c.hist(t, bins=_bins(t, 20, (1, 2, 5, 10, 20)), color="tab:green", edgecolor="white", lw=0.5)
-    c.set(xlabel="examination total $S_p$ = sum of its item scores (MDS-UPDRS-III)", ylabel="examinations",
+    c.set(xlabel="MDS-UPDRS-III total $S_p$ of an examination (all its items)", ylabel="examinations",
           title="(c) patient-level scores $S_p$")
     for ax in axes:
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -87,7 +87,7 @@ def test_fig4_bins_integer_counts_and_score_names():
     a, b, c = fig.axes
     assert a.get_title().startswith("(a) video durations") and a.get_xlabel() == "video duration (s)"
     assert "$S_t$" in b.get_xlabel() and "$S_t$" in b.get_title()
-    assert "$S_p$" in c.get_xlabel() and "sum of its item scores" in c.get_xlabel()
+    assert "$S_p$" in c.get_xlabel() and "MDS-UPDRS-III total" in c.get_xlabel()
     assert [t.get_text() for t in b.get_xticklabels()] == ["0\nnormal", "1\nslight", "2\nmild", "3\nmoderate",
                                                            "4\nsevere"]
     assert 10 <= len(a.patches) <= 30, "durations in bins of a round width, not 80 slivers"
