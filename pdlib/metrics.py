@@ -213,3 +213,14 @@ def expected_calibration_error(preds: pd.DataFrame, n_bins: int = 10) -> float:
     """ECE: the video-weighted mean gap |observed - predicted| over the reliability diagram's bins."""
     r = reliability(preds, n_bins)
     return float((r["videos"] * (r["observed"] - r["predicted"]).abs()).sum() / max(r["videos"].sum(), 1))
+
+
+def pooled_metrics(preds: pd.DataFrame) -> dict:
+    """The pooled out-of-fold estimator of Tables III and V: accuracy (in percent, `acc_pct`), precision,
+    recall and MCC of one confusion matrix over every video with a prediction, all folds together (the MCC
+    whose patient-bootstrap CI is `mcc_ci` and whose p-value is `permutation_pvalue`), with the videos,
+    patients and folds it counts."""
+    preds = preds[preds["pred"].notna()]
+    m = binary_metrics(preds["label"].astype(int), preds["pred"].astype(int))
+    return {"videos": len(preds), "patients": int(preds["patient"].nunique()), "folds": int(preds["fold"].nunique()),
+            "acc_pct": 100 * m["acc"], "precision": m["precision"], "recall": m["recall"], "mcc": m["mcc"]}

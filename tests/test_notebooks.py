@@ -135,48 +135,64 @@ def _printed(outputs: Path, name: str) -> pd.DataFrame:
 @pytest.mark.slow
 def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     t2 = _printed(smoke_outputs, "table_ii_pretraining")
-    assert list(t2.columns) == ["Method (scratch)", "SynAct", "UCF-101", "HMDB-51"]
+    assert list(t2.columns) == ["Method (scratch)", "SynAct top-1 (%)"]  # UCF-101, HMDB-51: in the caption, once
+    assert "Not run: UCF-101, HMDB-51" in (smoke_outputs / "tables" / "table_ii_pretraining.md").read_text()
     methods = ["Probe (motion + appearance, logistic)", "I3D ResNet-18", "TSA ResNet-18"]
     assert list(t2["Method (scratch)"]) == methods
     numbers = _table(smoke_outputs, "table_ii_pretraining")
-    assert list(numbers.columns) == ["dataset", "method", "top1_mean", "top1_std", "splits"]
+    assert list(numbers.columns) == ["dataset", "method", "top1_pct_mean", "top1_pct_std", "splits"]
     assert list(numbers["method"]) == methods and (numbers["splits"] == 3).all()
     splits = _table(smoke_outputs, "table_ii_pretraining_splits")
-    assert sorted(splits["split"].unique()) == [1, 2, 3] and splits["top1"].between(0, 100).all()
+    assert sorted(splits["split"].unique()) == [1, 2, 3] and splits["top1_pct"].between(0, 100).all()
     assert (splits["arch"] == "probe").sum() == 3  # the yardstick, on each split's own clips
-    assert numbers["top1_mean"].tolist() == pytest.approx(splits.groupby("method", sort=False)["top1"].mean())
+    assert numbers["top1_pct_mean"].tolist() == pytest.approx(splits.groupby("method", sort=False)["top1_pct"].mean())
 
     t3 = _printed(smoke_outputs, "table_iii_transfer")
     assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
-    assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)", "I3D (Kinetics)"]
+    assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)"]  # I3D (Kinetics): the caption, once
     assert list(t3.loc[t3["Method"] == "I3D (scratch)", "Metric"]) == \
-        ["n", "acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
-    assert "no Kinetics checkpoint" in t3.loc[t3["Method"] == "I3D (Kinetics)", "finger"].iloc[0]
+        ["n", "acc (%)", "precision", "recall", "MCC", "MCC 95% CI", "MCC p-value", "MCC fold mean±sd"]
+    md3 = (smoke_outputs / "tables" / "table_iii_transfer.md").read_text()
+    assert md3.count("no Kinetics checkpoint") == 1 and "Not run: I3D (Kinetics)" in md3
     n3 = _table(smoke_outputs, "table_iii_transfer")
+    scratch = n3[(n3["setting"] == "I3D (scratch)") & n3["task"].notna()].set_index("task")  # the estimator printed
+    assert t3.loc[t3["Method"] == "I3D (scratch)"].set_index("Metric").loc["MCC", "finger"] == \
+        f"{scratch.loc['finger', 'mcc']:.2f}"
+    assert t3.loc[t3["Method"] == "I3D (scratch)"].set_index("Metric").loc["MCC 95% CI", "finger"] == \
+        f"[{scratch.loc['finger', 'ci_lo']:.2f}, {scratch.loc['finger', 'ci_hi']:.2f}]"
     assert n3.loc[n3["task"].notna(), ["setting", "task"]].values.tolist() == [
         ["I3D (scratch)", "finger"], ["I3D (scratch)", "hand"], ["I3D (SynAct)", "finger"], ["I3D (SynAct)", "hand"]]
     assert "no Kinetics checkpoint" in n3.loc[n3["task"].isna(), "note"].iloc[0]
 
     t5 = _printed(smoke_outputs, "table_v_task_level")
     assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
-    for setting in ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)"):
-        for metric in ("n", "acc", "precision", "recall", "MCC", "MCC / oracle", "95% CI", "p-value"):
-            assert f"{setting} {metric}" in t5.columns
-    assert "I3D (Kinetics) note" in t5.columns and "SynPD oracle MCC" in t5.columns
+    settings = ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)")
+    assert list(t5.columns) == ["task", *[f"{s} {c}" for s in settings for c in ("n", "MCC [95% CI]")],
+                                "SynPD oracle MCC"]  # pivoted: one estimator and its CI, fits a page
+    md5 = (smoke_outputs / "tables" / "table_v_task_level.md").read_text()
+    assert md5.count("no Kinetics checkpoint") == 1 and "pooled MCC [95% CI]" in md5
+    details = _printed(smoke_outputs, "table_v_task_level_details")
+    assert list(details.columns) == ["Method", "Metric", *t5["task"][:-1]] and list(details["Method"].unique()) == [
+        *settings]
+    assert list(details.loc[details["Method"] == "TSA (SynAct)", "Metric"]) == [
+        "n", "acc (%)", "precision", "recall", "MCC", "MCC 95% CI", "MCC p-value", "MCC fold mean±sd",
+        "MCC / oracle MCC"]
     numeric = _table(smoke_outputs, "table_v_task_level")
     ran = numeric[numeric["task"].notna()]
     assert len(ran) == 21 and numeric.loc[numeric["task"].isna(), "setting"].tolist() == ["I3D (Kinetics)"]
-    for col in ("acc", "mcc", "ci_lo", "ci_hi", "p_value", "oracle_mcc", "of_ceiling"):
+    for col in ("acc_pct", "mcc", "ci_lo", "ci_hi", "p_value", "mcc_fold_mean", "oracle_mcc", "of_ceiling"):
         assert ran[col].map(math.isfinite).all(), col
     assert ran["of_ceiling"].tolist() == pytest.approx((ran["mcc"] / ran["oracle_mcc"]).tolist())
     i3d = ran[ran["setting"] == "I3D (SynAct)"].set_index("task")
-    assert float(t5.set_index("task").loc["finger", "I3D (SynAct) MCC / oracle"]) == pytest.approx(
-        i3d.loc["finger", "of_ceiling"], abs=0.005)
+    assert t5.set_index("task").loc["finger", "I3D (SynAct) MCC [95% CI]"] == (
+        f"{i3d.loc['finger', 'mcc']:.2f} [{i3d.loc['finger', 'ci_lo']:.2f}, {i3d.loc['finger', 'ci_hi']:.2f}]")
+    assert float(details.set_index(["Method", "Metric"]).loc[("I3D (SynAct)", "MCC / oracle MCC"), "finger"]) == \
+        pytest.approx(i3d.loc["finger", "of_ceiling"], abs=0.005)
     probe = pd.read_csv(smoke_outputs / "predictions" / "probe" / "finger.csv")  # same videos and folds as I3D's
     deep = pd.read_csv(smoke_outputs / "predictions" / "i3d_synact" / "finger.csv")
     assert probe.set_index("video")["fold"].sort_index().equals(deep.set_index("video")["fold"].sort_index())
-    assert (ran["ci_lo"] <= ran["mcc_pooled"] + 1e-9).all()
-    assert (ran["mcc_pooled"] <= ran["ci_hi"] + 1e-9).all()
+    assert (ran["ci_lo"] <= ran["mcc"] + 1e-9).all()  # the printed MCC lies in the CI printed beside it
+    assert (ran["mcc"] <= ran["ci_hi"] + 1e-9).all()
     assert ran["p_value"].between(0, 1).all()
 
 
@@ -210,19 +226,19 @@ def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
     splits = _table(smoke_outputs, "table_ii_pretraining_splits")
     assert splits.groupby("method", sort=False)["test"].apply(list).to_dict() == {m: [12, 12, 12] for m in t2.index}
     one_flip = 100 / 12 / 3  # of a mean top-1 over three splits of 12 test clips
-    assert t2["top1_mean"].iloc[0] == pytest.approx(36.111, abs=one_flip + 0.01)  # the probe
-    assert t2["top1_mean"].between(0, 100).all()
+    assert t2["top1_pct_mean"].iloc[0] == pytest.approx(36.111, abs=one_flip + 0.01)  # the probe
+    assert t2["top1_pct_mean"].between(0, 100).all()
 
     t5 = _table(smoke_outputs, "table_v_task_level").dropna(subset=["task"])
     tasks = ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic"]
     assert t5.groupby("setting", sort=False)["task"].apply(list).to_dict() == {
         "I3D (SynAct)": tasks, "TSA (SynAct)": tasks, "Probe (motion energy, logistic)": tasks}
     assert (t5["n"] == 12).all() and (t5["left_out"] == 0).all()
-    assert t5["mcc"].between(-1, 1).all() and t5["acc"].between(0, 100).all()
+    assert t5["mcc"].between(-1, 1).all() and t5["acc_pct"].between(0, 100).all()
     probe = t5[t5["setting"].str.startswith("Probe")]
     flips = [_one_flip(pd.read_csv(smoke_outputs / "predictions" / "probe" / f"{t}.csv")) for t in tasks]
     assert 0.02 < max(flips) <= 0.4  # folds of 2-3 videos: one flip moves a fold MCC by up to 1, the mean by 0.2+
-    assert probe["mcc"].mean() == pytest.approx(0.1213, abs=max(flips) / len(tasks) + 1e-3)
+    assert probe["mcc_fold_mean"].mean() == pytest.approx(0.1213, abs=max(flips) / len(tasks) + 1e-3)
 
     t8 = _table(smoke_outputs, "table_viii_assembling")
     assert len(t8) == 5 and t8["mcc_mean"].between(-1, 1).all()
@@ -231,9 +247,12 @@ def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
 @pytest.mark.slow
 def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     t7 = _printed(smoke_outputs, "table_vii_single_task")
-    assert list(t7.columns[:5]) == ["Task", "Input", "Accuracy", "MCC", "Rank"]
+    assert list(t7.columns) == ["Task", "Input", "Exams", "Accuracy (%)", "MCC", "Rank"]  # no fraction printed
     n7 = _table(smoke_outputs, "table_vii_single_task")
-    assert list(n7.columns) == ["task", "input", "exams", "acc_mean", "acc_std", "mcc_mean", "mcc_std", "rank"]
+    assert list(n7.columns) == ["task", "input", "exams", "acc_pct_mean", "acc_pct_std", "mcc_mean", "mcc_std",
+                                "rank"]
+    assert t7["Accuracy (%)"].tolist() == [f"{m:.1f}±{s:.1f}" for m, s in zip(n7["acc_pct_mean"], n7["acc_pct_std"],
+                                                                                strict=True)]
     assert len(n7) == 14 and set(n7["input"]) == {"avgpool", "layer4"}
     baseline = json.loads((smoke_outputs / "heads" / "single_task_baseline" / "baseline.json").read_text())
     best = n7[n7["rank"] == 1].sort_values("mcc_mean", ascending=False).iloc[0]
@@ -241,11 +260,16 @@ def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs)
     methods = ["single task baseline", "vector averaging", "vector weighting",
                "channel-wise attention weighting", "pixel-wise attention weighting"]
     for name, heads in (("table_viii_assembling", "assembling"), ("table_ix_slight_vs_severe", "slight_vs_severe")):
-        assert list(_printed(smoke_outputs, name)["Method"]) == methods
+        printed = _printed(smoke_outputs, name)
+        assert list(printed["Method"]) == methods
+        assert list(printed.columns) == ["Method", "Input", "Tasks", "Exams", "Patients", "Accuracy (%)", "MCC"]
         t = _table(smoke_outputs, name)
+        md = (smoke_outputs / "tables" / f"{name}.md").read_text()
+        assert f"baseline ({t.loc[0, 'tasks']}, {t.loc[0, 'input']}) on the {t.loc[0, 'exams']} examinations" in md
+        assert f"on {t.loc[1, 'exams']} examinations of {t.loc[1, 'patients']} patients" in md
         assert list(t["input"][1:]) == ["avgpool", "avgpool", "layer4", "layer4"]
         assert t.loc[0, "tasks"] == baseline["task"]
-        assert t["mcc_mean"].between(-1, 1).all() and t["acc_mean"].between(0, 1).all()
+        assert t["mcc_mean"].between(-1, 1).all() and t["acc_pct_mean"].between(0, 100).all()
         saved = sorted(p.name for p in (smoke_outputs / "heads" / heads).glob("*.safetensors"))
         assert saved == sorted(f"{m}.safetensors" for m in ("single_task", "vector_averaging", "vector_weighting",
                                                              "channel_attention", "pixel_attention"))
