@@ -33,7 +33,9 @@ def binary_metrics(y_true, y_pred) -> dict[str, float]:
         "acc": accuracy_score(y_true, y_pred),
         "precision": precision_score(y_true, y_pred, average=average, zero_division=0),
         "recall": recall_score(y_true, y_pred, average=average, zero_division=0),
-        "mcc": matthews_corrcoef(y_true, y_pred),
+        # one class in labels and predictions alike (a validation set of one class, all called right): 0, as
+        # scikit-learn's, without its warning 'A single label was found in y_true and y_pred' (a 1x1 matrix)
+        "mcc": matthews_corrcoef(y_true, y_pred) if len(np.union1d(y_true, y_pred)) > 1 else 0.0,
     }
 
 
@@ -168,7 +170,7 @@ def summarize(preds: pd.DataFrame, n_boot: int = 2000, n_resamples: int = 9999, 
         "acc": 100 * per_fold["acc"].mean(), "acc_std": 100 * per_fold["acc"].std(ddof=ddof),
         "precision": per_fold["precision"].mean(), "recall": per_fold["recall"].mean(),
         "mcc": per_fold["mcc"].mean(), "mcc_std": per_fold["mcc"].std(ddof=ddof),
-        "mcc_pooled": matthews_corrcoef(preds["label"], preds["pred"]),
+        "mcc_pooled": binary_metrics(preds["label"], preds["pred"])["mcc"],
         "ci_lo": lo, "ci_hi": hi,
         "p_value": permutation_pvalue(preds["label"], preds["pred"], n_resamples=n_resamples, seed=seed),
     }

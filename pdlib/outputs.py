@@ -2,7 +2,8 @@
 
 Each artefact gets a `<name>.json` sidecar with profile, notebook, parameters, git revision and time;
 `pdlib.run` collects the sidecars into `outputs/<profile>/index.md`. The runner passes the notebook's
-name and parameters through the environment (PDLIB_NOTEBOOK, PDLIB_PARAMS).
+name and parameters through the environment (PDLIB_NOTEBOOK, PDLIB_PARAMS). The tables of the smoke profile,
+and of every profile that extends it, start with a one-line banner: a plumbing check, not results.
 """
 
 import json
@@ -42,21 +43,30 @@ def _write_sidecar(path: Path, meta: dict) -> None:
     Path(f"{path}.json").write_text(json.dumps(meta, indent=2, default=str))
 
 
+def _banner(profile: str) -> str:
+    """The plumbing-check line of a smoke profile's (or a profile extending it) tables, else ""."""
+    from pdlib.run import is_plumbing_check, plumbing_banner  # here: pdlib.run imports this module
+
+    return plumbing_banner(profile) if is_plumbing_check(profile) else ""
+
+
 def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", numeric: pd.DataFrame | None = None,
                index: bool = False) -> Path:
     """Write `tables/<name>.md` and `.tex` (`df`, as the study prints it), `.csv` (`numeric`: one value per
     cell, mean and std in their own columns, what a script reads back; `df` itself when it is already
     numeric) and `.json` (provenance); returns the CSV path."""
     stem = Layout(profile).table(name)
-    meta = provenance(profile, kind="table", name=name, caption=caption, rows=len(df))
+    banner = _banner(profile)
+    meta = provenance(profile, kind="table", name=name, caption=caption, rows=len(df), plumbing_check=bool(banner))
     prov = f"profile={profile}, notebook={meta['notebook']}, git={meta['git_revision']}"
     csv = Path(f"{stem}.csv")
     (df if numeric is None else numeric).to_csv(csv, index=index and numeric is None)
     md = df.to_markdown(index=index)
-    head = f"{caption}\n\n" if caption else ""
+    head = (f"{banner}\n\n" if banner else "") + (f"{caption}\n\n" if caption else "")
     Path(f"{stem}.md").write_text(f"{head}{md}\n\n<!-- {prov} -->\n")
     tex = df.to_latex(index=index, caption=caption or None, label=f"tab:{name}", escape=True)
-    Path(f"{stem}.tex").write_text(f"% {prov}\n{tex}")
+    note = f"% {banner[2:].replace('**', '')}\n" if banner else ""
+    Path(f"{stem}.tex").write_text(f"{note}% {prov}\n{tex}")
     _write_sidecar(stem, meta)
     return csv
 

@@ -25,12 +25,12 @@ from torch.utils.data import (
     RandomSampler,
     SequentialSampler,
 )
-from tqdm.auto import tqdm
 
 from pdlib.data import to_model_input
 from pdlib.folds import assert_patient_disjoint
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import binary_metrics
+from pdlib.progress import progress_bar
 
 CHECKPOINT = "last.pt"
 SYNC_STEPS = 25  # on CUDA, the training losses are read (a host-GPU sync) once per this many steps
@@ -297,7 +297,7 @@ def _train_epoch(step_fn, model: nn.Module, criterion: nn.Module, optimizer: tor
     amp = amp_dtype(config, device)
     sync_steps = SYNC_STEPS if device.type == "cuda" else 1
     losses, pending = [], []
-    bar = tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
+    bar = progress_bar(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
     for step, (x, y) in enumerate(bar):
         for group in optimizer.param_groups:  # a function of (epoch, step) only: resumes exactly
             group["lr"] = config.lr * lr_factor(config, epoch + step / len(loader))
@@ -349,7 +349,7 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
     step_fn = torch.compile(net) if config.compile else net
     show = config.progress and rank == 0
     saved_at = time.perf_counter()
-    for epoch in tqdm(range(start, config.epochs), desc="epochs", initial=start, total=config.epochs,
+    for epoch in progress_bar(range(start, config.epochs), desc="epochs", initial=start, total=config.epochs,
                       disable=not show):
         net.train()
         t0 = time.perf_counter()
@@ -394,7 +394,7 @@ def infer(model: nn.Module, dataset: Dataset, config: TrainConfig, forward=None,
     loader = clip_loader(dataset, config, SequentialSampler(dataset))
     show = config.progress and distributed()[0] == 0
     try:
-        for x, _ in tqdm(loader, desc=desc, leave=False, disable=not show):
+        for x, _ in progress_bar(loader, desc=desc, leave=False, disable=not show):
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
                 x = model_input(x, device, False, config)
                 yield model(x) if forward is None else forward(model, x)

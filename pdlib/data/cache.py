@@ -16,17 +16,16 @@ import hashlib
 import json
 import multiprocessing
 import os
-import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from pdlib.data.spec import ClipSpec
 from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip, file_fault
+from pdlib.progress import progress_bar
 
 REPORT_COLUMNS = ("video", "status", "reason")
 
@@ -119,8 +118,7 @@ def default_workers() -> int:
 def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: bool, spec: ClipSpec) -> None:
     """Decode the `jobs` (index -> `_work` arguments) into `results`, in worker processes when more than one."""
     workers = min(workers or default_workers(), len(jobs))
-    bar = tqdm(total=len(jobs), desc=f"decoding {spec.tag}", disable=not progress or not jobs,
-               file=sys.stderr)
+    bar = progress_bar(total=len(jobs), desc=f"decoding {spec.tag}", disable=not progress or not jobs)
     if workers <= 1:
         for i, job in jobs.items():
             results[i] = _work(*job)

@@ -13,7 +13,8 @@ from pathlib import Path
 import av
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+
+from pdlib.progress import progress_bar
 
 FPS = 25
 CHUNK = 32  # frames drawn at once: bounds the (T, h, w) temporaries to a few MB
@@ -234,7 +235,7 @@ def run_jobs(fn: Callable[[dict], object], jobs: list[dict], workers: int | None
     from pdlib.data.cache import default_workers
 
     workers = workers or default_workers()
-    bar = tqdm(total=len(jobs), desc=desc, disable=not progress, unit="video")
+    bar = progress_bar(total=len(jobs), desc=desc, disable=not progress, unit="video")
     if workers <= 1 or len(jobs) <= 1:
         results = []
         for job in jobs:
