@@ -156,23 +156,25 @@ def brier(preds: pd.DataFrame) -> float:
 def summarize(preds: pd.DataFrame, n_boot: int = 2000, n_resamples: int = 9999, seed: int = 0) -> dict:
     """Numeric summary of one task's out-of-fold predictions, the cells of Tables III and V.
 
-    acc (%), precision, recall and mcc are fold means (acc_std, mcc_std their fold stds); ci_lo/ci_hi
-    the patient-bootstrap CI and p_value the permutation p-value of the pooled MCC (mcc_pooled); n the
-    videos with a prediction, left_out those without (unusable videos, folds that could not be trained).
+    The estimator is pooled (`pooled_metrics`: one confusion matrix over all folds): acc_pct, precision,
+    recall and mcc, with ci_lo/ci_hi the patient-bootstrap 95% CI and p_value the permutation p-value of that
+    same mcc. The study's fold mean and sample std are kept apart: mcc_fold_mean/std, acc_pct_fold_mean/std.
+    n: the videos with a prediction, left_out those without (unusable videos, folds that could not be
+    trained); patients and folds: those the pooled estimator counts.
     """
     left_out = int(preds["pred"].isna().sum())
     preds = usable(preds)
     per_fold = pd.DataFrame([binary_metrics(g["label"], g["pred"]) for _, g in preds.groupby("fold")])
     ddof = 1 if len(per_fold) > 1 else 0
     lo, hi = mcc_ci(preds["label"], preds["pred"], preds["patient"], n_boot=n_boot, seed=seed)
+    pooled = pooled_metrics(preds)
     out = {
-        "n": len(preds), "left_out": left_out,
-        "acc": 100 * per_fold["acc"].mean(), "acc_std": 100 * per_fold["acc"].std(ddof=ddof),
-        "precision": per_fold["precision"].mean(), "recall": per_fold["recall"].mean(),
-        "mcc": per_fold["mcc"].mean(), "mcc_std": per_fold["mcc"].std(ddof=ddof),
-        "mcc_pooled": binary_metrics(preds["label"], preds["pred"])["mcc"],
-        "ci_lo": lo, "ci_hi": hi,
+        "patients": pooled["patients"], "n": pooled["videos"], "left_out": left_out, "folds": pooled["folds"],
+        "acc_pct": pooled["acc_pct"], "precision": pooled["precision"], "recall": pooled["recall"],
+        "mcc": pooled["mcc"], "ci_lo": lo, "ci_hi": hi,
         "p_value": permutation_pvalue(preds["label"], preds["pred"], n_resamples=n_resamples, seed=seed),
+        "mcc_fold_mean": per_fold["mcc"].mean(), "mcc_fold_std": per_fold["mcc"].std(ddof=ddof),
+        "acc_pct_fold_mean": 100 * per_fold["acc"].mean(), "acc_pct_fold_std": 100 * per_fold["acc"].std(ddof=ddof),
     }
     if preds["label"].nunique() == 2 and "prob" in preds:
         out["auc"] = float(roc_auc_score(preds["label"], preds["prob"]))

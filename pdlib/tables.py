@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from pdlib.folds import CLASS_NAMES, exam_classes
-from pdlib.metrics import brier, expected_calibration_error, pooled_metrics, task_metrics, task_rank
+from pdlib.metrics import brier, expected_calibration_error, task_metrics, task_rank
 from pdlib.tasks import SETTINGS, TASKS, task_label
 
 # Table VI's conditions, in its column order; other conditions of a user's dataset follow them.
@@ -230,16 +230,7 @@ def task_numbers(results: dict, ceiling: pd.DataFrame | None = None, **kw) -> pd
     over the folds. `n`: videos with a prediction, `left_out` those without. With `ceiling`: SynPD's
     `oracle_mcc` per task and `of_ceiling` = mcc / oracle_mcc. A setting that could not run: a row with its
     `note` and no task."""
-    preds = by_label(results)
-    summary = task_metrics(preds, **kw).rename(columns={
-        "mcc": "mcc_fold_mean", "mcc_std": "mcc_fold_std", "acc": "acc_pct_fold_mean", "acc_std": "acc_pct_fold_std"})
-    pooled = pd.DataFrame([{"setting": s, "task": t, **pooled_metrics(p[p["task"] == t])}
-                           for s, p in preds.items() for t in p["task"].unique()],
-                          columns=["setting", "task", "videos", "patients", "folds", "acc_pct", "precision", "recall",
-                                   "mcc"])
-    numeric = summary.drop(columns=["precision", "recall"]).merge(pooled, on=["setting", "task"], how="left")
-    if len(numeric) and not np.allclose(numeric["mcc"], numeric["mcc_pooled"]):
-        raise AssertionError("task_numbers: the pooled MCC differs from the one the CI was computed for")
+    numeric = task_metrics(by_label(results), **kw)
     numeric = numeric[[c for c in TASK_NUMERIC if c in numeric.columns]]
     if ceiling is not None:
         numeric["oracle_mcc"] = numeric["task"].map(ceiling.set_index("task")["oracle_mcc"])

@@ -93,13 +93,15 @@ def _finite(df: pd.DataFrame) -> bool:
 
 def test_table_vii_rows_columns_and_rank(data, tmp_path):
     results = exam_level.single_task_results(data, CONFIG, repeats=2, seed=0)
-    table = tables.table_vii(tables.table_vii_numbers(results))
-    assert list(table.columns[:5]) == ["Task", "Input", "Accuracy", "MCC", "Rank"]
-    assert len(table) == 14 and set(table["Input"]) == {"avgpool", "layer4"} and _finite(table)
-    assert table.loc[table["Task"] == "toe", "exams"].tolist() == [28, 28]  # e04 has no toe, e29 nothing
-    hand = table[table["Task"] == "hand"]
-    assert (hand["Rank"] == 1).all() and (hand["acc_mean"] > 0.7).all()
-    assert table["Accuracy"].str.fullmatch(r"\d+\.\d±\d+\.\d").all()
+    numbers = tables.table_vii_numbers(results)
+    table = tables.table_vii(numbers)
+    assert list(table.columns) == ["Task", "Input", "Exams", "Accuracy (%)", "MCC", "Rank"]
+    assert len(table) == 14 and set(table["Input"]) == {"avgpool", "layer4"} and _finite(numbers)
+    assert table.loc[table["Task"] == "toe", "Exams"].tolist() == [28, 28]  # e04 has no toe, e29 nothing
+    hand = numbers[numbers["task"] == "hand"]
+    assert (hand["rank"] == 1).all() and (hand["acc_pct_mean"] > 70).all()  # accuracy in percent
+    assert numbers["acc_pct_mean"].tolist() == pytest.approx((100 * results["acc_mean"]).tolist())
+    assert table["Accuracy (%)"].str.fullmatch(r"\d+\.\d±\d+\.\d").all()
     assert table["MCC"].str.fullmatch(r"-?\d\.\d\d±\d\.\d\d").all()
     assert exam_level.best_single_task(results)[0] == "hand"
 
@@ -119,13 +121,15 @@ def test_repeats_pool_folds_and_are_reproducible(data):
 def test_tables_viii_ix_and_fig7(fake, slight_vs_severe):
     data = exam_level.load_assembling_data(*fake, slight_vs_severe=slight_vs_severe)
     results, weights, runs = exam_level.assembling_results(data, ("hand", "avgpool"), CONFIG, repeats=2)
-    table = tables.table_viii(results)
+    numbers = tables.table_viii_numbers(results)
+    table = tables.table_viii(numbers)
     assert list(table["Method"]) == ["single task baseline", "vector averaging", "vector weighting",
                                      "channel-wise attention weighting", "pixel-wise attention weighting"]
     assert list(table["Input"]) == ["avgpool", "avgpool", "avgpool", "layer4", "layer4"]
-    assert {"Accuracy", "MCC", "acc_mean", "acc_std", "mcc_mean", "mcc_std"} <= set(table.columns)
-    assert _finite(table) and (table["mcc_mean"].abs() <= 1).all()
-    assert table["exams"].tolist() == [20 - 1] * 5 if slight_vs_severe else [N_EXAMS - 1] * 5
+    assert list(table.columns) == ["Method", "Input", "Tasks", "Exams", "Accuracy (%)", "MCC"]
+    assert {"acc_pct_mean", "acc_pct_std", "mcc_mean", "mcc_std"} <= set(numbers.columns)
+    assert _finite(numbers) and (numbers["mcc_mean"].abs() <= 1).all() and (numbers["acc_pct_mean"] > 1).all()
+    assert numbers["exams"].tolist() == [20 - 1] * 5 if slight_vs_severe else [N_EXAMS - 1] * 5
     summary = exam_level.weight_summary(weights)
     assert list(summary["task"]) == list(TASKS) and (summary["runs"] == 10).all()
     assert summary["mean"].sum() == pytest.approx(1.0)

@@ -85,28 +85,20 @@ def test_permutation_pvalue():
     assert 0.02 <= np.mean(np.array(pvals) < 0.2) <= 0.45  # roughly uniform under the null
 
 
-def test_tables_iii_and_v_from_task_metrics():
+def test_task_metrics_pool_the_folds_and_keep_the_fold_mean_apart():
     preds = {"I3D": pd.concat([oof(task="hand"), oof(seed=1, task="finger")]),
              "TSA": pd.concat([oof(acc=0.9, seed=2, task="finger"), oof(seed=4, task="hand")])}
     numeric = metrics.task_metrics(preds, n_boot=200, n_resamples=199)
     assert list(numeric["task"]) == ["finger", "hand", "finger", "hand"]  # the study's task order
     row = numeric.iloc[2]
     df = preds["TSA"][preds["TSA"]["task"] == "finger"]
-    assert (row["mcc"], row["mcc_std"]) == pytest.approx(metrics.fold_mean_std(df))
-    assert row["acc"] == pytest.approx(100 * np.mean([accuracy_score(g["label"], g["pred"])
-                                                      for _, g in df.groupby("fold")]))
-    assert row["ci_lo"] < row["mcc_pooled"] < row["ci_hi"] and row["p_value"] == pytest.approx(1 / 200)
-    table = tables.format_task_table(numeric)
-    assert list(table.index) == ["finger", "hand", "average"]
-    assert list(table["TSA"].columns) == ["n", "acc", "precision", "recall", "MCC", "95% CI", "p-value"]
-    assert table.loc["finger", ("TSA", "MCC")] == f"{row['mcc']:.2f}±{row['mcc_std']:.2f}"
-    assert table.loc["finger", ("TSA", "p-value")] == "5.0×10^-3"
-    avg = numeric[numeric["setting"] == "I3D"]["mcc"]
-    assert table.loc["average", ("I3D", "MCC")] == f"{avg.mean():.2f}±{avg.std():.2f}"
-    long = tables.table_iii(numeric.assign(note=""))
-    assert list(long.columns) == ["Method", "Metric", "finger", "hand"]
-    assert list(long["Metric"][:7]) == ["n", "acc", "precision", "recall", "MCC", "CI 95%", "p-value"]
-    assert len(long) == 14
+    assert row["mcc"] == pytest.approx(matthews_corrcoef(df["label"], df["pred"]))  # pooled over the folds
+    assert row["acc_pct"] == pytest.approx(100 * accuracy_score(df["label"], df["pred"]))
+    assert (row["mcc_fold_mean"], row["mcc_fold_std"]) == pytest.approx(metrics.fold_mean_std(df))
+    assert row["acc_pct_fold_mean"] == pytest.approx(100 * np.mean([accuracy_score(g["label"], g["pred"])
+                                                                  for _, g in df.groupby("fold")]))
+    assert row["ci_lo"] < row["mcc"] < row["ci_hi"] and row["p_value"] == pytest.approx(1 / 200)
+    assert (row["n"], row["patients"], row["folds"]) == (len(df), df["patient"].nunique(), df["fold"].nunique())
 
 
 def test_formatters_and_missing_predictions():
