@@ -10,7 +10,7 @@ import pandas as pd
 
 from pdlib.folds import CLASS_NAMES, exam_classes
 from pdlib.metrics import brier, expected_calibration_error, task_metrics, task_rank
-from pdlib.tasks import SETTINGS, TASKS, task_label
+from pdlib.tasks import TASKS, task_label
 
 # Table VI's conditions, in its column order; other conditions of a user's dataset follow them.
 STUDY_CONDITIONS: tuple[str, ...] = ("L-OFF", "L-ON", "A", "B", "C")
@@ -344,13 +344,6 @@ def calibration_numbers(results: dict) -> pd.DataFrame:
              "ece": expected_calibration_error(preds)}
             for r in results.values() for task, preds in r.predictions.items()]
     return pd.DataFrame(rows, columns=["setting", "task", "videos", "brier", "ece"])
-
-
-def best_settings(numbers: pd.DataFrame) -> dict[str, str]:
-    """Per task, the deep setting with the highest pooled MCC (the bold numbers of Table V, used by Fig. 6);
-    the probe row is the yardstick, not a candidate."""
-    ran = numbers[numbers["task"].notna() & (numbers["setting"] != SETTINGS["probe"][0])]
-    return ran.loc[ran.groupby("task", sort=False)["mcc"].idxmax()].set_index("task")["setting"].to_dict()
 
 
 # ---- Tables VII-IX: examination level ----

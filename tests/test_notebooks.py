@@ -376,3 +376,15 @@ def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tm
     differ = [n for n in ours if (out / "smoke" / "tables" / n).read_bytes()
               != (smoke_outputs / "tables" / n).read_bytes()]
     assert differ == [], f"tables that differ from the uninterrupted run: {differ}"
+
+
+@pytest.mark.slow
+def test_check_targets_reads_every_table_it_quotes(smoke_outputs):
+    """benchmarks/check_targets.py, which prints the README's headline table, reads the tables as they are now."""
+    env = {**os.environ, "PDLIB_OUTPUTS": str(smoke_outputs.parent), "PDLIB_ROOT": str(ROOT)}
+    res = subprocess.run([sys.executable, "benchmarks/check_targets.py", "--profile", "smoke", "--markdown"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
+    assert rows[0] == "| finding | the study | this suite, smoke profile |" and len(rows) == 9
+    assert all(line.count("|") == 4 for line in rows)
