@@ -276,20 +276,25 @@ def table_iii(numbers: pd.DataFrame) -> pd.DataFrame:
 
 
 def table_v(numbers: pd.DataFrame) -> pd.DataFrame:
-    """Table V pivoted to fit a page: a row per task and an `average` row; per setting that ran its videos
-    (`<setting> n`) and its pooled MCC with the 95% CI of that same MCC (`<setting> MCC [95% CI]`); SynPD's
+    """Table V pivoted to fit a page: a row per task and an `average` row; the videos (`n`, or `<setting> n`
+    per setting when the settings saw different videos); per setting that ran its pooled MCC with the 95% CI of that same MCC (`<setting> MCC [95% CI]`); SynPD's
     oracle MCC when `numbers` has it. The average row: mean ± sd over the tasks of the pooled MCCs (of the
     oracle MCCs). Accuracy, precision, recall, p-values and fold means: `table_iii(numbers)` (Table V's
     details)."""
     ran = numbers[numbers["task"].notna()]
     tasks = list(dict.fromkeys(ran["task"]))
     table = pd.DataFrame(index=pd.Index([*tasks, "average"], name="task"))
+    videos = {setting: _videos(g.set_index("task")) for setting, g in ran.groupby("setting", sort=False)}
+    one_n = all(v.sort_index().equals(next(iter(videos.values())).sort_index()) for v in videos.values())
+    if one_n and videos:  # every setting saw the same videos: one n column
+        table["n"] = next(iter(videos.values())).reindex(table.index).fillna("-")
     for setting, g in ran.groupby("setting", sort=False):
         g = g.set_index("task")
         cell = pd.Series([f"{m:.2f} {format_ci(lo, hi)}" for m, lo, hi in zip(g["mcc"], g["ci_lo"], g["ci_hi"],
                                                                                 strict=True)], index=g.index)
         std = g["mcc"].std(ddof=1) if len(g) > 1 else np.nan
-        table[f"{setting} n"] = _videos(g).reindex(table.index).fillna("-")
+        if not one_n:
+            table[f"{setting} n"] = videos[setting].reindex(table.index).fillna("-")
         table[f"{setting} MCC [95% CI]"] = cell.reindex(table.index).fillna("-")
         table.loc["average", f"{setting} MCC [95% CI]"] = format_pm(g["mcc"].mean(), std)
     if "oracle_mcc" in ran:
