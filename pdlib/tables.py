@@ -277,10 +277,10 @@ def table_iii(numbers: pd.DataFrame) -> pd.DataFrame:
 
 def table_v(numbers: pd.DataFrame) -> pd.DataFrame:
     """Table V pivoted to fit a page: a row per task and an `average` row; the videos (`n`, or `<setting> n`
-    per setting when the settings saw different videos); per setting that ran its pooled MCC with the 95% CI of that same MCC (`<setting> MCC [95% CI]`); SynPD's
-    oracle MCC when `numbers` has it. The average row: mean ± sd over the tasks of the pooled MCCs (of the
-    oracle MCCs). Accuracy, precision, recall, p-values and fold means: `table_iii(numbers)` (Table V's
-    details)."""
+    per setting when the settings saw different videos); per setting that ran, its pooled MCC with the 95%
+    CI of that same MCC (`<setting> MCC [95% CI]`); SynPD's oracle MCC when `numbers` has it. The average
+    row: mean ± sd over the tasks of the pooled MCCs (of the oracle MCCs). Accuracy, precision, recall,
+    p-values and fold means: `table_iii(numbers)` (Table V's details)."""
     ran = numbers[numbers["task"].notna()]
     tasks = list(dict.fromkeys(ran["task"]))
     table = pd.DataFrame(index=pd.Index([*tasks, "average"], name="task"))
