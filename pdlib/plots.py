@@ -267,8 +267,8 @@ def scoring_on_new_patients(table: pd.DataFrame, coverage: float) -> Figure:
     a.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.42),
              ncol=3)
     w = 0.38
-    b.bar(x - w / 2, 100 * table["accuracy_all"], w, color="tab:grey", label="all videos")
-    b.bar(x + w / 2, 100 * table["accuracy_called"].fillna(0), w, color="tab:green", label="videos called")
+    b.bar(x - w / 2, table["acc_pct_all"], w, color="tab:grey", label="all videos")
+    b.bar(x + w / 2, table["acc_pct_called"].fillna(0), w, color="tab:green", label="videos called")
     for xi, share in zip(x, table["abstained"], strict=True):
         b.text(xi, 102, f"{100 * share:.0f}%", ha="center", fontsize=7)
     b.set_xticks(x, names, rotation=30, ha="right")

@@ -271,8 +271,9 @@ def score_main(args) -> int:
 
 
 def coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
-    """Per task, on videos with a known label: how often the set held the true class (coverage, against the
-    nominal one), how often the models abstained, and accuracy on all videos and on the called ones."""
+    """Per task, on videos with a known label: how often the set held the true class (coverage, a share to set
+    against the nominal one), how often the models abstained (a share), and accuracy in percent, like every
+    table's, on all videos and on the called ones."""
     known = scores[scores["label"].notna() & (scores["call"] != "")].copy()
     known["label"] = known["label"].astype(int)
     known["covered"] = [str(y) in s.split() for y, s in zip(known["label"], known["set"], strict=True)]
@@ -282,10 +283,11 @@ def coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
     for task, g in known.groupby("task", sort=False):
         called = g[g["called"]]
         rows.append({"task": task, "videos": len(g), "coverage": g["covered"].mean(),
-                     "abstained": 1.0 - g["called"].mean(), "accuracy_all": g["correct"].mean(),
-                     "called": len(called), "accuracy_called": called["correct"].mean() if len(called) else np.nan})
-    return pd.DataFrame(rows, columns=["task", "videos", "coverage", "abstained", "accuracy_all", "called",
-                                       "accuracy_called"])
+                     "abstained": 1.0 - g["called"].mean(), "acc_pct_all": 100 * g["correct"].mean(),
+                     "called": len(called),
+                     "acc_pct_called": 100 * called["correct"].mean() if len(called) else np.nan})
+    return pd.DataFrame(rows, columns=["task", "videos", "coverage", "abstained", "acc_pct_all", "called",
+                                       "acc_pct_called"])
 
 
 def _print(scores: pd.DataFrame) -> None:

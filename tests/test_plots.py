@@ -244,7 +244,7 @@ def test_fig7_uniform_line_error_bars_and_names():
 
 def test_scoring_on_new_patients_names_and_legends():
     table = pd.DataFrame({"task": ["finger", "kinetic", "examination"], "coverage": [0.9, 0.95, 0.85],
-                          "accuracy_all": [0.7, 0.8, 0.6], "accuracy_called": [0.9, np.nan, 0.8],
+                          "acc_pct_all": [70.0, 80.0, 60.0], "acc_pct_called": [90.0, np.nan, 80.0],
                           "abstained": [0.5, 1.0, 0.3]})
     fig = plots.scoring_on_new_patients(table, 0.9)
     a, b = fig.axes

@@ -190,3 +190,15 @@ def test_untrained_runs_other_clip_specs_and_empty_folders_are_refused(run, caps
     run.predictions(SETTING, "hand").unlink()
     code, _, err = score([video, "--task", "hand", "--models", run.setting_models(SETTING)], capsys)
     assert code == 2 and "no out-of-fold predictions at" in err
+
+
+def test_coverage_table_counts_covered_abstained_and_accuracy_in_percent():
+    scores = pd.DataFrame({"task": ["finger"] * 4 + ["hand"], "label": [0, 1, 1, 0, 1],
+                           "pred": [0, 1, 0, 1, 1], "set": ["0", "0 1", "1", "0 1", "0"],
+                           "call": ["slight", "abstain", "severe", "abstain", "slight"]})
+    table = scoring.coverage_table(scores).set_index("task")
+    finger = table.loc["finger"]
+    assert finger["videos"] == 4 and finger["coverage"] == pytest.approx(1.0)  # every set held the label
+    assert finger["abstained"] == pytest.approx(0.5) and finger["called"] == 2
+    assert finger["acc_pct_all"] == pytest.approx(50.0) and finger["acc_pct_called"] == pytest.approx(50.0)
+    assert table.loc["hand", "coverage"] == 0.0 and table.loc["hand", "acc_pct_called"] == pytest.approx(100.0)
