@@ -76,8 +76,8 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pdlib", description="Parkinson's disease severity from videos "
                                 "(Yin et al., IEEE JBHI 2022): datasets, notebooks and tables.",
                                 epilog="`pdlib reproduce` runs --profile default unless told otherwise: the "
-                                       "main run, about 20-30 minutes on a 2-core CPU; --profile smoke takes "
-                                       "a minute or two. `pdlib COMMAND --help` for each command.")
+                                       "main run, about half an hour on a 2-core CPU; --profile smoke, a plumbing "
+                                       "check, under two minutes. `pdlib COMMAND --help` for each command.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reproduce", help="execute the notebooks with params/<profile>.yaml")

@@ -368,8 +368,9 @@ def one_step_note(view: AttentionView, n_frames: int) -> str:
         return ""
     return (f"{view.layer} has one time step: the network's temporal strides pool all {n_frames} frames of the "
             f"clip into it, so its attention matrix is 1 × 1 (the step attends only to itself, weight 1) and "
-            f"every frame receives the same attention. Choose a layer with more steps, or train with more "
-            f"frames (the `frames` parameter) to see attention over time.")
+            f"every frame receives the same attention. Earlier layers keep more steps (with 16 frames layer3 has "
+            f"2, with 32 frames 4); a model trained on more frames (the `frames` parameter) shows attention over "
+            f"time.")
 
 
 def matrix_figure(view: AttentionView, n_frames: int) -> Figure:
