@@ -167,7 +167,7 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     t5 = _printed(smoke_outputs, "table_v_task_level")
     assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
     settings = ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)")
-    assert list(t5.columns) == ["task", *[f"{s} {c}" for s in settings for c in ("n", "MCC [95% CI]")],
+    assert list(t5.columns) == ["task", "n", *[f"{s} MCC [95% CI]" for s in settings],
                                 "SynPD oracle MCC"]  # pivoted: one estimator and its CI, fits a page
     md5 = (smoke_outputs / "tables" / "table_v_task_level.md").read_text()
     assert md5.count("no Kinetics checkpoint") == 1 and "pooled MCC [95% CI]" in md5
@@ -184,6 +184,9 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
         assert ran[col].map(math.isfinite).all(), col
     assert ran["of_ceiling"].tolist() == pytest.approx((ran["mcc"] / ran["oracle_mcc"]).tolist())
     i3d = ran[ran["setting"] == "I3D (SynAct)"].set_index("task")
+    n_per_setting = ran.pivot(index="task", columns="setting", values="n")  # one n column: every setting's n
+    assert (n_per_setting.nunique(axis=1) == 1).all()
+    assert t5.set_index("task").loc[i3d.index, "n"].astype(int).tolist() == i3d["n"].astype(int).tolist()
     assert t5.set_index("task").loc["finger", "I3D (SynAct) MCC [95% CI]"] == (
         f"{i3d.loc['finger', 'mcc']:.2f} [{i3d.loc['finger', 'ci_lo']:.2f}, {i3d.loc['finger', 'ci_hi']:.2f}]")
     assert float(details.set_index(["Method", "Metric"]).loc[("I3D (SynAct)", "MCC / oracle MCC"), "finger"]) == \
