@@ -4,10 +4,11 @@ the default profile's recipe, next to the motion-energy probe on the same clips 
     python benchmarks/ablation_task.py --name x32 --frames 32
     python benchmarks/ablation_task.py --name x48c16 --frames 48 --time-crop 16
     python benchmarks/ablation_task.py --name xp16 --pretrain-epochs 16
+    python benchmarks/ablation_task.py --name xw4x8 --frames 32 --window windows4
 
 The recipe is params/default.yaml's, read from it (r3d18 at width 0.25 with frame differences, 16 consecutive
-middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --time-crop, --epochs, --lr and --seed
-change it.
+middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --window, --views, --time-crop, --epochs,
+--lr and --seed change it.
 The run lives in outputs/<name>, whose data/ and cache/ link to outputs/default (run
 `pdlib reproduce --profile default --only 00_dataset 01_pretraining` first). The pretrained model is the
 default profile's (linked), unless --pretrain-epochs N > 0 pretrains TSA on split 1 of SynAct for N epochs
@@ -23,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 
 from pdlib import tables
-from pdlib.data import parse_window
 from pdlib.layout import ClipSpec, Layout
 from pdlib.run import load_params
 from pdlib.task_level import ActionData, Pretraining, TaskExperiment, arch_name
@@ -48,6 +48,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--name", required=True, help="outputs/<name> holds the run")
     ap.add_argument("--frames", type=int, default=DEFAULT["frames"])
+    ap.add_argument("--window", default=DEFAULT["clip_window"],
+                    help="clip_window: 'middle', '' (spread), a start frame or windows<K> (default: %(default)s)")
+    ap.add_argument("--views", action="store_true", help="with windows<K>: each window a view (clip_views)")
     ap.add_argument("--time-crop", type=int, default=DEFAULT["time_crop"])
     ap.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
     ap.add_argument("--lr", type=float, default=DEFAULT["lr"])
@@ -71,7 +74,7 @@ def main() -> None:
     t1 = time.perf_counter()
     config = TrainConfig(epochs=a.epochs, batch_size=DEFAULT["batch_size"], lr=a.lr,
                          weight_decay=DEFAULT["weight_decay"], seed=a.seed, time_crop=a.time_crop, progress=False)
-    clip = ClipSpec(a.frames, DEFAULT["size"], parse_window(DEFAULT["clip_window"]))
+    clip = ClipSpec(a.frames, DEFAULT["size"], a.window, views=a.views)
     experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS)
     results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe")}
     t2 = time.perf_counter()
@@ -79,7 +82,8 @@ def main() -> None:
     numbers = numbers.dropna(subset=["task"])
     mcc = numbers.pivot(index="task", columns="setting", values="mcc").reindex(a.tasks)
     low = numbers.pivot(index="task", columns="setting", values="ci_lo").reindex(a.tasks)
-    print(f"== {a.name}: frames {a.frames}, time_crop {a.time_crop}, epochs {a.epochs}, lr {a.lr}, "
+    print(f"== {a.name}: frames {a.frames}, window {clip.window}{' (views)' if a.views else ''}, "
+          f"time_crop {a.time_crop}, epochs {a.epochs}, lr {a.lr}, "
           f"seed {a.seed}, pretrain epochs {a.pretrain_epochs or 'default'}: pretraining {t1 - t0:.0f} s, "
           f"task level {t2 - t1:.0f} s")
     print(mcc.round(3).to_string())

@@ -29,7 +29,8 @@ def main() -> None:
     ap.add_argument("dataset", type=Path)
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--window", default="none", help="'none' (spread over the video), 'middle' or a start frame")
+    ap.add_argument("--window", default="none",
+                    help="'none' (spread over the video), 'middle', a start frame or windows<K> (K windows over it)")
     ap.add_argument("--tasks", nargs="+", default=["finger", "hand", "pronation", "toe", "leg", "postural",
                                                    "kinetic"])
     ap.add_argument("--folds", type=Path, help="fold CSV (default: made with seed 0, as the notebooks make them)")
@@ -47,7 +48,7 @@ def main() -> None:
         rows = videos[videos["task"] == task].reset_index(drop=True)
         status = cache_clips(list(rows["path"]), spec, cache, progress=False)
         rows, status = rows[status["ok"].to_numpy()], status[status["ok"]]
-        x = motion_features(np.stack([np.load(p) for p in status["cache"]]))
+        x = motion_features(np.stack([np.load(p) for p in status["cache"]]), windows=spec.windows)
         y, fold = rows["label"].to_numpy(), rows["patient"].astype(str).map(folds).to_numpy()
         pred = np.zeros_like(y)
         for k in np.unique(fold):

@@ -9,12 +9,18 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 
-def motion_features(clips: np.ndarray | torch.Tensor, pool: int = 4, appearance: bool = False) -> np.ndarray:
+def motion_features(clips: np.ndarray | torch.Tensor, pool: int = 4, appearance: bool = False,
+                    windows: int = 1) -> np.ndarray:
     """(N, T, S, S, 3) uint8 -> (N, k (S/pool)^2): per-pixel temporal std and mean |frame difference| of the
-    gray clip, average-pooled by `pool`; with `appearance`, the mean frame's three colour planes too."""
+    gray clip, average-pooled by `pool`; with `appearance`, the mean frame's three colour planes too. A clip
+    of `windows` K windows (ClipSpec "windows<K>") averages the differences within its windows only."""
     x = torch.as_tensor(np.asarray(clips)).float()  # (N, T, S, S, 3)
     gray = x.mean(-1)  # (N, T, S, S)
-    maps = [gray.std(1)[:, None], (gray[:, 1:] - gray[:, :-1]).abs().mean(1)[:, None]]
+    diff = (gray[:, 1:] - gray[:, :-1]).abs()  # (N, T-1, S, S)
+    if windows > 1:
+        width = gray.shape[1] // windows
+        diff = diff[:, [i for i in range(diff.shape[1]) if (i + 1) % width]]  # not frame W-1 -> W, ...
+    maps = [gray.std(1)[:, None], diff.mean(1)[:, None]]
     if appearance:
         maps.append(x.mean(1).permute(0, 3, 1, 2))  # (N, 3, S, S)
     return torch.cat([F.avg_pool2d(m, pool).flatten(1) for m in maps], dim=1).numpy()

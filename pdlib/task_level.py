@@ -287,7 +287,8 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
     return preds
 
 
-def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0) -> pd.DataFrame:
+def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0,
+                         windows: int = 1) -> pd.DataFrame:
     """Table V's non-deep baseline on the same clips and folds as the deep settings: per fold, a logistic
     regression (`pdlib.baselines.probe`) on the motion-energy maps (`motion_features`) of the training side
     predicts the held-out videos. Same prediction rows as `cross_validate`, written to
@@ -295,7 +296,7 @@ def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, s
     folds = pd.Series(folds).rename(index=str)
     meta = _meta_with_folds(dataset, folds, f"probe/{task}")
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
-    x = motion_features(dataset.clips)  # (N, 2 (S/4)^2)
+    x = motion_features(dataset.clips, windows=windows)  # (N, 2 (S/4)^2)
     results = []
     for k in sorted(folds.unique()):
         test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
@@ -395,7 +396,8 @@ class TaskExperiment:
             return SettingResult(setting, {}, "not run: no Kinetics checkpoint named in params (kinetics_checkpoint)")
         if setting == "probe":  # seconds: refitted every time, no unit to keep current
             return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
-                                                                   self.config.seed) for t in tasks})
+                                                                   self.config.seed, self.clip.windows)
+                                            for t in tasks})
         arch, pretrained, options, _ = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features

@@ -27,6 +27,7 @@ from torch.utils.data import (
 )
 
 from pdlib.data import to_model_input
+from pdlib.data.spec import clip_views
 from pdlib.folds import assert_patient_disjoint
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import binary_metrics
@@ -177,6 +178,30 @@ def model_input(x: torch.Tensor, device: torch.device, train: bool, config: Trai
     return x.contiguous(memory_format=torch.channels_last_3d) if _channels_last(config, device) else x
 
 
+def one_view(x: torch.Tensor, views: int) -> torch.Tensor:
+    """Training with views (ClipSpec "windows<K>", views): each clip (N, T, ...) becomes one of its K windows
+    of T/K frames, drawn with torch's global RNG (deterministic given its state)."""
+    if views == 1:
+        return x
+    n, width = x.shape[0], x.shape[1] // views
+    frames = torch.randint(0, views, (n, 1)) * width + torch.arange(width)  # (N, W)
+    return x[torch.arange(n)[:, None], frames.to(x.device)]
+
+
+def all_views(x: torch.Tensor, views: int) -> torch.Tensor:
+    """Evaluation with views: (N, T, ...) -> (N K, T/K, ...), every window of every clip (`mean_of_views`)."""
+    return x if views == 1 else x.unflatten(1, (views, -1)).flatten(0, 1)
+
+
+def mean_of_views(out, views: int):
+    """The mean over each clip's K views of a model output (a tensor or a dict of tensors, N K first)."""
+    if views == 1:
+        return out
+    if isinstance(out, dict):
+        return {k: mean_of_views(v, views) for k, v in out.items()}
+    return out.unflatten(0, (-1, views)).mean(1)
+
+
 def _class_counts(labels, num_classes: int) -> list[int]:
     return np.bincount(np.asarray(torch.as_tensor(labels).cpu()), minlength=num_classes).tolist()
 
@@ -297,11 +322,12 @@ def _train_epoch(step_fn, model: nn.Module, criterion: nn.Module, optimizer: tor
     amp = amp_dtype(config, device)
     sync_steps = SYNC_STEPS if device.type == "cuda" else 1
     losses, pending = [], []
+    views = clip_views(model)
     bar = progress_bar(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not show)
     for step, (x, y) in enumerate(bar):
         for group in optimizer.param_groups:  # a function of (epoch, step) only: resumes exactly
             group["lr"] = config.lr * lr_factor(config, epoch + step / len(loader))
-        x, y = model_input(x, device, True, config), y.to(device, non_blocking=True)
+        x, y = model_input(one_view(x, views), device, True, config), y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
             logits = step_fn(x)  # (N, K)
         loss = criterion(logits.float(), y)
@@ -385,7 +411,8 @@ def fit(model: nn.Module, train: Dataset, val: Dataset | None, config: TrainConf
 def infer(model: nn.Module, dataset: Dataset, config: TrainConfig, forward=None,
           desc: str = "predict") -> Iterator:
     """The one inference loop: `forward(model, x)` (default `model(x)`) per batch of `dataset`, in order, in
-    eval mode, without augmentation, under the config's autocast; the model's mode is restored after."""
+    eval mode, without augmentation, under the config's autocast; the model's mode is restored after. A model
+    whose clip's windows are views (`clip_views`) sees each window, and the K outputs of a clip are averaged."""
     device = resolve_device(config.device)
     configure_backends(device, config.deterministic)
     was_training = model.training
@@ -393,11 +420,12 @@ def infer(model: nn.Module, dataset: Dataset, config: TrainConfig, forward=None,
     amp = amp_dtype(config, device)
     loader = clip_loader(dataset, config, SequentialSampler(dataset))
     show = config.progress and distributed()[0] == 0
+    views = clip_views(model)
     try:
         for x, _ in progress_bar(loader, desc=desc, leave=False, disable=not show):
             with torch.autocast(device.type, dtype=amp or torch.float32, enabled=amp is not None):
-                x = model_input(x, device, False, config)
-                yield model(x) if forward is None else forward(model, x)
+                x = model_input(all_views(x, views), device, False, config)
+                yield mean_of_views(model(x) if forward is None else forward(model, x), views)
     finally:
         model.train(was_training)
 

@@ -111,6 +111,21 @@ def test_window_and_short_video(tmp_path):
         assert frame_ids(read_clip(path, 12, 16)) == sample_indices(6, 12).tolist()
 
 
+def test_windows_cover_the_whole_video_at_the_native_rate(tmp_path):
+    """clip_window "windows<K>": K runs of T/K consecutive frames centred in K equal slices of the video."""
+    assert window_indices(100, 8, "windows4").tolist() == [11, 12, 36, 37, 61, 62, 86, 87]
+    assert window_indices(20, 4, "windows1").tolist() == window_indices(20, 4).tolist()  # one window: the middle
+    assert window_indices(6, 8, "windows2").tolist() == [0, 1, 2, 3, 2, 3, 4, 5]  # kept inside a short video
+    path = encode(tmp_path / "a.mp4", n=20)
+    assert frame_ids(read_clip(path, 6, 16, window="windows3")) == [2, 3, 9, 10, 15, 16]
+    assert parse_window("windows03") == "windows3" and ClipSpec(8, 16, "windows4").windows == 4
+    assert ClipSpec(8, 16, "windows4").tag == "T8_S16_Wwindows4" and ClipSpec(8, 16, "middle").windows == 1
+    with pytest.raises(ValueError, match="4 windows need a number of frames divisible by 4, found 6"):
+        ClipSpec(6, 16, "windows4")
+    with pytest.raises(ValueError, match="found 'windows0'"):
+        parse_window("windows0")
+
+
 def test_variable_frame_rate_is_sampled_by_time(tmp_path):
     # 10 frames 40 ms apart, then 10 frames 100 ms apart; the last lasts 40 ms (1/rate): 1.34 s in all.
     pts = [40 * i for i in range(10)] + [400 + 100 * j for j in range(10)]
@@ -507,7 +522,8 @@ def test_task_clips_window_and_the_preprocess_cli(dataset, tmp_path, capsys):
     cached = sorted((cache / "clips").glob("T4_S16_W2_*/*.npy"))
     assert len(cached) == 4 and all(frame_ids(np.load(f)) == [2, 3, 4, 5] for f in cached)
     assert [parse_window(v) for v in ("", None, "middle", "3", 3)] == [None, None, "middle", 3, 3]
-    with pytest.raises(ValueError, match="expected '' \\(spread over the video\\), 'middle' or a start frame"):
+    with pytest.raises(ValueError, match="expected '' \\(spread over the video\\), 'middle', a start frame or "
+                                         "'windows<K>'"):
         parse_window("end")
 
 

@@ -51,7 +51,8 @@ def test_help_says_the_defaults_and_the_exit_codes():
     from pdlib.cli import parser
 
     top = parser().format_help()
-    assert "runs --profile default unless told otherwise" in top and "--profile smoke, a plumbing check" in " ".join(top.split())
+    top = " ".join(top.split())
+    assert "runs --profile default unless told otherwise" in top and "--profile smoke, a plumbing check" in top
     sub = parser()._subparsers._group_actions[0].choices
     assert "(default: default)" in " ".join(sub["reproduce"].format_help().split())
     synth = " ".join(sub["synth"].format_help().split())

@@ -54,6 +54,27 @@ def test_widths_and_stem_options():
     assert build_model("r3d50", 2, widen=0.25).fc.in_features == 512
 
 
+def test_frame_differences_stop_at_the_edges_of_a_clips_windows(tmp_path):
+    """ClipSpec "windows<K>": the stem's frame differences within each window, none across two windows (a jump
+    in time, not motion); the saved model keeps it."""
+    from pdlib.data import ClipSpec
+    from pdlib.models import load_model, save_model
+
+    torch.manual_seed(0)
+    model = build_model("r3d18_tsa", 2, clip=ClipSpec(16, 32, "windows4"), widen=0.25, frame_diff=True).eval()
+    assert model.window_frames == 4
+    steps = torch.arange(4.0).repeat_interleave(4).view(1, 1, 16, 1, 1).expand(1, 3, 16, 32, 32)  # still windows
+    with torch.no_grad():
+        assert torch.equal(model(steps), model(torch.zeros(1, 3, 16, 32, 32)))  # the jumps between them: unseen
+        moving = steps + torch.arange(16.0).view(1, 1, 16, 1, 1) * 0.1
+        assert not torch.equal(model(moving), model(torch.zeros(1, 3, 16, 32, 32)))  # motion inside: seen
+        plain = build_model("r3d18_tsa", 2, clip=ClipSpec(16, 32, "middle"), widen=0.25, frame_diff=True).eval()
+        plain.load_state_dict(model.state_dict())
+        assert plain.window_frames == 0 and not torch.equal(plain(steps), plain(torch.zeros(1, 3, 16, 32, 32)))
+        save_model(model, tmp_path / "m.safetensors")
+        assert load_model(tmp_path / "m.safetensors").eval().window_frames == 4
+
+
 def test_shortcut_a_is_parameter_free():
     a = build_model("r3d18", 2, widen=0.25, shortcut="A")
     b = build_model("r3d18", 2, widen=0.25, shortcut="B")

@@ -62,6 +62,47 @@ def test_fit_history_and_probabilities():
     np.testing.assert_allclose(prob.sum(1), 1, rtol=1e-5)
 
 
+class FrameCounter(nn.Module):
+    """Logits (T, mean brightness) of its input: shows how many frames, and which, the engine gave it."""
+
+    def __init__(self, clip):
+        super().__init__()
+        self.w = nn.Parameter(torch.zeros(1))
+        self.seen = []
+        self.pdlib_config = {"name": "counter", "num_classes": 2, "options": {}, "clip": clip.as_dict()}
+
+    def forward(self, x):  # (N, 3, T, S, S)
+        self.seen.append(x.shape[2])
+        return torch.stack([torch.full((len(x),), float(x.shape[2])), x.mean(dim=(1, 2, 3, 4))], 1) + self.w
+
+
+def test_views_train_on_one_window_and_average_the_windows_in_evaluation():
+    """ClipSpec views: fit gives the model one aligned window of each clip (T/K frames), inference every window
+    and the mean of their K outputs; without views the model sees the whole clip."""
+    from pdlib.data import ClipSpec
+    from pdlib.train import all_views, infer, mean_of_views, one_view
+
+    x = torch.arange(8).view(1, 8, 1, 1, 1).expand(50, 8, 2, 2, 3)  # frame t holds the value t
+    picked = one_view(x, 4)[:, :, 0, 0, 0]
+    assert picked.shape == (50, 2) and {tuple(r) for r in picked.tolist()} == {(0, 1), (2, 3), (4, 5), (6, 7)}
+    assert torch.equal(all_views(x, 4)[:4, :, 0, 0, 0], torch.tensor([[0, 1], [2, 3], [4, 5], [6, 7]]))
+    assert torch.equal(mean_of_views(torch.arange(8.0).view(8, 1), 4), torch.tensor([[1.5], [5.5]]))
+    ds = make_clips(n_patients=4, per_patient=2, frames=8)
+    views = FrameCounter(ClipSpec(8, 8, "windows4", views=True))
+    fit(views, ds, None, config(epochs=1, batch_size=4))
+    assert set(views.seen) == {2}
+    views.seen, views.w.data[:] = [], 0.0
+    logits = torch.cat(list(infer(views, ds, config())))
+    assert set(views.seen) == {2} and logits.shape == (8, 2) and (logits[:, 0] == 2).all()  # N K windows in
+    whole = FrameCounter(ClipSpec(8, 8, "windows4"))
+    expected = torch.cat(list(infer(whole, ds, config())))  # one mean over all 8 frames = the windows' mean
+    assert (expected[:, 0] == 8).all() and torch.allclose(logits[:, 1], expected[:, 1], atol=1e-5)
+    assert ClipSpec(8, 8, "windows4", views=True).model_frames == 2 and ClipSpec(8, 8, "windows4").model_frames == 8
+    assert ClipSpec(8, 8, "windows4", views=True).tag == ClipSpec(8, 8, "windows4").tag  # the same decoded clips
+    with pytest.raises(ValueError, match="views need a clip of windows"):
+        ClipSpec(8, 8, "middle", views=True)
+
+
 def test_same_seed_same_predictions():
     ds = make_clips()
     probs = []
@@ -290,5 +331,8 @@ def test_action_probe_learns_motion_and_appearance():
     clips[labels == 1, ::2, 4:12, 4:12] = 250  # class 1 flickers in the middle; class 2 is bright and still
     clips[labels == 2, :, :, :, 0] = 200
     assert motion_features(clips[:2], pool=4, appearance=True).shape == (2, 5 * 16)
+    still = torch.arange(4, dtype=torch.uint8).repeat_interleave(2).mul(60).view(1, 8, 1, 1, 1).expand(1, 8, 16, 16, 3)
+    assert motion_features(still, windows=4)[0, 16:].tolist() == [0.0] * 16  # no difference across windows
+    assert motion_features(still)[0, 16:].min() > 0  # as one run of frames: three jumps
     data = ClipDataset(clips, labels, pd.DataFrame({"video": range(60)}))
     assert action_probe_top1(data.subset(np.arange(0, 60, 2)), data.subset(np.arange(1, 60, 2)), pool=4) == 100.0

@@ -11,46 +11,78 @@ from dataclasses import asdict, dataclass
 
 def parse_window(value: int | str | None) -> int | str | None:
     """A clip window setting from params or the command line: "" or None -> None (frames spread over the
-    whole video, the study), "middle", or a start frame (an int or its digits)."""
+    whole video, the study), "middle", a start frame (an int or its digits), or "windows<K>" (K windows of
+    consecutive frames spread over the video; `window_count`)."""
     if value is None or value == "":
         return None
     if value == "middle":
         return value
     if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
         return int(value)
-    raise ValueError(f"clip window: expected '' (spread over the video), 'middle' or a start frame, found {value!r}")
+    if isinstance(value, str) and value.startswith("windows") and value[7:].isdigit() and int(value[7:]) >= 1:
+        return f"windows{int(value[7:])}"
+    raise ValueError(f"clip window: expected '' (spread over the video), 'middle', a start frame or 'windows<K>' "
+                     f"(K windows spread over the video, e.g. windows4), found {value!r}")
+
+
+def window_count(window: int | str | None) -> int:
+    """K of a "windows<K>" window (the clip is K windows of frames/K consecutive frames), 1 otherwise."""
+    return int(window[7:]) if isinstance(window, str) and window.startswith("windows") else 1
 
 
 @dataclass(frozen=True)
 class ClipSpec:
     """How a video becomes a clip (read_clip): T frames of S x S pixels, spread over the video (window None,
-    the study) or consecutive from a window ("middle" or a start frame), inside the manifest's crop box
-    (crop True) or the whole frame."""
+    the study), consecutive from a window ("middle" or a start frame), or K windows of T/K consecutive frames
+    centred in K equal slices of the video ("windows<K>": the native rate locally, the whole video at once),
+    inside the manifest's crop box (crop True) or the whole frame."""
 
     frames: int
     size: int
     window: int | str | None = None
     crop: bool = True
+    # With "windows<K>": each window is a view the model scores on its own (W = T/K frames): training sees one
+    # window of each clip drawn anew every step, evaluation averages the K windows' outputs (multi-clip testing).
+    views: bool = False
 
     def __post_init__(self):
         if self.frames < 1 or self.size < 1:
             raise ValueError(f"ClipSpec: expected frames >= 1 and size >= 1, found {self.frames}, {self.size}")
         object.__setattr__(self, "window", parse_window(self.window))
+        if self.frames % self.windows:
+            raise ValueError(f"ClipSpec: {self.windows} windows need a number of frames divisible by "
+                             f"{self.windows}, found {self.frames}")
+        if self.views and self.windows == 1:
+            raise ValueError(f"ClipSpec: views need a clip of windows (window 'windows<K>'), found {self.window!r}")
+
+    @property
+    def windows(self) -> int:
+        """K: the clip is K windows of frames/K consecutive frames, one after the other (1: a single run)."""
+        return window_count(self.window)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     @property
+    def model_frames(self) -> int:
+        """The frames one input of the model holds: T, or T/K when each of K windows is a view."""
+        return self.frames // self.windows if self.views else self.frames
+
+    @property
     def tag(self) -> str:
-        """`T<frames>_S<size>[_W<window>]`: the spec in a file name (crop boxes are in each clip's name)."""
+        """`T<frames>_S<size>[_W<window>]`: the decoded clips' spec in a file name (crop boxes are in each clip's
+        name; views share the clips of their windows)."""
         return f"T{self.frames}_S{self.size}" + (f"_W{self.window}" if self.window is not None else "")
 
     @classmethod
     def from_params(cls, params: dict, prefix: str = "") -> ClipSpec:
         """The spec a profile's flat params name: `<prefix>frames`, `<prefix>size` and, for the task clips
-        (no prefix), `clip_window`; prefix "pretrain_" gives pretraining's (spread over the video)."""
-        window = params.get("clip_window", "") if not prefix else None
-        return cls(int(params[f"{prefix}frames"]), int(params[f"{prefix}size"]), window)
+        (no prefix), `clip_window` and `clip_views`; prefix "pretrain_" gives pretraining's (spread over the
+        video)."""
+        if prefix:
+            return cls(int(params[f"{prefix}frames"]), int(params[f"{prefix}size"]))
+        return cls(int(params["frames"]), int(params["size"]), params.get("clip_window", ""),
+                   views=bool(params.get("clip_views", False)))
 
     @classmethod
     def of_model(cls, model) -> ClipSpec:
@@ -60,3 +92,11 @@ class ClipSpec:
             raise ValueError(f"model {getattr(model, 'pdlib_config', {}).get('name', '?')} has no clip spec in "
                              "its saved config: retrain it with the task-level experiments (notebook 02)")
         return cls(**clip)
+
+
+def clip_views(model) -> int:
+    """K when `model` (its saved config's clip) scores each of its clip's K windows as a view, else 1."""
+    for wrapper in ("module", "_orig_mod"):  # DistributedDataParallel, torch.compile
+        model = getattr(model, wrapper, model)
+    clip = getattr(model, "pdlib_config", {}).get("clip") or {}
+    return window_count(clip.get("window")) if clip.get("views") else 1

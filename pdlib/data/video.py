@@ -17,6 +17,8 @@ from pathlib import Path
 import av
 import numpy as np
 
+from pdlib.data.spec import window_count
+
 # Bump when the sampling or resizing changes: it is part of every cache key (pdlib.data.cache).
 SAMPLER_VERSION = 2  # 2: mirrored display matrices applied
 # swscale's area averaging: antialiased when shrinking, and faster than its default bilinear.
@@ -100,9 +102,17 @@ def time_indices(pts: np.ndarray, last_duration: int, frames: int) -> np.ndarray
 def window_indices(n_frames: int, frames: int, start: int | str = "middle") -> np.ndarray:
     """Ordinals of T consecutive frames (native rate) from `start`, or centred when start="middle".
 
-    The last frame repeats when the video ends before the window does.
+    The last frame repeats when the video ends before the window does. start="windows<K>": K windows of T/K
+    consecutive frames, window k centred on the centre of the k-th of K equal slices of the video (kept
+    inside it), one after the other; K=1 is "middle". Example: n=100, T=8, K=4 -> [11..12], [36..37], ...
     """
-    if start == "middle":
+    k = window_count(start)
+    if k > 1:
+        width = frames // k
+        centres = ((2 * np.arange(k) + 1) * n_frames) // (2 * k)
+        starts = np.clip(centres - width // 2, 0, max(n_frames - width, 0))
+        return np.minimum((starts[:, None] + np.arange(width)).ravel(), n_frames - 1)
+    if start == "middle" or start == "windows1":
         start = max(0, (n_frames - frames) // 2)
     if not isinstance(start, int) or not 0 <= start < n_frames:
         raise ValueError(f"window start: expected 'middle' or an int in [0, {n_frames}), got {start!r}")

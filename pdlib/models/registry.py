@@ -8,6 +8,7 @@ from functools import partial
 
 from torch import nn
 
+from pdlib.data.spec import window_count
 from pdlib.models.resnet3d import BasicBlock, Bottleneck, ResNet3D, build_resnet3d
 from pdlib.models.tsa import TSABasicBlock, TSABottleneck
 
@@ -40,6 +41,9 @@ def build_model(name: str, num_classes: int, clip=None, **options) -> nn.Module:
     model.pdlib_config = {"name": name, "num_classes": num_classes, "options": options}
     if clip is not None:
         model.pdlib_config["clip"] = clip if isinstance(clip, dict) else clip.as_dict()
+        windows = window_count(model.pdlib_config["clip"].get("window"))
+        if windows > 1 and isinstance(model, ResNet3D):  # a clip of K windows: no frame difference across them
+            model.window_frames = model.pdlib_config["clip"]["frames"] // windows
     return model
 
 

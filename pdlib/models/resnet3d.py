@@ -106,6 +106,7 @@ class ResNet3D(nn.Module):
                  max_pool: bool = True, dropout: float = 0.0, frame_diff: bool = False):
         super().__init__()
         self.frame_diff = frame_diff
+        self.window_frames = 0  # > 0: the clip is windows of this many frames (ClipSpec "windows<K>", build_model)
         self.conv1 = conv1
         self.bn1 = nn.BatchNorm3d(conv1.out_channels)
         self.relu = nn.ReLU(inplace=True)
@@ -118,9 +119,14 @@ class ResNet3D(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(N, 3, T, H, W) -> {"layer4": (N, C, T', H', W'), "avgpool": (N, C)}: Sec. III-C's features.
-        With `frame_diff` the stem sees the T-1 differences of consecutive frames instead of the frames."""
+        With `frame_diff` the stem sees the T-1 differences of consecutive frames instead of the frames; in a
+        clip of windows (`window_frames` W > 0) the difference across two windows is zero, not a jump in time."""
         if self.frame_diff:
             x = x[:, :, 1:] - x[:, :, :-1]  # (N, 3, T-1, H, W)
+            if 0 < self.window_frames < x.shape[2] + 1:
+                keep = torch.ones(x.shape[2], device=x.device, dtype=x.dtype)
+                keep[self.window_frames - 1::self.window_frames] = 0  # frame W-1 -> W, 2W-1 -> 2W, ...
+                x = x * keep.view(1, 1, -1, 1, 1)
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (N, 64w, T/s, H/4, W/4)
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))  # (N, C, T', H', W')
         return {"layer4": x, "avgpool": self.avgpool(x).flatten(1)}
