@@ -23,6 +23,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from pdlib.data.spec import clip_views
 from pdlib.layout import ClipSpec, Layout
 from pdlib.tasks import ITEMS, PREDICTION_COLUMNS, TASK_CLASSES, TASKS
 
@@ -122,10 +123,24 @@ def clip_attention(model: torch.nn.Module, frames: np.ndarray, **about) -> ClipA
     from pdlib.models import attention_weights
 
     x = to_model_input(torch.from_numpy(np.ascontiguousarray(frames))[None], train=False)  # (1, 3, T, S, S)
-    att = attention_weights(model, x)
+    views = clip_views(model)
+    if views > 1:  # each window is scored on its own (ClipSpec views): its attention is a block of its own
+        per_view = [attention_weights(model, v) for v in x.chunk(views, dim=2)]
+        att = {name: _block_diagonal([a[name] for a in per_view]) for name in per_view[0]}
+    else:
+        att = attention_weights(model, x)
     fields = {"task": "", "fold": 0, "video": "", "patient": "", "exam": "", "side": "", "label": -1,
               "prob": float("nan"), "pred": -1} | about
     return ClipAttention(**fields, frames=frames, attention={name: a[0].float().numpy() for name, a in att.items()})
+
+
+def _block_diagonal(blocks: list[torch.Tensor]) -> torch.Tensor:
+    """(..., t, t) blocks -> (..., K t, K t) with the blocks on the diagonal and zeros elsewhere."""
+    t = blocks[0].shape[-1]
+    out = blocks[0].new_zeros((*blocks[0].shape[:-2], t * len(blocks), t * len(blocks)))
+    for k, block in enumerate(blocks):
+        out[..., k * t:(k + 1) * t, k * t:(k + 1) * t] = block
+    return out
 
 
 def attention_view(clip: ClipAttention, layer: str, head: int | None = None,

@@ -66,6 +66,26 @@ def test_frame_steps_cover_the_clip_evenly():
     assert frame_steps(4, 1).tolist() == [0, 0, 0, 0]
 
 
+def test_a_model_scoring_windows_as_views_shows_one_block_of_attention_per_window():
+    """ClipSpec views: the model never sees two windows together, so neither does its attention."""
+    import torch
+
+    from pdlib.data import ClipSpec, to_model_input
+    from pdlib.models import attention_weights
+    from pdlib.widgets import clip_attention
+
+    torch.manual_seed(0)
+    model = build_model("r3d18_tsa", 2, clip=ClipSpec(64, 32, "windows2", views=True), widen=0.25)
+    frames = np.random.default_rng(0).integers(0, 255, (64, 32, 32, 3), dtype=np.uint8)
+    att = clip_attention(model, frames).attention
+    window = attention_weights(model, to_model_input(torch.from_numpy(frames[32:])[None], train=False))
+    for name, a in att.items():
+        t = a.shape[-1] // 2
+        assert t >= 2 and np.allclose(a[..., t:, t:], window[name][0].numpy(), atol=1e-6)  # the second window's
+        assert (a[..., :t, t:] == 0).all() and (a[..., t:, :t] == 0).all()  # nothing across windows
+        assert np.allclose(a.sum(-1), 1, atol=1e-5)
+
+
 def test_state_lists_tasks_folds_and_the_test_videos_of_a_fold(state):
     assert state.tasks == list(TASKS)
     assert state.folds("finger") == [0, 1]

@@ -61,7 +61,11 @@ class ClipSpec:
         return window_count(self.window)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; `views` only when set, so the recipes of specs without views stay as they were."""
+        fields = asdict(self)
+        if not self.views:
+            del fields["views"]
+        return fields
 
     @property
     def model_frames(self) -> int:
