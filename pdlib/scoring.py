@@ -19,7 +19,7 @@ These are research outputs on one's own cohort, not a diagnosis.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -181,7 +181,7 @@ def meta_of(models: list[TaskModels], coverage: float) -> dict:
     """What made a scores file: the run, setting, each task's folds, clip spec and calibration videos."""
     return {"profile": models[0].layout.profile, "setting": models[0].setting, "coverage": coverage,
             "conformal": "CV+ on the out-of-fold predictions", "note": "research outputs, not a diagnosis",
-            "tasks": {m.task: {"folds": sorted(m.models), "clip": asdict(m.spec),
+            "tasks": {m.task: {"folds": sorted(m.models), "clip": m.spec.as_dict(),
                                "calibration_videos": m.conformal(coverage).n} for m in models}}
 
 
