@@ -147,7 +147,8 @@ def _type_error(key: str, value, ref) -> str | None:
         try:
             parse_window(value)
         except ValueError:
-            return f"{key}: expected \"\" (frames spread over the video), \"middle\" or a start frame, found {value!r}"
+            return (f"{key}: expected \"\" (frames spread over the video), \"middle\", a start frame or "
+                    f"\"windows<K>\" (K windows over the video), found {value!r}")
     return None
 
 
@@ -187,6 +188,13 @@ def load_params(profile: str, root: Path | None = None) -> dict:
         merged.update(layer)
     merged.pop("extends", None)
     merged["profile"] = profile
+    if {"frames", "size"} <= merged.keys():  # a clip spec that cannot be built, before any notebook runs
+        from pdlib.data.spec import ClipSpec
+
+        try:
+            ClipSpec.from_params(merged)
+        except ValueError as err:
+            raise ReproduceError(f"params/{profile}.yaml: {err}") from None
     return merged
 
 

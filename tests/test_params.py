@@ -55,8 +55,10 @@ def test_an_unknown_key_says_did_you_mean(tmp_path):
     ("tasks: [finger, 3]", "tasks: expected a list of strings, found 3 in ['finger', 3]"),
     ("splits: [1, two]", "splits: expected a list of integers, found 'two' in [1, 'two']"),
     ("dataset:", "dataset: expected a string (quoted, e.g. \"\" when empty), found None"),
-    ("clip_window: fast", "clip_window: expected \"\" (frames spread over the video), \"middle\" or a start frame, "
-                          "found 'fast'"),
+    ("clip_window: fast", "clip_window: expected \"\" (frames spread over the video), \"middle\", a start frame or "
+                          "\"windows<K>\" (K windows over the video), found 'fast'"),
+    ("clip_window: windows3", "ClipSpec: 3 windows need a number of frames divisible by 3, found 16"),
+    ("clip_views: true", "ClipSpec: views need a clip of windows (window 'windows<K>'), found 'middle'"),
 ])
 def test_a_wrong_type_names_the_file_the_key_and_the_expected_type(tmp_path, line, message):
     root = _suite(tmp_path, mine=f"extends: default\n{line}\n")
@@ -67,6 +69,8 @@ def test_the_documented_alternatives_are_accepted(tmp_path):
     root = _suite(tmp_path, mine="extends: default\nlr: 1\nwiden: 1\nclip_window: 4\nlr: 0.5\ntasks: []\n")
     params = run.load_params("mine", root)
     assert params["lr"] == 0.5 and params["widen"] == 1 and params["clip_window"] == 4 and params["tasks"] == []
+    root = _suite(tmp_path / "w", mine="extends: default\nclip_window: windows4\nclip_views: true\n")
+    assert run.load_params("mine", root)["clip_window"] == "windows4"
 
 
 def test_the_file_that_sets_a_bad_key_is_named_not_the_one_loaded(tmp_path):
