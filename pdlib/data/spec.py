@@ -68,11 +68,6 @@ class ClipSpec:
         return fields
 
     @property
-    def model_frames(self) -> int:
-        """The frames one input of the model holds: T, or T/K when each of K windows is a view."""
-        return self.frames // self.windows if self.views else self.frames
-
-    @property
     def tag(self) -> str:
         """`T<frames>_S<size>[_W<window>]`: the decoded clips' spec in a file name (crop boxes are in each clip's
         name; views share the clips of their windows)."""
