@@ -121,14 +121,13 @@ def clip_attention(model: torch.nn.Module, frames: np.ndarray, **about) -> ClipA
     one rated has label -1)."""
     from pdlib.data import to_model_input
     from pdlib.models import attention_weights
+    from pdlib.train import all_views
 
-    x = to_model_input(torch.from_numpy(np.ascontiguousarray(frames))[None], train=False)  # (1, 3, T, S, S)
-    views = clip_views(model)
-    if views > 1:  # each window is scored on its own (ClipSpec views): its attention is a block of its own
-        per_view = [attention_weights(model, v) for v in x.chunk(views, dim=2)]
-        att = {name: _block_diagonal([a[name] for a in per_view]) for name in per_view[0]}
-    else:
-        att = attention_weights(model, x)
+    views = clip_views(model)  # K > 1: each window is scored on its own, as in training and `train.infer`
+    clip = all_views(torch.from_numpy(np.ascontiguousarray(frames))[None], views)  # (K, T/K, S, S, 3)
+    att = attention_weights(model, to_model_input(clip, train=False))  # each (K, heads, H', W', t, t)
+    if views > 1:  # its attention: one block per window, none across two
+        att = {name: _block_diagonal(list(a))[None] for name, a in att.items()}
     fields = {"task": "", "fold": 0, "video": "", "patient": "", "exam": "", "side": "", "label": -1,
               "prob": float("nan"), "pred": -1} | about
     return ClipAttention(**fields, frames=frames, attention={name: a[0].float().numpy() for name, a in att.items()})
