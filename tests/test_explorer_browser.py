@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import papermill
 import pytest
-from explorer_fixture import build_outputs
+from explorer_fixture import build_outputs, write_video
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,9 +108,41 @@ def test_voila_page_shows_attention_and_reacts_to_the_head(served_explorer, tmp_
                 " return i.src !== old && i.complete && i.naturalWidth > 0; }", arg=old_src)
             after = heatmap.screenshot(path=str(tmp_path / "heatmap_head_1.png"))
             page.screenshot(path=str(tmp_path / "page.png"), full_page=True)
+            scored = score_in_the_browser(page, tmp_path)
         finally:
             browser.close()
     a, b = pixels(before), pixels(after)
     assert a.shape == b.shape
     changed = np.abs(a - b).max(axis=-1) > 30
     assert changed.mean() > 0.01, f"the heatmap hardly changed ({changed.mean():.4f} of its pixels)"
+    assert scored["mistake"] == f"{tmp_path / 'nothing.mp4'} cannot be scored: missing file"
+    assert "3.4 finger tapping" in scored["result"] and "call: " in scored["result"]
+    p_severe = float(scored["result"].split("P(severe) = ")[1].split()[0])
+    assert 0.0 <= p_severe <= 1.0
+    strip = pixels(scored["filmstrip"])
+    assert strip.shape[1] > 400 and strip.std() > 10, "the scored video's attention filmstrip is blank"
+
+
+def score_in_the_browser(page, tmp_path: Path) -> dict:
+    """The "Score a video" tab as a user drives it: a path that does not exist (the error is shown, no
+    traceback), then a video no model saw; returns the two result texts and the filmstrip's PNG."""
+    new = tmp_path / "new_patient" / "finger_R.mp4"
+    write_video(new, seed=99)
+    page.get_by_role("tab", name="Score a video").click()
+    box, button = page.locator(".pdlib-score-path input"), page.locator("button.pdlib-score-button")
+    result = page.locator(".pdlib-score-result")
+    box.fill(str(tmp_path / "nothing.mp4"))
+    box.press("Enter")
+    button.click()
+    result.get_by_text("cannot be scored").wait_for()
+    mistake = result.inner_text().strip()
+    box.fill(str(new))
+    box.press("Enter")
+    button.click()
+    result.get_by_text("P(severe)").wait_for()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.pdlib-explorer img')].some(i => i.offsetParent !== null"
+        " && i.src.startsWith('blob:') && i.complete && i.naturalWidth > 400)")
+    strip = page.locator(".pdlib-explorer img:visible").last
+    page.screenshot(path=str(tmp_path / "score_tab.png"), full_page=True)
+    return {"mistake": mistake, "result": result.inner_text(), "filmstrip": strip.screenshot()}
