@@ -3,11 +3,13 @@
 import hashlib
 import json
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
 
 from pdlib.data import check_dataset, load_manifest, read_clip, video_durations
+from pdlib.kinematics import TASK_CONVENTION, Keypoints, keypoints_path
 from pdlib.synth import make_synact, make_synpd, oracle_ceiling, render_task, synpd_cohort
 from pdlib.synth.synpd import TABLE_IV
 from pdlib.tables import class_counts, clinical_numbers, score_distribution, table_vi
@@ -127,6 +129,17 @@ def test_deterministic_and_idempotent(smoke, tmp_path):
     assert (smoke / "videos.csv").stat().st_mtime_ns == stamp
     other, _, _ = synpd_cohort("smoke", seed=1)
     assert not other["score"].equals(pd.read_csv(smoke / "videos.csv")["score"])
+
+
+def test_every_video_has_its_true_keypoints_frame_for_frame(smoke):
+    videos = pd.read_csv(smoke / "videos.csv")
+    for i, v in enumerate(videos.itertuples()):
+        kp = Keypoints.load(keypoints_path(smoke / v.video))
+        assert (kp.convention, kp.side, kp.tracked(v.task)) == (TASK_CONVENTION[v.task], v.side, 1.0), v.video
+        assert np.allclose(np.diff(kp.t), 1 / 25)
+        if i % 20 == 0:
+            with av.open(str(smoke / v.video)) as container:
+                assert container.streams.video[0].frames == len(kp.t), v.video
 
 
 def test_a_subset_of_tasks_holds_the_same_videos(smoke, tmp_path):

@@ -56,12 +56,15 @@ def _finger(t, s, rng, look, sway) -> list[Shape]:
     pip = mcp + _polar(phi, 4.2)
     tip = pip + _polar(phi - 0.3 * (1.0 - o), 3.3)
     thumb_base = sway + (-1.0, 0.3)
+    thumb_tip = thumb_base + _polar(0.03 - 0.25 * o, 9.5)
+    points = {"wrist": sway + (-6, -1.5), "thumb_cmc": thumb_base, "thumb_tip": thumb_tip, "index_finger_mcp": mcp,
+              "index_finger_pip": pip, "index_finger_tip": tip, "middle_finger_mcp": sway + (2.0, 0.2)}
     return [Capsule(sway + (-34, -8), sway + (-6, -1.5), 3.0 * k, sk),
             Capsule(sway + (-40, -9.5), sway + (-22, -5.5), 3.9 * k, look.shirt),
             Ellipse(sway + (-2, 0), (5.5, 3.3), 0.15, sk),
             Ellipse(sway + (3.2, -1.6), (2.7, 1.5), -0.2, sk * 0.9),
-            Capsule(thumb_base, thumb_base + _polar(0.03 - 0.25 * o, 9.5), 1.05 * k, sk),
-            Capsule(mcp, pip, 0.9 * k, sk), Capsule(pip, tip, 0.85 * k, sk)]
+            Capsule(thumb_base, thumb_tip, 1.05 * k, sk),
+            Capsule(mcp, pip, 0.9 * k, sk), Capsule(pip, tip, 0.85 * k, sk)], points
 
 
 def _hand(t, s, rng, look, sway) -> list[Shape]:
@@ -72,14 +75,18 @@ def _hand(t, s, rng, look, sway) -> list[Shape]:
                            Ellipse(sway + (0, 0.5), (4.3, 4.8), 0.0, sk),
                            Ellipse(sway + (0, 4.0), np.stack([np.full_like(o, 4.2), 0.4 + 1.4 * (1 - o)], -1),
                                    0.0, sk * 0.9)]
-    for x, length in ((-3.0, 6.5), (-1.0, 7.5), (1.0, 7.2), (3.0, 5.8)):
+    points = {"wrist": sway + (0, -4)}
+    for finger, x, length in (("index_finger", -3.0, 6.5), ("middle_finger", -1.0, 7.5),
+                              ("ring_finger", 1.0, 7.2), ("pinky", 3.0, 5.8)):
         root = sway + (x, 4.0)
         ang = np.pi / 2 - np.deg2rad(x * (2.0 + 5.0 * o))  # fingers spread as the hand opens
-        shapes.append(Capsule(root, root + _polar(ang, length * (0.2 + 0.8 * o)), 0.85 * k, sk))
+        points[f"{finger}_mcp"], points[f"{finger}_tip"] = root, root + _polar(ang, length * (0.2 + 0.8 * o))
+        shapes.append(Capsule(root, points[f"{finger}_tip"], 0.85 * k, sk))
     root = sway + (-3.8, -0.5)
-    shapes.append(Capsule(root, root + _polar(np.deg2rad(160 - 50 * (1 - o)), 5.5 * (0.55 + 0.45 * o)),
-                          1.0 * k, sk))
-    return shapes
+    points["thumb_cmc"] = root
+    points["thumb_tip"] = root + _polar(np.deg2rad(160 - 50 * (1 - o)), 5.5 * (0.55 + 0.45 * o))
+    shapes.append(Capsule(root, points["thumb_tip"], 1.0 * k, sk))
+    return shapes, points
 
 
 def _pronation(t, s, rng, look, sway) -> list[Shape]:
@@ -89,22 +96,28 @@ def _pronation(t, s, rng, look, sway) -> list[Shape]:
     palm = np.clip(sk * np.array([1.08, 0.95, 0.95]) + 0.06, 0, 1)
     back, front = np.maximum(cos_psi, 0.0), np.maximum(-cos_psi, 0.0)
     n = len(t)
+    across = np.stack([np.zeros(n), cos_psi], -1)  # the palm's width as the camera sees it turn
+    points = {"wrist": sway + (-1.5, 0), "middle_finger_mcp": sway + (8.5, 0), "middle_finger_tip": sway + (14.2, 0),
+              "index_finger_mcp": sway + (7.0, 0) + 3.0 * across, "pinky_mcp": sway + (7.0, 0) - 3.0 * across,
+              "thumb_tip": sway + (7.5, 0) + 3.8 * across}
     return [Capsule(sway + (-38, 0), sway + (-4, 0), 3.0 * k, sk),
             Capsule(sway + (-50, 0), sway + (-26, 0), 3.9 * k, look.shirt),
             Ellipse(sway + (3.5, 0), np.stack([np.full(n, 5.0), 0.05 + 3.8 * back], -1), 0.0, sk),
             Ellipse(sway + (3.5, 0), np.stack([np.full(n, 5.0), 0.05 + 3.8 * front], -1), 0.0, palm),
             Ellipse(sway + (11.0, 0), np.stack([np.full(n, 3.2), 0.3 + 2.6 * np.abs(cos_psi)], -1), 0.0, sk),
             Capsule(sway + np.stack([np.full(n, 2.5), 2.8 * cos_psi], -1),
-                    sway + np.stack([np.full(n, 7.5), 3.8 * cos_psi], -1), 0.95 * k, sk * 0.95)]
+                    sway + np.stack([np.full(n, 7.5), 3.8 * cos_psi], -1), 0.95 * k, sk * 0.95)], points
 
 
 def _toe(t, s, rng, look, sway) -> list[Shape]:
     beta = 0.45 * repetitive(t, s, rng, f0=rng.uniform(2.0, 3.0))  # toes up to about 10 cm
     heel = sway * 0.3 + (-1.0, 3.0)
+    points = {"right_knee": sway * 0.3 + (0, 50), "right_ankle": sway * 0.3 + (0, 13), "right_heel": heel,
+              "right_foot_index": heel + _polar(beta, 22.0)}
     return [Capsule(sway * 0.3 + (0, 50), sway * 0.3 + (0, 12), 5.0 * look.thick, look.trousers),
             Capsule(sway * 0.3 + (0, 13), heel + (1.0, 2.0), 3.3 * look.thick, look.shoe * 0.7 + 0.25),
             Capsule(heel, heel + _polar(beta, 22.0), 3.0 * look.thick, look.shoe),
-            Ellipse(heel + _polar(beta, 13.0), (9.5, 3.6), beta, look.shoe)]
+            Ellipse(heel + _polar(beta, 13.0), (9.5, 3.6), beta, look.shoe)], points
 
 
 def _leg(t, s, rng, look, sway) -> list[Shape]:
@@ -116,7 +129,8 @@ def _leg(t, s, rng, look, sway) -> list[Shape]:
     return [Capsule((-60, 42), (-12, 42), 2.5, chair), Capsule((-16, 42), (-16, 0), 1.5, chair),
             Capsule(hip, knee, 7.5 * look.thick, look.trousers),
             Capsule(knee, ankle + (0.0, 5.0), 5.5 * look.thick, look.trousers),
-            Capsule(ankle, ankle + (20.0, -2.0), 3.5 * look.thick, look.shoe)]
+            Capsule(ankle, ankle + (20.0, -2.0), 3.5 * look.thick, look.shoe)], \
+        {"right_hip": hip, "right_knee": knee, "right_ankle": ankle, "right_foot_index": ankle + (20.0, -2.0)}
 
 
 def _torso(look, sway, x: float) -> list[Shape]:
@@ -135,7 +149,9 @@ def _postural(t, s, rng, look, sway) -> list[Shape]:
     return [*_torso(look, sway, -10.0),
             Capsule(shoulder, elbow, 4.5 * k, look.shirt), Capsule(elbow, wrist, 3.1 * k, sk),
             Ellipse(wrist + (5.0, 0.0) + 0.1 * d, (5.5, 2.2), 0.02 * d[:, 1], sk),
-            Capsule(wrist + (8.0, 0.5) + 0.1 * d, wrist + (13.5, 0.5) + 0.25 * d, 0.9 * k, sk)]
+            Capsule(wrist + (8.0, 0.5) + 0.1 * d, wrist + (13.5, 0.5) + 0.25 * d, 0.9 * k, sk)], \
+        {"nose": sway + (1.0, 35.0), "right_shoulder": shoulder, "right_elbow": elbow, "right_wrist": wrist,
+         "right_index": wrist + (13.5, 0.5) + 0.25 * d}
 
 
 def _kinetic(t, s, rng, look, sway) -> list[Shape]:
@@ -155,7 +171,9 @@ def _kinetic(t, s, rng, look, sway) -> list[Shape]:
     return [*_torso(look, sway, -2.0),
             Ellipse((76, 15), (5.0, 3.5), 0.3, examiner), Capsule((72, 17), target, 0.9, examiner),
             Capsule(shoulder, elbow, 4.5 * k, look.shirt), Capsule(elbow, wrist, 3.1 * k, sk),
-            Capsule(wrist, wrist + 4.0 * u, 2.3 * k, sk), Capsule(wrist + 3.5 * u, tip, 0.85 * k, sk)]
+            Capsule(wrist, wrist + 4.0 * u, 2.3 * k, sk), Capsule(wrist + 3.5 * u, tip, 0.85 * k, sk)], \
+        {"nose": sway + (9.0, 35.0), "right_shoulder": shoulder, "right_elbow": elbow, "right_wrist": wrist,
+         "right_index": tip}
 
 
 SCENES = {"finger": (_finger, View((0.0, 1.0), 36.0, False)),
@@ -168,11 +186,14 @@ SCENES = {"finger": (_finger, View((0.0, 1.0), 36.0, False)),
 
 
 def task_scene(task: str, n_frames: int, severity: float, rng: np.random.Generator,
-               look: Look) -> tuple[list[Shape], View]:
-    """Shapes over n_frames for one examination task at a latent severity (0..4.5), and its framing."""
+               look: Look) -> tuple[list[Shape], View, dict[str, np.ndarray]]:
+    """Shapes over n_frames for one examination task at a latent severity (0..4.5), its framing, and the true
+    joints the shapes are drawn from: {MediaPipe landmark name: (T, 2) world cm} (hand landmarks for the hand
+    tasks, the right side's pose landmarks for the others; pdlib.kinematics names them)."""
     if task not in SCENES:
         raise ValueError(f"task_scene: unknown task {task!r}; expected one of {sorted(SCENES)}")
     fn, view = SCENES[task]
     t = np.arange(n_frames) / FPS
     sway = 0.4 * np.stack([smooth_noise(rng, n_frames, FPS, 0.5) for _ in range(2)], -1)
-    return fn(t, severity, rng, look, sway), view
+    shapes, points = fn(t, severity, rng, look, sway)
+    return shapes, view, {name: np.broadcast_to(p, (n_frames, 2)).astype(float) for name, p in points.items()}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pdlib.kinematics import Keypoints, keypoints_path
 from pdlib.synth.render import (
     FPS,
     Camera,
@@ -22,7 +23,7 @@ from pdlib.synth.render import (
 from pdlib.synth.scenes import random_look, task_scene
 from pdlib.tasks import TASKS, task_label
 
-VERSION = "synpd-1"
+VERSION = "synpd-2"  # 2: each video's true keypoints beside it (the videos are those of synpd-1)
 
 # Table IV of the study: (class 0, class 1) videos per task.
 TABLE_IV: dict[str, tuple[int, int]] = {"finger": (66, 91), "hand": (89, 71), "pronation": (104, 72),
@@ -208,14 +209,9 @@ def oracle_ceiling(seed: int = 0, n_cohorts: int = 100, n_draws: int = 10) -> pd
     return pd.DataFrame(rows)
 
 
-def render_task(task: str, severity: float, *, seconds: float = 3.0, width: int = 160, height: int = 120,
-                side: str = "R", seed: int = 0, patient_seed: int | None = None,
-                exam_seed: int | None = None) -> np.ndarray:
-    """One examination video (T, H, W, 3) uint8 at 25 fps of `task` at a latent severity (0..4.5).
-
-    The patient's appearance comes from patient_seed, the room and camera from exam_seed (both default to
-    seed); the motion, the per-video zoom and the sensor noise from seed. Left videos are mirrored.
-    """
+def _scene(task: str, severity: float, seconds: float, width: int, height: int, side: str, seed: int,
+           patient_seed: int | None, exam_seed: int | None):
+    """What a video is drawn from: shapes, camera, background, lighting, n_frames, noise and the true joints."""
     patient_seed = seed if patient_seed is None else patient_seed
     exam_seed = seed if exam_seed is None else exam_seed
     look = random_look(np.random.default_rng(patient_seed))
@@ -225,27 +221,48 @@ def render_task(task: str, severity: float, *, seconds: float = 3.0, width: int 
     rng = np.random.default_rng(seed)
     view_rng, motion_rng, noise_rng = (np.random.default_rng(s) for s in rng.bit_generator.seed_seq.spawn(3))
     n_frames = max(2, round(seconds * FPS))
-    shapes, view = task_scene(task, n_frames, severity, motion_rng, look)
+    shapes, view, points = task_scene(task, n_frames, severity, motion_rng, look)
     scale = width / view.width_cm * exam_zoom * look.size * view_rng.uniform(0.9, 1.1)
     center = (width * (0.5 + exam_shift[0]) - scale * view.center[0] * (-1 if side == "L" else 1),
               height * (0.5 + exam_shift[1]) + scale * view.center[1])
     cam = Camera(scale, exam_angle + view_rng.normal(0.0, 0.02), center, mirror=side == "L")
     background = scenery(np.random.default_rng(exam_seed + 1), height, width, floor=view.floor)
     light = lighting(np.random.default_rng(exam_seed + 2), height, width)
-    return render_frames(shapes, cam, background, light, n_frames, view_rng.uniform(1.5, 5.0), noise_rng)
+    return shapes, cam, background, light, n_frames, view_rng.uniform(1.5, 5.0), noise_rng, points
+
+
+def render_task(task: str, severity: float, *, seconds: float = 3.0, width: int = 160, height: int = 120,
+                side: str = "R", seed: int = 0, patient_seed: int | None = None,
+                exam_seed: int | None = None, keypoints: bool = False):
+    """One examination video (T, H, W, 3) uint8 at 25 fps of `task` at a latent severity (0..4.5).
+
+    The patient's appearance comes from patient_seed, the room and camera from exam_seed (both default to
+    seed); the motion, the per-video zoom and the sensor noise from seed. Left videos are mirrored. With
+    `keypoints`, returns (frames, Keypoints): the true 2D joints in pixels, in MediaPipe's conventions
+    (`pdlib.kinematics`), that the frames are drawn from.
+    """
+    shapes, cam, background, light, n_frames, noise_sd, noise_rng, points = _scene(
+        task, severity, seconds, width, height, side, seed, patient_seed, exam_seed)
+    frames = render_frames(shapes, cam, background, light, n_frames, noise_sd, noise_rng)
+    if not keypoints:
+        return frames
+    pixels = {name: cam.project(p) for name, p in points.items()}
+    return frames, Keypoints.from_named(pixels, np.arange(n_frames) / FPS, task, side)
 
 
 def _render_job(job: dict) -> str:
-    frames = render_task(job["task"], job["severity"], seconds=job["seconds"], width=job["width"],
-                         height=job["height"], side=job["side"], seed=job["seed"],
-                         patient_seed=job["patient_seed"], exam_seed=job["exam_seed"])
+    frames, keypoints = render_task(job["task"], job["severity"], seconds=job["seconds"], width=job["width"],
+                                    height=job["height"], side=job["side"], seed=job["seed"],
+                                    patient_seed=job["patient_seed"], exam_seed=job["exam_seed"], keypoints=True)
     write_video(Path(job["path"]), frames, "libx264")
+    keypoints.save(keypoints_path(job["path"]))
     return job["path"]
 
 
 def make_synpd(out: str | Path, size: str = "default", seed: int = 0, progress: bool = True,
                workers: int | None = None, tasks: list[str] | None = None) -> Path:
-    """Generate SynPD into `out`: videos/<exam>/<task>_<side>.mp4 (H.264, 25 fps), videos.csv, exams.csv,
+    """Generate SynPD into `out`: videos/<exam>/<task>_<side>.mp4 (H.264, 25 fps) with its true keypoints
+    beside it (`<task>_<side>.keypoints.npz`, `pdlib.kinematics.Keypoints`), videos.csv, exams.csv,
     truth.csv, ceiling.csv and meta.json (Sec. IV-A's dataset, synthetic). Returns `out`.
 
     `tasks`: only these tasks' videos (videos.csv and truth.csv list only them; each video is the one the whole
