@@ -76,7 +76,7 @@ def main() -> None:
                          weight_decay=DEFAULT["weight_decay"], seed=a.seed, time_crop=a.time_crop, progress=False)
     clip = ClipSpec(a.frames, DEFAULT["size"], a.window, views=a.views)
     experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS)
-    results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe")}
+    results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe", "kinematics")}
     t2 = time.perf_counter()
     numbers = tables.task_numbers(results, pd.read_csv(layout.ceiling_csv), n_boot=1000, n_resamples=99, seed=0)
     numbers = numbers.dropna(subset=["task"])

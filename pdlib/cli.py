@@ -1,4 +1,4 @@
-"""The `pdlib` command: reproduce, synth, check, preprocess, score."""
+"""The `pdlib` command: reproduce, synth, check, preprocess, track, score."""
 
 import argparse
 import logging
@@ -42,6 +42,13 @@ def _preprocess(args) -> int:
                                  "clip_window": params.get("clip_window") if args.window is None else args.window})
     cache = args.cache or Layout(args.profile).cache_dir
     return preprocess_main(args.dir, spec, cache, workers=args.workers)
+
+
+def _track(args) -> int:
+    from pdlib.layout import Layout
+    from pdlib.tracking import track_main
+
+    return track_main(args.dir, args.cache or Layout(args.profile).cache_dir)
 
 
 def _score(args) -> int:
@@ -121,6 +128,19 @@ def parser() -> argparse.ArgumentParser:
                     "'middle' or a start frame: consecutive frames at the native rate (default: the profile's "
                     "clip_window)")
     pp.set_defaults(func=_preprocess)
+
+    tr = sub.add_parser("track", help="keypoints of every video with MediaPipe (the kinematics row; extra .[pose])",
+                        description="Track the hand (finger, hand, pronation) or the body (toe, leg, tremors) in every "
+                                    "frame of every video of a dataset folder with MediaPipe 0.10.14 (offline: its "
+                                    "wheel holds the models; `pip install -e \".[pose]\"`, Python 3.9-3.12) into the "
+                                    "profile's cache, for the kinematics row of Tables III and V. A video with its "
+                                    "own <name>.keypoints.npz beside it (SynPD) is not tracked. Exit codes: 0 every "
+                                    "video has keypoints, 1 some are unusable or tracked in under half their frames "
+                                    "(named, with the fraction), 2 a malformed dataset or MediaPipe missing.")
+    tr.add_argument("dir")
+    tr.add_argument("--profile", default="default", help="the profile whose cache to use (default: %(default)s)")
+    tr.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
+    tr.set_defaults(func=_track)
 
     from pdlib.tasks import TASKS
 

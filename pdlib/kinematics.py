@@ -404,9 +404,10 @@ def video_features(videos: pd.DataFrame, keypoint_files: pd.Series | None = None
             row["note"] = f"no keypoints for {v['path']}: run `pdlib track`"
         else:
             try:
-                row |= task_features(Keypoints.load(file), v["task"])
-            except KinematicsError as err:
-                row["note"] = str(err)
+                keypoints = Keypoints.load(file)
+                row |= task_features(keypoints, v["task"])
+            except KinematicsError as err:  # a load error names the file already
+                row["note"] = str(err) if str(err).startswith(str(file)) else f"{file}: {err}"
             else:
                 if row["tracked"] < MIN_TRACKED:
                     row["note"] = untracked_reason(v["task"], row["tracked"])

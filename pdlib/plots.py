@@ -115,8 +115,9 @@ def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd
 def fig6_best_settings(numbers: pd.DataFrame) -> pd.DataFrame:
     """Fig. 6's setting per task from `tables.task_numbers` (FIG6_RULE): the deep setting with the highest MCC
     at Table V's precision, then the higher AUC, then the setting listed first; the probe is the yardstick,
-    not a candidate. One row per task (index): setting, mcc, auc and `decided_by` (what separated it)."""
-    ran = numbers[numbers["task"].notna() & (numbers["setting"] != SETTINGS["probe"][0])].copy()
+    not a candidate, nor are the kinematics. One row per task (index): setting, mcc, auc and `decided_by`."""
+    baselines = [label for label, kind, _ in SETTINGS.values() if kind in ("probe", "kinematics")]
+    ran = numbers[numbers["task"].notna() & ~numbers["setting"].isin(baselines)].copy()
     order = {s: i for i, s in enumerate(dict.fromkeys(ran["setting"]))}
     ran["_order"] = ran["setting"].map(order)
     ran["_mcc"] = ran["mcc"].astype(float).round(2)

@@ -27,10 +27,12 @@ from pdlib.data import (
 )
 from pdlib.features import extract_task_features
 from pdlib.folds import assert_patient_disjoint, folds_identity, load_or_make_folds
+from pdlib.kinematics import feature_names, video_features
 from pdlib.layout import ClipSpec, Layout, digest
 from pdlib.models import build_model, load_model, load_pretrained, save_model
 from pdlib.paths import resolve
 from pdlib.tasks import PREDICTION_COLUMNS, PROBE_LABEL, SETTINGS
+from pdlib.tracking import keypoint_files
 from pdlib.train import CHECKPOINT, RESUME_KEYS, TrainConfig, distributed, fit, predict, resolve_device, seed_everything
 
 UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
@@ -293,26 +295,50 @@ def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, s
     regression (`pdlib.baselines.probe`) on the motion-energy maps (`motion_features`) of the training side
     predicts the held-out videos. Same prediction rows as `cross_validate`, written to
     `layout.predictions("probe", task)`; a fold whose training side has one class gets a note, no prediction."""
-    folds = pd.Series(folds).rename(index=str)
-    meta = _meta_with_folds(dataset, folds, f"probe/{task}")
-    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
     x = motion_features(dataset.clips, windows=windows)  # (N, 2 (S/4)^2)
+    return _baseline_cross_validate(dataset, folds, layout, "probe", task, x, seed, c=0.1)
+
+
+def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0) -> pd.DataFrame:
+    """Table V's kinematics row: per fold, a logistic regression on the task's kinematic features
+    (`pdlib.kinematics`) of the training side predicts the held-out videos; the same videos, patients and
+    folds as the deep settings. Keypoints: a video's own beside it (SynPD's true ones), else `pdlib track`'s
+    in the cache. A video without usable keypoints (none, unreadable, the hand or body tracked in under half
+    the frames) gets its reason as note and no prediction. Written to `layout.predictions("kinematics", task)`."""
+    meta = dataset.meta.reset_index(drop=True)
+    table = video_features(meta, keypoint_files(meta, layout.cache_dir))
+    x = table[feature_names(task)].to_numpy(float, copy=True)
+    x[table["note"].ne("").to_numpy()] = np.nan
+    return _baseline_cross_validate(dataset, folds, layout, "kinematics", task, x, seed, c=1.0,
+                                    notes=table["note"].to_numpy(object))
+
+
+def _baseline_cross_validate(dataset, folds: pd.Series, layout: Layout, setting: str, task: str, x: np.ndarray,
+                             seed: int, c: float, notes: np.ndarray | None = None) -> pd.DataFrame:
+    """Per fold, `probe` (standardised L2 logistic regression, C = c) fitted on the training side's rows of x
+    predicts the held-out ones; rows with a NaN feature are neither fitted nor predicted (their `notes` say why)."""
+    folds = pd.Series(folds).rename(index=str)
+    meta = _meta_with_folds(dataset, folds, f"{setting}/{task}")
+    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    usable = np.isfinite(x).all(axis=1)
+    notes = np.full(len(meta), "", object) if notes is None else notes
     results = []
     for k in sorted(folds.unique()):
-        test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
+        test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero((meta["fold"] != k) & usable)
         if not len(test):
             continue
         rows = meta.iloc[test][["video", "patient", "exam", "task", "side", "fold"]].assign(
-            label=labels[test], note="")
+            label=labels[test], note=notes[test], prob=np.nan, pred=pd.NA)
         if len(np.unique(labels[train])) < 2:
-            results.append(rows.assign(prob=np.nan, pred=pd.NA,
-                                       note=f"fold {k} not fitted: its training side has one class"))
+            results.append(rows.assign(note=f"fold {k} not fitted: its training side has one class"))
             continue
-        prob = probe(x[train], labels[train], seed=seed).predict_proba(x[test])  # (n_k, K)
-        rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
-        rows["pred"] = prob.argmax(1)
+        scored = usable[test]
+        if scored.any():
+            prob = probe(x[train], labels[train], c=c, seed=seed).predict_proba(x[test[scored]])  # (n_k, K)
+            rows.loc[scored, "prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
+            rows.loc[scored, "pred"] = prob.argmax(1)
         results.append(rows)
-    return _write_predictions(results + _unusable_rows(dataset, folds), layout.predictions("probe", task))
+    return _write_predictions(results + _unusable_rows(dataset, folds), layout.predictions(setting, task))
 
 
 @dataclass
@@ -398,6 +424,13 @@ class TaskExperiment:
             return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
                                                                    self.config.seed, self.clip.windows)
                                             for t in tasks})
+        if setting == "kinematics":  # seconds too, from each video's keypoints
+            preds = {t: kinematics_cross_validate(self.task(t), self.folds, self.layout, t, self.config.seed)
+                     for t in tasks}
+            if all(p["pred"].isna().all() for p in preds.values()):
+                return SettingResult(setting, {}, f"not run: no video has usable keypoints (run `pdlib track "
+                                                  f"{self.layout.dataset_root}`)")
+            return SettingResult(setting, preds)
         arch, pretrained, options, _ = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features

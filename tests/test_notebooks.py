@@ -23,9 +23,11 @@ import yaml
 
 from pdlib import metrics
 from pdlib.run import load_params
+from pdlib.tasks import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+KINEMATICS = SETTINGS["kinematics"][0]
 
 # notebook -> (tables, figures) it must write on the smoke profile
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
@@ -149,7 +151,7 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
 
     t3 = _printed(smoke_outputs, "table_iii_transfer")
     assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
-    assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)"]  # I3D (Kinetics): the caption, once
+    assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)", KINEMATICS]  # I3D (Kinetics): caption
     assert list(t3.loc[t3["Method"] == "I3D (scratch)", "Metric"]) == \
         ["n", "acc (%)", "precision", "recall", "MCC", "MCC 95% CI", "MCC p-value", "MCC fold mean±sd"]
     md3 = (smoke_outputs / "tables" / "table_iii_transfer.md").read_text()
@@ -161,12 +163,13 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     assert t3.loc[t3["Method"] == "I3D (scratch)"].set_index("Metric").loc["MCC 95% CI", "finger"] == \
         f"[{scratch.loc['finger', 'ci_lo']:.2f}, {scratch.loc['finger', 'ci_hi']:.2f}]"
     assert n3.loc[n3["task"].notna(), ["setting", "task"]].values.tolist() == [
-        ["I3D (scratch)", "finger"], ["I3D (scratch)", "hand"], ["I3D (SynAct)", "finger"], ["I3D (SynAct)", "hand"]]
+        ["I3D (scratch)", "finger"], ["I3D (scratch)", "hand"], ["I3D (SynAct)", "finger"], ["I3D (SynAct)", "hand"],
+        [KINEMATICS, "finger"], [KINEMATICS, "hand"]]
     assert "no Kinetics checkpoint" in n3.loc[n3["task"].isna(), "note"].iloc[0]
 
     t5 = _printed(smoke_outputs, "table_v_task_level")
     assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
-    settings = ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)")
+    settings = ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)", KINEMATICS)
     assert list(t5.columns) == ["task", "n", *[f"{s} MCC [95% CI]" for s in settings],
                                 "SynPD oracle MCC"]  # pivoted: one estimator and its CI, fits a page
     md5 = (smoke_outputs / "tables" / "table_v_task_level.md").read_text()
@@ -179,7 +182,7 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
         "MCC / oracle MCC"]
     numeric = _table(smoke_outputs, "table_v_task_level")
     ran = numeric[numeric["task"].notna()]
-    assert len(ran) == 21 and numeric.loc[numeric["task"].isna(), "setting"].tolist() == ["I3D (Kinetics)"]
+    assert len(ran) == 28 and numeric.loc[numeric["task"].isna(), "setting"].tolist() == ["I3D (Kinetics)"]
     for col in ("acc_pct", "mcc", "ci_lo", "ci_hi", "p_value", "mcc_fold_mean", "oracle_mcc", "of_ceiling"):
         assert ran[col].map(math.isfinite).all(), col
     assert ran["of_ceiling"].tolist() == pytest.approx((ran["mcc"] / ran["oracle_mcc"]).tolist())
@@ -194,6 +197,8 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     probe = pd.read_csv(smoke_outputs / "predictions" / "probe" / "finger.csv")  # same videos and folds as I3D's
     deep = pd.read_csv(smoke_outputs / "predictions" / "i3d_synact" / "finger.csv")
     assert probe.set_index("video")["fold"].sort_index().equals(deep.set_index("video")["fold"].sort_index())
+    kinematics = pd.read_csv(smoke_outputs / "predictions" / "kinematics" / "finger.csv")  # and the keypoints'
+    assert kinematics.set_index("video")["fold"].sort_index().equals(deep.set_index("video")["fold"].sort_index())
     assert (ran["ci_lo"] <= ran["mcc"] + 1e-9).all()  # the printed MCC lies in the CI printed beside it
     assert (ran["mcc"] <= ran["ci_hi"] + 1e-9).all()
     assert ran["p_value"].between(0, 1).all()
@@ -235,13 +240,17 @@ def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
     t5 = _table(smoke_outputs, "table_v_task_level").dropna(subset=["task"])
     tasks = ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic"]
     assert t5.groupby("setting", sort=False)["task"].apply(list).to_dict() == {
-        "I3D (SynAct)": tasks, "TSA (SynAct)": tasks, "Probe (motion energy, logistic)": tasks}
+        "I3D (SynAct)": tasks, "TSA (SynAct)": tasks, "Probe (motion energy, logistic)": tasks, KINEMATICS: tasks}
     assert (t5["n"] == 12).all() and (t5["left_out"] == 0).all()
     assert t5["mcc"].between(-1, 1).all() and t5["acc_pct"].between(0, 100).all()
     probe = t5[t5["setting"].str.startswith("Probe")]
     flips = [_one_flip(pd.read_csv(smoke_outputs / "predictions" / "probe" / f"{t}.csv")) for t in tasks]
     assert 0.02 < max(flips) <= 0.4  # folds of 2-3 videos: one flip moves a fold MCC by up to 1, the mean by 0.2+
     assert probe["mcc_fold_mean"].mean() == pytest.approx(0.1213, abs=max(flips) / len(tasks) + 1e-3)
+    kinematics = t5[t5["setting"] == KINEMATICS]  # true keypoints: well above chance even at 12 videos a task
+    flips = [_one_flip(pd.read_csv(smoke_outputs / "predictions" / "kinematics" / f"{t}.csv")) for t in tasks]
+    assert kinematics["mcc_fold_mean"].mean() == pytest.approx(0.3326, abs=max(flips) / len(tasks) + 1e-3)
+    assert kinematics["mcc"].mean() > 0.4
 
     t8 = _table(smoke_outputs, "table_viii_assembling")
     assert len(t8) == 5 and t8["mcc_mean"].between(-1, 1).all()

@@ -366,3 +366,30 @@ def probe_video(path: str | os.PathLike) -> list[str]:
     if seconds is not None and seconds < MIN_SECONDS:
         return [f"lasts {seconds:.2f} s ({n} frames), under {MIN_SECONDS} s"]
     return []
+
+
+def iter_frames(path: str | os.PathLike, max_side: int = 640):
+    """Every frame of a video, upright, as (seconds, (H, W, 3) uint8 RGB) with the longer side at most
+    `max_side` (aspect kept): for trackers, which want whole frames and their times (variable frame rates
+    kept). A truncated file ends where decoding stops; a file that cannot be opened raises VideoDecodeError."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = _video_stream(path, container, [])
+        stream.codec_context.thread_count = 0  # one video at a time: let FFmpeg use the cores
+        orient = None
+        for packet in container.demux(stream):
+            try:
+                decoded = packet.decode()
+            except av.FFmpegError:
+                break
+            for frame in decoded:
+                if orient is None:
+                    orient = orientation(frame)
+                scale = min(1.0, max_side / max(frame.width, frame.height))
+                w, h = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
+                img = frame.to_ndarray(width=w, height=h, format="rgb24", interpolation=RESIZE)
+                seconds = float(frame.pts * stream.time_base) if frame.pts is not None else np.nan
+                yield seconds, np.ascontiguousarray(_upright(img, orient))
+    finally:
+        container.close()

@@ -1,0 +1,104 @@
+"""`pdlib track`: keypoints of every video cached like clips, poorly tracked videos named with their fraction,
+a missing MediaPipe said in one line; the kinematics row reads the tracked keypoints."""
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from pdlib.cli import main
+from pdlib.data import load_manifest
+from pdlib.kinematics import HAND_LANDMARKS, keypoints_path, video_features
+from pdlib.synth import make_synpd
+from pdlib.tracking import TrackingUnavailable, keypoint_files, track_dataset, track_video
+
+
+@pytest.fixture
+def finger_videos(tmp_path):
+    """SynPD smoke's finger videos without their true keypoints (so they need tracking)."""
+    root = make_synpd(tmp_path / "synpd", size="smoke", seed=0, progress=False, tasks=["finger"])
+    for f in root.rglob("*.keypoints.npz"):
+        f.unlink()
+    return root
+
+
+class BrightSpot:
+    """A stand-in landmarker: the index fingertip at the centroid of the frame's brightest pixels, the other
+    landmarks still; `miss` of every 3 frames found nothing. Counts the frames it saw."""
+
+    frames = 0
+
+    def __init__(self, convention: str, miss: int = 0):
+        self.convention, self.miss, self.seen = convention, miss, 0
+
+    def __call__(self, frame):
+        BrightSpot.frames += 1
+        self.seen += 1
+        if self.seen % 3 < self.miss:
+            return None
+        gray = frame.mean(-1)
+        ys, xs = np.nonzero(gray >= np.percentile(gray, 99))
+        h, w = gray.shape
+        points = np.tile([0.5, 0.5, 0.0], (len(HAND_LANDMARKS), 1))  # the thumb and the rest still
+        points[HAND_LANDMARKS.index("wrist")] = (0.1, 0.9, 0.0)
+        points[HAND_LANDMARKS.index("index_finger_tip")] = (xs.mean() / w, ys.mean() / h, 0.0)
+        return points
+
+
+def test_track_caches_per_video_and_names_what_it_could_not_use(finger_videos, tmp_path):
+    cache = tmp_path / "cache"
+    videos, _ = load_manifest(finger_videos, scored=False)
+    first, second = videos["path"].iloc[0], videos["path"].iloc[1]
+    open(second, "wb").write(b"not a video")  # a broken file
+    BrightSpot.frames = 0
+    report = track_dataset(finger_videos, cache, BrightSpot, progress=False)
+    assert (report["status"] == "tracked").sum() == len(videos) - 1
+    assert report.loc[1, "status"].startswith(f"unusable: {second}: ")
+    assert report.loc[0, "frames"] > 20 and report.loc[0, "tracked"] == 1.0
+    seen = BrightSpot.frames
+    again = track_dataset(finger_videos, cache, BrightSpot, progress=False)  # cached: nothing tracked twice
+    assert BrightSpot.frames == seen and (again["status"] == "cached").sum() == len(videos) - 1
+
+    files = keypoint_files(videos, cache)  # what the kinematics row reads
+    assert files[0] == type(files[0])(report.loc[0, "keypoints"]) and files[1] is None
+    table = video_features(videos.iloc[:1], files[:1])
+    assert table.loc[0, "note"] == "" and table.loc[0, "repetitions"] >= 1
+
+    poorly = track_dataset(finger_videos, tmp_path / "other", lambda c: BrightSpot(c, miss=2), progress=False)
+    row = poorly.iloc[0]
+    assert row["status"] == f"poorly tracked: hand tracked in {100 * row['tracked']:.0f}% of frames (under 50%): " \
+        "left out" and 0.3 < row["tracked"] < 0.4
+    own = keypoints_path(first)  # a video's own keypoints are never replaced by tracking
+    np.savez(own, xy=np.zeros((3, 21, 2)), t=np.arange(3.0), convention="hand", side="R", source="mine")
+    assert track_dataset(finger_videos, cache, BrightSpot, progress=False).loc[0, "status"] == "own keypoints"
+
+
+def test_track_video_keeps_each_frames_time_in_pixels(finger_videos):
+    path = load_manifest(finger_videos, scored=False)[0]["path"].iloc[0]
+    kp = track_video(path, "finger", "L", BrightSpot("hand"))
+    assert kp.xy.shape[1:] == (21, 3) and np.allclose(np.diff(kp.t), 1 / 25)
+    assert 0 <= np.nanmin(kp.xy[..., 0]) and np.nanmax(kp.xy[..., 0]) <= 160 and kp.side == "L"
+
+
+def test_a_missing_mediapipe_is_said_in_one_line(finger_videos, tmp_path, monkeypatch, capsys):
+    def missing():
+        raise TrackingUnavailable("tracking needs MediaPipe 0.10.14, an optional extra: pip install -e \".[pose]\"")
+
+    monkeypatch.setattr("pdlib.tracking._solutions", missing)
+    assert main(["track", str(finger_videos), "--cache", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err == "pdlib track: error: tracking needs MediaPipe 0.10.14, an optional extra: pip install -e " \
+        "\".[pose]\"\n"
+    assert main(["track", str(tmp_path / "nowhere"), "--cache", str(tmp_path / "c")]) == 2
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
+                    reason="MediaPipe not installed (pip install -e '.[pose]'; no wheel for Python 3.13)")
+def test_mediapipe_runs_offline_on_a_video(finger_videos):
+    """The real landmarkers load from the wheel (nothing downloaded) and give one row per frame; whether they
+    find SynPD's drawn hand is not asserted (they were trained on people)."""
+    path = load_manifest(finger_videos, scored=False)[0]["path"].iloc[0]
+    for task in ("finger", "leg"):
+        kp = track_video(path, task, "R")
+        assert kp.xy.shape[1] == (21 if task == "finger" else 33) and len(kp.t) > 20
+        assert 0.0 <= kp.tracked(task) <= 1.0 and kp.source == "mediapipe 0.10.14"
