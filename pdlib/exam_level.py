@@ -29,11 +29,13 @@ from sklearn.metrics import accuracy_score, matthews_corrcoef
 from pdlib.data import load_manifest
 from pdlib.features import load_exam_features
 from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, read_folds
+from pdlib.kinematics import exam_features, video_features
 from pdlib.layout import Layout
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import task_rank
 from pdlib.models.heads import METHOD_INPUT, METHODS, AssemblingHead, build_assembler, task_weights
 from pdlib.tasks import TASKS
+from pdlib.tracking import keypoint_files
 
 INPUTS: tuple[str, ...] = ("avgpool", "layer4")
 MISSING_COLUMNS: list[str] = ["exam", "patient", "fold", "side", "reason"]
@@ -185,14 +187,16 @@ def _fold_data(table: pd.DataFrame, feats: dict[str, np.ndarray], k: int, missin
 
 
 def load_assembling_data(layout: Layout, setting: str, exams: pd.DataFrame, folds: pd.Series,
-                         scheme: str = "cutoffs", slight_vs_severe: bool = False) -> AssemblingData:
+                         scheme: str = "cutoffs", slight_vs_severe: bool = False,
+                         kinematics: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> AssemblingData:
     """Per-fold features of `setting` and examination classes for Sec. V-D (Tables VII-IX).
 
     exams: the dataset's exams table (exam, patient, total); folds: fold per patient (folds.csv). Classes by
     `exam_classes(total, scheme, slight_vs_severe)`. Every labelled examination must have features in every
     fold; one without features of any task (or whose patient has no fold) is listed in `missing`, not used.
     A task whose file is absent for one fold (its task model could not be trained) is masked in that fold
-    and listed in `missing_files`.
+    and listed in `missing_files`. `kinematics` ((video_features table, videos), row for row): each task's
+    kinematic features (`kinematics.exam_features`) are appended to its avgpool vector, standardised with it.
     """
     present, absent = feature_tasks(layout, setting)
     table, missing = _exam_table(exams, folds, scheme, slight_vs_severe)
@@ -200,7 +204,11 @@ def load_assembling_data(layout: Layout, setting: str, exams: pd.DataFrame, fold
     for k in sorted(table["fold"].unique()):
         files = layout.feature_files(setting, present, int(k))
         missing_files += [str(p.relative_to(p.parent.parent)) for p in files.values() if not p.is_file()]
-        fold_data.append(_fold_data(table, load_exam_features(files, int(k), allow_missing=True), k, missing))
+        feats = load_exam_features(files, int(k), allow_missing=True)
+        if kinematics is not None:
+            extra = exam_features(*kinematics, feats["exam"], present)
+            feats["avgpool"] = np.concatenate([feats["avgpool"], extra], axis=2)
+        fold_data.append(_fold_data(table, feats, k, missing))
     names = (CLASS_NAMES[0], CLASS_NAMES[2]) if slight_vs_severe else CLASS_NAMES
     return AssemblingData(tasks=tuple(present), class_names=names,
                           exams=table.reset_index()[["exam", "patient", "fold", "label"]], folds=fold_data,
@@ -394,15 +402,19 @@ class ExamExperiment:
     head: HeadConfig = field(default_factory=HeadConfig)
     repeats: int = 20
     seed: int = 0
+    kinematics: bool = False  # each task's kinematic features appended to its avgpool vector
 
     @cached_property
     def data(self) -> AssemblingData:
         """Examinations, classes and per-fold features (the folds notebook 02 used, `layout.folds_csv`)."""
         feature_tasks(self.layout, self.feature_setting)  # fail on missing features before reading the dataset
-        _, exams = load_manifest(self.layout.dataset_root)
+        videos, exams = load_manifest(self.layout.dataset_root)
         folds = read_folds(self.layout.folds_csv)
+        kinematic = None
+        if self.kinematics:
+            kinematic = (video_features(videos, keypoint_files(videos, self.layout.cache_dir)), videos)
         return load_assembling_data(self.layout, self.feature_setting, exams, folds, self.scheme,
-                                    self.slight_vs_severe)
+                                    self.slight_vs_severe, kinematic)
 
     def describe(self) -> str:
         d = self.data
@@ -420,7 +432,8 @@ class ExamExperiment:
     def baseline_recipe(self) -> dict:
         """What notebook 03's choice depends on (not on slight_vs_severe: notebook 05 reuses 03's choice)."""
         return {"head": asdict(self.head), "repeats": self.repeats, "seed": self.seed, "scheme": self.scheme,
-                "features": self.feature_setting, "feature_units": self.feature_units}
+                "features": self.feature_setting, "feature_units": self.feature_units,
+                **({"kinematics": True} if self.kinematics else {})}
 
     def single_task(self) -> pd.DataFrame:
         """Table VII's numbers (a row per task and input), and the baseline they choose saved as data for
@@ -451,6 +464,7 @@ class ExamExperiment:
         results, weights, runs = assembling_results(self.data, baseline, self.head, self.repeats, self.seed)
         stamp = {"head": asdict(self.head), "repeats": self.repeats, "seed": self.seed, "scheme": self.scheme,
                  "slight_vs_severe": self.slight_vs_severe, "features": self.feature_setting,
+                 **({"kinematics": True} if self.kinematics else {}),
                  "feature_units": self.feature_units, "baseline": baseline,
                  "baseline_unit": self.layout.digest(self.layout.baseline_unit)}
         self.layout.current(self.layout.heads(name), stamp)

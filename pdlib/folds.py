@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from pdlib.data.pd4t import split_folds
 from pdlib.layout import Layout, digest
 from pdlib.tasks import task_label
 
@@ -73,8 +74,14 @@ def load_or_make_folds(layout: Layout, videos: pd.DataFrame, n_splits: int = 5, 
     """The run's folds (`layout.folds`, a unit under the one staleness rule): the dataset's own `folds.csv`
     when it has one (docs/DATASET.md), else made from the videos (patient, task, label) with n_splits and
     seed; reused while what made them is unchanged, else made again (and every recipe that named the old
-    folds by `folds_identity` becomes stale)."""
+    folds by `folds_identity` becomes stale). A dataset with an official train/test split (PD4T's `split`
+    column) gets it as folds: the test patients fold 0, the training ones fold -1 (never held out)."""
     given = layout.dataset_root / "folds.csv"
+    if "split" in videos.columns:  # a dataset with an official split (PD4T): test fold 0, train fold -1
+        stamp = {"split": digest(videos[["patient", "split"]].to_csv(index=False))}
+        if not (layout.current(layout.folds, stamp) and layout.folds_csv.is_file()):
+            split_folds(videos).to_csv(layout.folds_csv)
+        return read_folds(layout.folds_csv)
     if given.is_file():
         stamp = {"given": str(given), "content": digest(given.read_bytes()), "n_splits": n_splits}
     else:
@@ -88,6 +95,11 @@ def load_or_make_folds(layout: Layout, videos: pd.DataFrame, n_splits: int = 5, 
         fold = patient_folds(videos.assign(patient=videos["patient"].astype(str)), n_splits=n_splits, seed=seed)
     fold.to_csv(layout.folds_csv)
     return fold
+
+
+def held_out(folds: pd.Series) -> list[int]:
+    """The folds that are held out in turn (0, 1, ...); fold -1 (an official training side) never is."""
+    return sorted(int(k) for k in pd.Series(folds).unique() if k >= 0)
 
 
 def folds_identity(layout: Layout) -> str:

@@ -400,7 +400,9 @@ def video_features(videos: pd.DataFrame, keypoint_files: pd.Series | None = None
     files = keypoint_files if keypoint_files is not None else videos["path"].map(keypoints_path)
     for (_, v), file in zip(videos.iterrows(), files, strict=True):
         row = {"video": v["video"], "task": v["task"], "tracked": 0.0, "note": ""}
-        if file is None or not Path(file).is_file():
+        if v["task"] not in TASK_CONVENTION:
+            row["note"] = f"no kinematic features for task {v['task']!r} (tasks: {', '.join(TASK_CONVENTION)})"
+        elif file is None or not Path(file).is_file():
             row["note"] = f"no keypoints for {v['path']}: run `pdlib track`"
         else:
             try:
@@ -413,3 +415,25 @@ def video_features(videos: pd.DataFrame, keypoint_files: pd.Series | None = None
                     row["note"] = untracked_reason(v["task"], row["tracked"])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def exam_features(table: pd.DataFrame, videos: pd.DataFrame, exams: np.ndarray,
+                  tasks: tuple[str, ...] | list[str]) -> np.ndarray:
+    """(E, M, F) kinematic features per examination and task for the assembling heads: the mean over the
+    examination's videos of the task (both sides) of `video_features` rows without a note; F is the longest
+    feature list (a tremor task's four are zero-padded); a task without usable keypoints in an examination
+    is 0 there. `table` is `video_features(videos, ...)`, row for row."""
+    width = max(len(feature_names(t)) for t in TASK_CONVENTION)
+    out = np.zeros((len(exams), len(tasks), width), np.float32)
+    row = {str(e): i for i, e in enumerate(exams)}
+    ok = table["note"].eq("").to_numpy()
+    for m, task in enumerate(tasks):
+        if task not in TASK_CONVENTION:
+            continue
+        names = feature_names(task)
+        sel = ok & videos["task"].eq(task).to_numpy()
+        means = table.loc[sel].reindex(columns=names).groupby(videos.loc[sel, "exam"].astype(str).to_numpy()).mean()
+        for exam, values in means.iterrows():
+            if exam in row:
+                out[row[exam], m, :len(names)] = np.nan_to_num(values.to_numpy(float))
+    return out

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pdlib.data.pd4t import is_pd4t
 from pdlib.data.spec import ClipSpec
 from pdlib.paths import outputs_root, resolve
 
@@ -69,9 +70,10 @@ class Layout:
     def dataset_root(self) -> Path:
         """The configured dataset folder (checked): `dataset`, or the profile's SynPD made by notebook 00."""
         root = resolve(self.dataset) if self.dataset else self.base / "data" / "synpd"
-        if not (root / "videos.csv").is_file():
+        if not (root / "videos.csv").is_file() and not is_pd4t(root):
             hint = "run notebook 00_dataset first" if not self.dataset else "check the `dataset` parameter"
-            raise FileNotFoundError(f"no dataset at {root} (videos.csv missing): {hint}")
+            raise FileNotFoundError(f"no dataset at {root} (videos.csv missing, nor PD4T's Annotations/ and "
+                                    f"Videos/): {hint}")
         return root
 
     @property

@@ -105,6 +105,8 @@ def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd
     t = t[np.isfinite(t)]
     if len(t):
         c.hist(t, bins=_bins(t, 20, (1, 2, 5, 10, 20)), color="tab:green", edgecolor="white", lw=0.5)
+    else:  # e.g. PD4T: item scores of a few tasks, no examination totals
+        c.text(0.5, 0.5, "no examination totals\nin this dataset", ha="center", va="center", transform=c.transAxes)
     c.set(xlabel="MDS-UPDRS-III total $S_p$ of an examination (all its items)", ylabel="examinations",
           title="(c) patient-level scores $S_p$")
     for ax in axes:

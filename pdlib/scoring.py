@@ -211,7 +211,7 @@ def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: floa
 def video_paths(paths: list[str]) -> list[Path]:
     """The videos named: files as given (a missing or unreadable one is reported by decoding), and the video
     files under each folder; a folder without one is a ScoreError."""
-    from pdlib.data.datasets import VIDEO_EXTENSIONS
+    from pdlib.data.pd4t import VIDEO_EXTENSIONS
 
     found = []
     for p in map(Path, paths):
@@ -344,6 +344,18 @@ def _exam_features(clips: dict[str, tuple[ClipDataset, np.ndarray]], exams: list
     return out
 
 
+def _exam_kinematics(scores: pd.DataFrame, exams: list[str], tasks: list[str], layout: Layout) -> np.ndarray:
+    """(E, M, F) kinematic features of the scored examinations (their videos' keypoints: beside each video or
+    tracked into the run's cache; a task without usable keypoints is 0, as in training)."""
+    from pdlib.kinematics import exam_features, video_features
+    from pdlib.tracking import keypoint_files
+
+    rows = scores[scores["exam"].isin(exams) & scores["task"].isin(tasks) & (scores["call"] != "")]
+    rows = rows.reset_index(drop=True)
+    return exam_features(video_features(rows, keypoint_files(rows, layout.cache_dir)), rows, np.asarray(exams),
+                         tasks)
+
+
 def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, totals: pd.Series | None = None,
                 config: TrainConfig | None = None) -> pd.DataFrame:
     """Examination rows (same columns; `task` "examination" or "slight_vs_severe") from the assembling heads
@@ -372,9 +384,12 @@ def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, tot
         clips = _exam_clips(scores, exams, models)
         inp = "layer4" if len(meta["in_shape"]) > 2 else "avgpool"
         mask = np.ones((len(exams), len(meta["tasks"])), bool)
+        kinematic = _exam_kinematics(scores, exams, meta["tasks"], layout) if recipe.get("kinematics") else None
         per_fold = {}
         for k in sorted(stats):
             feats = _exam_features(clips, exams, models, k, config)[inp]
+            if kinematic is not None and inp == "avgpool":  # heads trained with kinematics (notebook 04's option)
+                feats = np.concatenate([feats, kinematic], axis=2)
             if list(feats.shape[1:]) != list(meta["in_shape"]):
                 raise ScoreError(f"{layout.heads(experiment)}: the heads take features {tuple(meta['in_shape'])} "
                                  f"but fold {k}'s task models give {feats.shape[1:]}: rerun notebooks 02-05 "

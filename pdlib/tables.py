@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from pdlib.folds import CLASS_NAMES, exam_classes
 from pdlib.metrics import brier, expected_calibration_error, task_metrics, task_rank
@@ -222,16 +223,24 @@ def by_label(results: dict) -> dict[str, pd.DataFrame]:
     return {r.label: pd.concat(r.predictions.values(), ignore_index=True) for r in results.values() if r.predictions}
 
 
-def task_numbers(results: dict, ceiling: pd.DataFrame | None = None, **kw) -> pd.DataFrame:
+def task_numbers(results: dict, ceiling: pd.DataFrame | None = None, scores: pd.Series | None = None,
+                 **kw) -> pd.DataFrame:
     """Tables III and V's numbers, tidy: a row per (setting, task) of TASK_NUMERIC. `mcc` is the MCC of the
     out-of-fold predictions pooled over the folds, `ci_lo`/`ci_hi` its patient-bootstrap 95% CI and `p_value`
     its permutation p-value (`kw`: n_boot, n_resamples, seed); `acc_pct` (accuracy in percent), precision and
     recall are pooled too; `mcc_fold_mean`/`mcc_fold_std` and `acc_pct_fold_*` are the study's mean ± std
     over the folds. `n`: videos with a prediction, `left_out` those without. With `ceiling`: SynPD's
-    `oracle_mcc` per task and `of_ceiling` = mcc / oracle_mcc. A setting that could not run: a row with its
-    `note` and no task."""
-    numeric = task_metrics(by_label(results), **kw)
+    `oracle_mcc` per task and `of_ceiling` = mcc / oracle_mcc. With `scores` (video -> item score 0..4):
+    `spearman_x100`, 100 times Spearman's rank correlation of P(severe) with the item score over the predicted
+    videos (PECoP's metric on PD4T). A setting that could not run: a row with its `note` and no task."""
+    preds = by_label(results)
+    numeric = task_metrics(preds, **kw)
     numeric = numeric[[c for c in TASK_NUMERIC if c in numeric.columns]]
+    if scores is not None:
+        rho = {(label, task): 100 * spearmanr(g["prob"], g["video"].map(scores)).statistic
+               for label, p in preds.items() for task, g in p[p["pred"].notna()].groupby("task")}
+        numeric["spearman_x100"] = [rho.get(k, np.nan) for k in zip(numeric["setting"], numeric["task"],
+                                                                    strict=True)]
     if ceiling is not None:
         numeric["oracle_mcc"] = numeric["task"].map(ceiling.set_index("task")["oracle_mcc"])
         numeric["of_ceiling"] = numeric["mcc"] / numeric["oracle_mcc"]  # the fraction of what SynPD allows
@@ -260,6 +269,8 @@ def _task_cells(g: pd.DataFrame) -> dict[str, pd.Series]:
              "MCC fold mean±sd": pairs(format_pm, "mcc_fold_mean", "mcc_fold_std")}
     if "of_ceiling" in g:
         cells["MCC / oracle MCC"] = g["of_ceiling"].map("{:.2f}".format)
+    if "spearman_x100" in g:
+        cells["Spearman ×100"] = g["spearman_x100"].map("{:.1f}".format)
     return cells
 
 
@@ -297,6 +308,9 @@ def table_v(numbers: pd.DataFrame) -> pd.DataFrame:
             table[f"{setting} n"] = videos[setting].reindex(table.index).fillna("-")
         table[f"{setting} MCC [95% CI]"] = cell.reindex(table.index).fillna("-")
         table.loc["average", f"{setting} MCC [95% CI]"] = format_pm(g["mcc"].mean(), std)
+        if "spearman_x100" in g:  # PECoP's metric beside the MCC (PD4T)
+            table[f"{setting} Spearman ×100"] = g["spearman_x100"].map("{:.1f}".format).reindex(table.index)
+            table.loc["average", f"{setting} Spearman ×100"] = f"{g['spearman_x100'].mean():.1f}"
     if "oracle_mcc" in ran:
         oracle = ran.drop_duplicates("task").set_index("task")["oracle_mcc"]
         table["SynPD oracle MCC"] = oracle.map("{:.2f}".format).reindex(table.index)
@@ -319,9 +333,15 @@ def task_caption(title: str, numbers: pd.DataFrame, n_boot: int, n_resamples: in
         compared = "videos (patients) per task: " + ", ".join(f"{t} {r.n} ({r.patients})" for t, r in counts.iterrows())
         compared += "" if same else "; n per setting in the table"
     folds = int(ran["folds"].max()) if len(ran) else 0
-    estimator = (f"Binary task classes (0: item score 0-1, 1: 2-4), {folds}-fold patient-level cross-validation, "
+    protocol = (f"{folds}-fold patient-level cross-validation" if "spearman_x100" not in ran else
+                "PD4T's official split (trained on train.csv's videos, tested on test.csv's; a patient here is a "
+                "person on one side of the split)")
+    estimator = (f"Binary task classes (0: item score 0-1, 1: 2-4), {protocol}, "
                  f"{compared}. MCC: of the out-of-fold predictions of all folds pooled; 95% CI: percentile "
                  f"bootstrap of that same pooled MCC over patients ({n_boot} resamples)")
+    if "spearman_x100" in ran:
+        estimator += ("; Spearman ×100: Spearman's rank correlation of P(severe) with the item score (0-4), "
+                      "times 100 (PECoP's metric on PD4T)")
     if pivoted:
         text = (f"{title}. Each cell: pooled MCC [95% CI]. {estimator}. average: mean ± sd over the tasks of the "
                 f"pooled MCCs.")

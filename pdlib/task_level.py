@@ -26,7 +26,7 @@ from pdlib.data import (
     task_clips,
 )
 from pdlib.features import extract_task_features
-from pdlib.folds import assert_patient_disjoint, folds_identity, load_or_make_folds
+from pdlib.folds import assert_patient_disjoint, folds_identity, held_out, load_or_make_folds
 from pdlib.kinematics import feature_names, video_features
 from pdlib.layout import ClipSpec, Layout, digest
 from pdlib.models import build_model, load_model, load_pretrained, save_model
@@ -252,7 +252,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
     rank = distributed()[0]
     results = []
-    for k in sorted(folds.unique()):
+    for k in held_out(folds):
         test_idx, train_idx = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
         assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
         model_path = layout.fold_model(setting, task, k)
@@ -307,7 +307,7 @@ def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: s
     the frames) gets its reason as note and no prediction. Written to `layout.predictions("kinematics", task)`."""
     meta = dataset.meta.reset_index(drop=True)
     table = video_features(meta, keypoint_files(meta, layout.cache_dir))
-    x = table[feature_names(task)].to_numpy(float, copy=True)
+    x = table.reindex(columns=feature_names(task)).to_numpy(float, copy=True)
     x[table["note"].ne("").to_numpy()] = np.nan
     return _baseline_cross_validate(dataset, folds, layout, "kinematics", task, x, seed, c=1.0,
                                     notes=table["note"].to_numpy(object))
@@ -323,7 +323,7 @@ def _baseline_cross_validate(dataset, folds: pd.Series, layout: Layout, setting:
     usable = np.isfinite(x).all(axis=1)
     notes = np.full(len(meta), "", object) if notes is None else notes
     results = []
-    for k in sorted(folds.unique()):
+    for k in held_out(folds):
         test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero((meta["fold"] != k) & usable)
         if not len(test):
             continue
@@ -454,7 +454,7 @@ class TaskExperiment:
             unit = self.layout.feature_unit(setting, task)
             resume = self.layout.current(unit, {"models": self.layout.digest(self.layout.task_unit(setting, task))})
             clips = None  # the task's clips, loaded once when a fold's features are missing
-            for k in sorted(self.folds.unique()):
+            for k in held_out(self.folds):
                 model_path, npz = self.layout.fold_model(setting, task, k), self.layout.features(setting, task, k)
                 if not self.layout.saved(model_path):
                     npz.unlink(missing_ok=True)

@@ -23,6 +23,7 @@ from pdlib.data import (
     action_clips,
     check_dataset,
     check_main,
+    dataset_format,
     decode_clip,
     load_manifest,
     parse_window,
@@ -641,3 +642,27 @@ def test_script_without_main_guard_gets_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0
     assert "a decoding worker process died" in proc.stderr and '__name__ == "__main__"' in proc.stderr
+
+
+def test_pdlib_check_reads_a_pd4t_folder_and_names_the_annotation_row(tmp_path, video_files, capsys):
+    root = tmp_path / "PD4T"
+    vids = root / "Videos/Finger tapping/l"
+    vids.mkdir(parents=True)
+    (root / "Annotations/Finger tapping").mkdir(parents=True)
+    for vid in ("15-001139_017", "15-002000_018"):
+        shutil.copy(video_files / "a12.mp4", vids / f"{vid}.mp4")
+    (root / "Annotations/Finger tapping/train.csv").write_text("15-001139_l_017,300,2\n")
+    (root / "Annotations/Finger tapping/test.csv").write_text("15-002000_l_018,290,3\n15-003000_l_019,290,1\n")
+    assert cli_main(["check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "videos per task: finger 3" in out
+    assert ("Videos/Finger tapping/15-003000_l_019.mp4 (Annotations/Finger tapping/test.csv row 2): missing file"
+            in out)
+    videos, _ = load_manifest(root)
+    assert videos["split"].tolist() == ["train", "test", "test"] and videos["label"].tolist() == [1, 1, 0]
+    assert videos["patient"].tolist() == ["017@train", "018@test", "019@test"]
+    (root / "Annotations/Finger tapping/test.csv").write_text("15-002000_l_018,290,7\n")
+    assert cli_main(["check", str(root)]) == 2
+    assert "test.csv, row 1, column 3 (score): expected an integer 0..4, found '7'" in capsys.readouterr().out
+    with pytest.raises(DatasetError, match="the profile says dataset_format: manifest, but the folder is in PD4T"):
+        dataset_format(root, "manifest")

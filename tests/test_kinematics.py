@@ -12,6 +12,7 @@ from pdlib.kinematics import (
     Keypoints,
     KinematicsError,
     describe_features,
+    exam_features,
     feature_names,
     keypoints_path,
     task_features,
@@ -117,3 +118,28 @@ def test_every_feature_says_how_it_is_computed():
     table = describe_features()
     assert list(table["feature"]) == list(FEATURES) and (table["how"].str.len() > 40).all()
     assert set(feature_names("finger")) | set(feature_names("postural")) == set(FEATURES)
+
+
+def test_exam_features_average_the_sides_and_feed_the_assembling_heads(tmp_path):
+    names = feature_names("finger")
+    table = pd.DataFrame({"note": ["", "", "", "no keypoints"], **{n: [1.0, 3.0, 5.0, 7.0] for n in names}})
+    videos = pd.DataFrame({"exam": ["E1", "E1", "E2", "E2"], "task": ["finger", "finger", "finger", "hand"]})
+    x = exam_features(table, videos, np.array(["E1", "E2", "E3"]), ("finger", "hand"))
+    assert x.shape == (3, 2, len(names)) and (x[0, 0] == 2.0).all() and (x[1, 0] == 5.0).all()
+    assert (x[:, 1] == 0).all() and (x[2] == 0).all()  # no usable keypoints: 0, as for a missing task
+
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, str(Path(__file__).parent))
+    from explorer_fixture import FEATURE_SHAPE, build_outputs
+
+    from pdlib.exam_level import ExamExperiment, HeadConfig
+    from pdlib.layout import Layout
+
+    build_outputs(tmp_path / "outputs")
+    layout = Layout("smoke", outputs=tmp_path / "outputs")
+    plain = ExamExperiment(layout, head=HeadConfig(epochs=2), repeats=1).data
+    with_kin = ExamExperiment(layout, head=HeadConfig(epochs=2), repeats=1, kinematics=True).data
+    assert plain.folds[0].avgpool.shape[-1] == FEATURE_SHAPE[0]
+    assert with_kin.folds[0].avgpool.shape[-1] == FEATURE_SHAPE[0] + len(names)  # the fixture has no keypoints
+    assert np.allclose(with_kin.folds[0].avgpool[..., :FEATURE_SHAPE[0]], plain.folds[0].avgpool)

@@ -400,3 +400,51 @@ def test_check_targets_reads_every_table_it_quotes(smoke_outputs):
     rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
     assert rows[0] == "| finding | the study | this suite, smoke profile |" and len(rows) == 9
     assert all(line.count("|") == 4 for line in rows)
+
+
+def _pd4t_from_synpd(synpd: Path, dest: Path, tasks=("finger", "hand", "leg")) -> Path:
+    """A PD4T-shaped folder (Annotations/<Task>/{train,test}.csv headerless, Videos/<Task>/<side>/<visit>_<id>.mp4)
+    made of SynPD's videos and their true keypoints; every third patient in the test split."""
+    videos = pd.read_csv(synpd / "videos.csv", dtype=str)
+    patients = sorted(videos["patient"].unique())
+    test = set(patients[::3])
+    for task in tasks:
+        folder = {"finger": "Finger tapping", "hand": "Hand movement", "leg": "Leg agility"}[task]
+        rows = {"train": [], "test": []}
+        for v in videos[videos["task"] == task].itertuples():
+            visit, side = v.exam.replace("_", "-"), v.side.lower()
+            target = dest / "Videos" / folder / side / f"{visit}_{v.patient}.mp4"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(synpd / v.video, target)
+            shutil.copy((synpd / v.video).with_suffix(".keypoints.npz"), target.with_suffix(".keypoints.npz"))
+            rows["test" if v.patient in test else "train"].append(f"{visit}_{side}_{v.patient},75,{v.score}")
+        (dest / "Annotations" / folder).mkdir(parents=True)
+        for split, lines in rows.items():
+            (dest / "Annotations" / folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+@pytest.mark.slow
+def test_notebooks_00_and_02_run_on_a_pd4t_folder_with_its_official_split(smoke_outputs, tmp_path):
+    data = _pd4t_from_synpd(smoke_outputs / "data" / "synpd", tmp_path / "PD4T")
+    tasks = ["finger", "hand", "leg"]
+    params = load_params("smoke", ROOT) | {"profile": "pd4t", "dataset": str(data), "dataset_format": "pd4t",
+                                           "tasks": tasks}
+    root = _copy_suite(tmp_path / "suite", "pd4t", params)
+    shutil.copytree(smoke_outputs / "models" / "pretrained", tmp_path / "out" / "pd4t" / "models" / "pretrained")
+    res = _reproduce(root, tmp_path / "out", "--profile", "pd4t", "--only", "00_dataset", "02_task_level")
+    assert res.returncode == 0, res.stderr[-4000:]
+    out = tmp_path / "out" / "pd4t"
+    assert not (out / "tables" / "table_vi_clinical.csv").exists()  # PD4T has no totals
+    t5 = _printed(out, "table_v_task_level")
+    assert list(t5["task"]) == [*tasks, "average"]
+    assert f"{KINEMATICS} Spearman ×100" in t5.columns and "TSA (SynAct) Spearman ×100" in t5.columns
+    numeric = _table(out, "table_v_task_level").dropna(subset=["task"]).set_index(["setting", "task"])
+    videos = pd.concat(pd.read_csv(f, header=None) for f in (data / "Annotations").rglob("test.csv"))
+    finger_test = sum(1 for f in (data / "Annotations" / "Finger tapping").glob("test.csv") for _ in open(f))
+    assert numeric.loc[("TSA (SynAct)", "finger"), "n"] == finger_test  # scored: the test split only
+    assert numeric["spearman_x100"].between(-100, 100).all()
+    assert numeric.xs("TSA (SynAct)")["n"].sum() == len(videos)
+    assert numeric.loc[(KINEMATICS, "finger"), "spearman_x100"] > 0  # true keypoints rank the severity
+    assert [p.name for p in (out / "models" / "tsa_synact" / "finger").glob("fold*.safetensors")] == [
+        "fold0.safetensors"]  # one model per setting and task: trained on the official training split

@@ -102,3 +102,22 @@ def test_mediapipe_runs_offline_on_a_video(finger_videos):
         kp = track_video(path, task, "R")
         assert kp.xy.shape[1] == (21 if task == "finger" else 33) and len(kp.t) > 20
         assert 0.0 <= kp.tracked(task) <= 1.0 and kp.source == "mediapipe 0.10.14"
+
+
+def test_without_keypoints_the_kinematics_row_says_to_track(tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from explorer_fixture import FRAMES, SIZE, build_outputs
+
+    from pdlib.layout import ClipSpec, Layout
+    from pdlib.task_level import TaskExperiment
+    from pdlib.train import TrainConfig
+
+    build_outputs(tmp_path / "outputs", models=False)
+    layout = Layout("smoke", outputs=tmp_path / "outputs")
+    result = TaskExperiment(layout, ClipSpec(FRAMES, SIZE), TrainConfig(progress=False), n_splits=2).run_setting(
+        "kinematics", ["finger"])
+    assert result.predictions == {}
+    assert result.note == f"not run: no video has usable keypoints (run `pdlib track {layout.dataset_root}`)"

@@ -10,7 +10,7 @@ _EXPORTS = {
                          "sample_indices", "probe_video"),
     "pdlib.data.spec": ("ClipSpec", "parse_window"),
     "pdlib.data.manifest": ("DatasetError", "DatasetWarning", "CheckReport", "check_dataset", "check_main",
-                            "load_manifest", "video_durations"),
+                            "dataset_format", "load_manifest", "video_durations"),
     "pdlib.data.cache": ("preprocess", "preprocess_main", "cache_clips", "content_hash", "report_path"),
     "pdlib.data.datasets": ("ClipDataset", "task_clips", "action_clips", "preprocess_actions", "pd4t_clips"),
     "pdlib.data.transforms": ("to_model_input", "KINETICS_MEAN", "KINETICS_STD"),

@@ -2,7 +2,6 @@
 PD4T."""
 
 import os
-import re
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,12 +11,9 @@ import pandas as pd
 import torch
 
 from pdlib.data.cache import cache_clips, report_path, write_report
+from pdlib.data.pd4t import PD4T_TASKS, pd4t_tables
 from pdlib.data.spec import ClipSpec
 from pdlib.tasks import task_label
-
-VIDEO_EXTENSIONS = (".avi", ".mp4", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg")
-SIDES = ("l", "r")  # PD4T's side token in a video id
-PD4T_TASKS = {"finger": "Finger tapping", "hand": "Hand movement", "leg": "Leg agility", "gait": "Gait"}
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -249,23 +245,6 @@ def action_clips(clips: pd.DataFrame, split: int) -> tuple[ClipDataset, ClipData
             list(clips.attrs["classes"]))
 
 
-def _pd4t_rows(csv: Path) -> pd.DataFrame:
-    """PD4T annotation rows: headerless `video_id,frames,score` (the official files) or with a header
-    naming video/video_id, frames and score."""
-    df = pd.read_csv(csv, header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
-    if len(df) and not re.fullmatch(r"\d+(\.0)?", df.iloc[0, -1].strip()):
-        df = df.iloc[1:]  # a header row
-    if df.shape[1] < 3:
-        raise ValueError(f"{csv}: expected rows 'video_id,frames,score', found {df.shape[1]} columns")
-    rows = pd.DataFrame({"video_id": df.iloc[:, 0].str.strip(), "score": df.iloc[:, -1].str.strip()})
-    bad = ~rows["score"].str.fullmatch(r"[0-4](\.0)?")
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{csv}, row {rows.index[i] + 1}, column 3 (score): expected an integer 0..4, "
-                         f"found {rows['score'].iloc[i]!r}")
-    return rows.assign(score=rows["score"].astype(float).astype(np.int64)).reset_index(drop=True)
-
-
 def pd4t_clips(root: str | os.PathLike, task: str, spec: ClipSpec,
                cache_dir: str | os.PathLike) -> tuple[ClipDataset, ClipDataset]:
     """(train, test) of one PD4T task: `Annotations/<Task>/{train,test}.csv` and `Videos/<Task>/...`.
@@ -281,22 +260,15 @@ def pd4t_clips(root: str | os.PathLike, task: str, spec: ClipSpec,
     ann, vids = root / "Annotations" / folder, root / "Videos" / folder
     if not ann.is_dir() or not vids.is_dir():
         raise FileNotFoundError(f"pd4t_clips: expected {ann} and {vids} (tasks: {sorted(PD4T_TASKS)})")
-    by_tokens = {frozenset(re.split(r"[/_]", str(p.relative_to(vids).with_suffix("")))): p
-                 for p in vids.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS}
-    parts = []
-    for name in ("train", "test"):
-        rows = _pd4t_rows(ann / f"{name}.csv")
-        parts.append(rows.assign(train=name == "train"))
-    rows = pd.concat(parts, ignore_index=True)
-    tokens = rows["video_id"].str.split("_")
-    paths = [by_tokens.get(frozenset(t), vids / f"{v}.mp4")
-             for t, v in zip(tokens, rows["video_id"], strict=True)]
+    videos, _, errors, _ = pd4t_tables(root)
+    if errors:
+        raise ValueError("\n".join(errors))
     suite_task = next((k for k, v in PD4T_TASKS.items() if v == folder), folder)
-    meta = pd.DataFrame({
-        "video": rows["video_id"], "patient": [t[-1] for t in tokens], "exam": [t[0] for t in tokens],
-        "task": suite_task, "side": [next((x.upper() for x in t[1:-1] if x in SIDES), "") for t in tokens],
-        "score": rows["score"], "label": task_label(rows["score"]), "path": [str(p) for p in paths]})
+    rows = videos[videos["task"] == suite_task].reset_index(drop=True)
+    score = rows["score"].astype(int)
+    meta = pd.DataFrame({"video": rows["video_id"], "patient": rows["person"], "exam": rows["visit"],
+                         "task": suite_task, "side": rows["side"], "score": score, "label": task_label(score),
+                         "path": [str(root / v) for v in rows["video"]]})
     status = cache_clips(list(meta["path"]), spec, cache_dir)
-    return _report_and_split(status, meta, rows["train"].to_numpy(), Path(cache_dir),
+    return _report_and_split(status, meta, (rows["split"] == "train").to_numpy(), Path(cache_dir),
                              f"{root.name}_{suite_task}", spec)
-

@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pandas as pd
 
+from pdlib.data.pd4t import is_pd4t, pd4t_tables
 from pdlib.tasks import TASKS, task_label
 
 VIDEO_COLUMNS = ("video", "patient", "exam", "task", "side", "score")
@@ -45,8 +46,10 @@ class CheckReport:
 
     @property
     def unusable(self) -> list[tuple[str, str]]:
-        """("<video> (videos.csv row <n>)", reason) per unusable video, as the report prints them."""
-        return [(f"{video} (videos.csv row {row})", reason) for video, row, reason in self.unusable_rows]
+        """("<video> (videos.csv row <n>)", reason) per unusable video, as the report prints them (a PD4T
+        folder: the annotation file and row)."""
+        return [(f"{video} ({row if isinstance(row, str) else f'videos.csv row {row}'})", reason)
+                for video, row, reason in self.unusable_rows]
 
     def unusable_table(self) -> pd.DataFrame:
         """The unusable videos as a table (video, row, reason) for a notebook to show and save."""
@@ -231,6 +234,9 @@ def _validate(root: Path, scored: bool = True) -> tuple[pd.DataFrame | None, pd.
     warns: list[str] = []
     if not root.is_dir():
         return None, None, [f"{root}: expected a dataset folder, found none"], warns
+    if is_pd4t(root):  # PECoP's layout, read as a dataset (docs/DATASET.md "PD4T")
+        videos, exams, errors, warns = pd4t_tables(root)
+        return videos, exams, errors, warns
     videos = _read_csv(root / "videos.csv", VIDEO_COLUMNS, OPTIONAL_VIDEO_COLUMNS, errors)
     exams = _read_csv(root / "exams.csv", EXAM_COLUMNS[:3], EXAM_COLUMNS[3:] + OPTIONAL_EXAM_COLUMNS, errors)
     if videos is not None:
@@ -277,7 +283,8 @@ def _typed(root: Path, videos: pd.DataFrame, exams: pd.DataFrame) -> tuple[pd.Da
 
 
 def load_manifest(root: str | os.PathLike, scored: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The validated videos and exams of a dataset folder (docs/DATASET.md "Dataset format").
+    """The validated videos and exams of a dataset folder (docs/DATASET.md "Dataset format"), or of a PD4T
+    folder (Annotations/, Videos/: `pdlib.data.pd4t`; videos also get `split`, `person`, `visit`, `video_id`).
 
     videos gains `label` (the task-level binary class, Sec. IV-B) and `path` (absolute); exams gets a
     numeric `total` (the sum of the exam's item scores where missing, said in a DatasetWarning) and
@@ -293,6 +300,23 @@ def load_manifest(root: str | os.PathLike, scored: bool = True) -> tuple[pd.Data
     for w in warns:
         warnings.warn(w, DatasetWarning, stacklevel=2)
     return _typed(root, videos, exams)
+
+
+FORMATS = ("manifest", "pd4t")
+
+
+def dataset_format(root: str | os.PathLike, expected: str | None = None) -> str:
+    """"pd4t" for a folder in PD4T's layout (Annotations/, Videos/, no videos.csv), else "manifest"; with
+    `expected` (the profile's `dataset_format`), a DatasetError when the folder is the other kind."""
+    if expected is not None and expected not in FORMATS:
+        raise DatasetError(f"dataset_format: expected one of {', '.join(FORMATS)}, found {expected!r}")
+    found = "pd4t" if is_pd4t(root) else "manifest"
+    if expected is not None and found != expected:
+        what = {"pd4t": "PD4T's layout (Annotations/<Task>/{train,test}.csv, Videos/<Task>/...)",
+                "manifest": "the manifest format (videos.csv, exams.csv)"}
+        raise DatasetError(f"{root}: the profile says dataset_format: {expected}, but the folder is in {what[found]}; "
+                           f"set dataset_format: {found} (docs/DATASET.md)")
+    return found
 
 
 def check_dataset(root: str | os.PathLike) -> CheckReport:
@@ -311,12 +335,15 @@ def check_dataset(root: str | os.PathLike) -> CheckReport:
         if rel is None:
             continue
         listed += 1
+        where = getattr(r, "where", None) or _row(i)  # a PD4T folder: its annotation file and row
         try:
-            report.warnings += [f"{rel} (videos.csv row {_row(i)}): {w}" for w in probe_video(root / rel)]
+            report.warnings += [f"{rel} ({where if isinstance(where, str) else f'videos.csv row {where}'}): {w}"
+                                for w in probe_video(root / rel)]
         except VideoDecodeError as e:
-            report.unusable_rows.append((rel, _row(i), str(e).removeprefix(f"{root / rel}: ")))
+            report.unusable_rows.append((rel, where, str(e).removeprefix(f"{root / rel}: ")))
     if listed and len(report.unusable) == listed:
-        report.errors.append(f"videos.csv: none of its {listed} videos is usable (listed below)")
+        report.errors.append(f"{'the annotations' if is_pd4t(root) else 'videos.csv'}: none of its {listed} videos "
+                             "is usable (listed below)")
     return report
 
 
