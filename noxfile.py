@@ -16,7 +16,8 @@ nox.options.default_venv_backend = "venv"
 NEWEST = os.environ.get("PDLIB_NEWEST_PYTHON", "3.13")
 LOWEST_PYAV = "18.0.0"  # pyproject.toml's bound: the lowest whose API the decoder and the tests' writer use
 DATA_AND_MODELS = ["tests/test_data.py", "tests/test_synth.py", "tests/test_models.py", "tests/test_tsa.py",
-                   "tests/test_pretrained.py", "tests/test_losses.py"]
+                   "tests/test_pretrained.py", "tests/test_losses.py", "tests/test_kinematics.py",
+                   "tests/test_tracking.py"]
 TRAINING = ["tests/test_learning.py", "tests/test_train.py"]  # the rest: benchmarks/kernel_paths.sh
 
 

@@ -3,7 +3,8 @@
 MediaPipe 0.10.14 is the last wheel whose legacy `solutions` API ships its model files (hand_landmark_full,
 palm_detection_full, pose_landmark_full .tflite) inside the wheel, so tracking runs offline and nothing is
 downloaded. It is an optional extra (`pip install -e ".[pose]"`): wheels exist for Python 3.9-3.12 on
-Linux x86-64 (none for 3.13); it brings opencv-contrib-python, jax and protobuf < 5.
+Linux x86-64, macOS arm64 and Windows x86-64 (checked with `pip download`; none for 3.13); it brings
+opencv-contrib-python, jax and protobuf < 5.
 
 Each video of the dataset gets the landmarks of its task's convention (`pdlib.kinematics`: 21 hand landmarks
 for finger, hand and pronation; 33 pose landmarks for the others) in every frame, in pixels of the upright
@@ -47,7 +48,8 @@ def _solutions():
     except ImportError:
         raise TrackingUnavailable(
             f"tracking needs MediaPipe {MEDIAPIPE}, an optional extra: pip install -e \".[pose]\" (its wheels "
-            f"exist for Python 3.9-3.12 on Linux x86-64; this is {where})") from None
+            f"exist for Python 3.9-3.12 on Linux x86-64, macOS arm64 and Windows, none for 3.13; this is {where})"
+        ) from None
     if mp.__version__ != MEDIAPIPE:
         raise TrackingUnavailable(f"found mediapipe {mp.__version__}; `pdlib track` needs {MEDIAPIPE}, the last "
                                   f"wheel that ships its model files: pip install mediapipe=={MEDIAPIPE}")

@@ -2,6 +2,7 @@
 a missing MediaPipe said in one line; the kinematics row reads the tracked keypoints."""
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -121,3 +122,12 @@ def test_without_keypoints_the_kinematics_row_says_to_track(tmp_path):
         "kinematics", ["finger"])
     assert result.predictions == {}
     assert result.note == f"not run: no video has usable keypoints (run `pdlib track {layout.dataset_root}`)"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is not None, reason="MediaPipe is installed here")
+def test_where_mediapipe_has_no_wheel_track_says_how_to_get_it(finger_videos, tmp_path, capsys):
+    """The compat lane's newest Python (3.13) has no MediaPipe 0.10.14 wheel: the command says so, exit 2."""
+    assert main(["track", str(finger_videos), "--cache", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pdlib track: error: tracking needs MediaPipe 0.10.14, an optional extra: pip install -e")
+    assert f"this is Python {sys.version_info.major}.{sys.version_info.minor}" in err and err.count("\n") == 1
