@@ -16,8 +16,11 @@ or a user's from another tracker, `<name>.keypoints.npz`) is not tracked.
 
 from __future__ import annotations
 
+import os
 import sys
+import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -56,26 +59,51 @@ def _solutions():
     return mp.solutions
 
 
+@contextmanager
+def _quiet_native_stderr():
+    """MediaPipe's C++ side logs a warning line per landmarker ("Feedback manager requires a model with a
+    single signature...") straight to file descriptor 2, past Python: hide fd 2 while one is built and runs
+    its first frame."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class MediaPipeLandmarker:
     """MediaPipe's hand (one hand, full model) or pose (full model) landmarker in video mode, for one video:
     a new one per video, so tracking never carries over from the previous video."""
 
     def __init__(self, convention: str):
         solutions = _solutions()
-        self._pose = convention == "pose"
-        if convention == "hand":
-            self._model = solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=1,
-                                                min_detection_confidence=0.5, min_tracking_confidence=0.5)
-            self._pick = lambda r: r.multi_hand_landmarks[0] if r.multi_hand_landmarks else None
-        else:
-            self._model = solutions.pose.Pose(static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-                                              min_detection_confidence=0.5, min_tracking_confidence=0.5)
-            self._pick = lambda r: r.pose_landmarks
+        self._pose, self._first = convention == "pose", True
+        with _quiet_native_stderr():
+            if convention == "hand":
+                self._model = solutions.hands.Hands(static_image_mode=False, max_num_hands=1, model_complexity=1,
+                                                    min_detection_confidence=0.5, min_tracking_confidence=0.5)
+                self._pick = lambda r: r.multi_hand_landmarks[0] if r.multi_hand_landmarks else None
+            else:
+                self._model = solutions.pose.Pose(static_image_mode=False, model_complexity=1,
+                                                  smooth_landmarks=True, min_detection_confidence=0.5,
+                                                  min_tracking_confidence=0.5)
+                self._pick = lambda r: r.pose_landmarks
 
     def __call__(self, frame: np.ndarray) -> np.ndarray | None:
         """(K, 3) normalised landmarks; a pose landmark MediaPipe deems not visible (visibility < 0.5, e.g.
         out of the picture) is NaN: the pose model places all 33 whenever it finds a body."""
-        found = self._pick(self._model.process(frame))
+        with warnings.catch_warnings():  # mediapipe 0.10.14 calls a protobuf API protobuf 4 deprecates
+            warnings.filterwarnings("ignore", "SymbolDatabase.GetPrototype", UserWarning)
+            if self._first:  # the graph starts (and logs) on the first frame
+                with _quiet_native_stderr():
+                    found = self._pick(self._model.process(frame))
+                self._first = False
+            else:
+                found = self._pick(self._model.process(frame))
         if found is None:
             return None
         out = np.array([(p.x, p.y, p.z) for p in found.landmark], float)
