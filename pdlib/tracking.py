@@ -151,24 +151,28 @@ def keypoint_files(videos: pd.DataFrame, cache_dir: str | Path | None) -> list[P
     out = []
     for path, task in zip(videos["path"], videos["task"], strict=True):
         own = keypoints_path(path)
-        file = own if own.is_file() or cache_dir is None else _keypoints_file(path, task, cache_dir)
+        file = own if cache_dir is None else _keypoints_file(path, task, cache_dir)
         out.append(file if file is not None and file.is_file() else None)
     return out
 
 
 def _keypoints_file(path: str, task: str, cache_dir: str | Path) -> Path | None:
-    """A video's own keypoints file when it has one, else where tracking caches them; None: no video file."""
+    """A video's own keypoints file when it has one, else where tracking caches them; None: no video file, or a
+    task without landmarks (PD4T's gait)."""
     own = keypoints_path(path)
     if own.is_file():
         return own
-    return tracked_path(cache_dir, content_hash(path), TASK_CONVENTION[task]) if Path(path).is_file() else None
+    if task not in TASK_CONVENTION or not Path(path).is_file():
+        return None
+    return tracked_path(cache_dir, content_hash(path), TASK_CONVENTION[task])
 
 
 def track_dataset(root: str | Path, cache_dir: str | Path, landmarker_factory: Callable[[str], Landmarker] | None
                   = None, progress: bool = True) -> pd.DataFrame:
     """Track every video of a dataset folder (manifest format; `score` may be empty) into the cache; returns
     one row per video (REPORT_COLUMNS): status "own keypoints", "cached", "tracked", "poorly tracked: ..." or
-    "unusable: <reason>", the fraction of frames with the task's landmarks, frames, keypoints file.
+    "unusable: <reason>" ("skipped: ..." for a task without landmarks, PD4T's gait), the fraction of frames
+    with the task's landmarks, frames, keypoints file.
     Raises TrackingUnavailable (before any video) when MediaPipe is missing and a video needs tracking."""
     from pdlib.data.manifest import load_manifest
 
@@ -181,6 +185,10 @@ def track_dataset(root: str | Path, cache_dir: str | Path, landmarker_factory: C
                                 disable=not progress):
         row = {"video": v.video, "task": v.task, "side": v.side, "status": "", "tracked": np.nan, "frames": 0,
                "keypoints": ""}
+        if v.task not in TASK_CONVENTION:
+            row["status"] = f"skipped: no landmarks for task {v.task!r} (tasks: {', '.join(TASK_CONVENTION)})"
+            rows.append(row)
+            continue
         try:
             if file is None:
                 raise VideoDecodeError(f"{v.path}: missing file")
@@ -220,7 +228,8 @@ def track_main(root: str, cache_dir: str | Path) -> int:
     out = Path(cache_dir) / "keypoints" / f"report_{Path(root).resolve().name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     report.to_csv(out, index=False)
-    bad = report[~report["status"].isin(["own keypoints", "cached", "tracked"])]
+    bad = report[~report["status"].isin(["own keypoints", "cached", "tracked"])
+                 & ~report["status"].str.startswith("skipped")]
     counts = report["status"].str.split(":").str[0].value_counts().to_dict()
     print(f"{len(report)} videos: {', '.join(f'{n} {s}' for s, n in counts.items())}; keypoints in "
           f"{Path(cache_dir) / 'keypoints'}")

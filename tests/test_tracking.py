@@ -2,6 +2,7 @@
 a missing MediaPipe said in one line; the kinematics row reads the tracked keypoints."""
 
 import importlib.util
+import shutil
 import sys
 
 import numpy as np
@@ -131,3 +132,20 @@ def test_where_mediapipe_has_no_wheel_track_says_how_to_get_it(finger_videos, tm
     err = capsys.readouterr().err
     assert err.startswith("pdlib track: error: tracking needs MediaPipe 0.10.14, an optional extra: pip install -e")
     assert f"this is Python {sys.version_info.major}.{sys.version_info.minor}" in err and err.count("\n") == 1
+
+
+def test_a_pd4t_gait_video_is_skipped_not_a_crash(finger_videos, tmp_path):
+    """PD4T's gait has no landmarks here: `pdlib track` says so and tracks the rest (exit 0)."""
+    path = load_manifest(finger_videos, scored=False)[0]["path"].iloc[0]
+    root = tmp_path / "PD4T"
+    for folder, vid in (("Gait", "15-001_l_017"), ("Finger tapping", "15-002_l_018")):
+        (root / "Annotations" / folder).mkdir(parents=True)
+        (root / "Videos" / folder).mkdir(parents=True)
+        shutil.copy(path, root / "Videos" / folder / f"{vid}.mp4")
+        (root / "Annotations" / folder / "train.csv").write_text(f"{vid},75,1\n")
+        (root / "Annotations" / folder / "test.csv").write_text("")
+    report = track_dataset(root, tmp_path / "cache", BrightSpot, progress=False).set_index("task")
+    assert report.loc["gait", "status"].startswith("skipped: no landmarks for task 'gait'")
+    assert report.loc["finger", "status"] == "tracked"
+    videos, _ = load_manifest(root)
+    assert keypoint_files(videos, tmp_path / "cache")[videos["task"].tolist().index("gait")] is None

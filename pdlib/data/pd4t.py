@@ -33,7 +33,10 @@ def is_pd4t(root: str | Path) -> bool:
 def pd4t_rows(csv: Path) -> pd.DataFrame:
     """PD4T annotation rows (video_id, score): headerless `video_id,frames,score` (the official files) or with
     a header naming video/video_id, frames and score. Raises ValueError naming the file, row and column."""
-    df = pd.read_csv(csv, header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
+    try:
+        df = pd.read_csv(csv, header=None, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:  # an empty split: no videos
+        df = pd.DataFrame(columns=[0, 1, 2], dtype=str)
     header = bool(len(df)) and not re.fullmatch(r"\d+(\.0)?", df.iloc[0, -1].strip())
     df = df.iloc[1:] if header else df
     if df.shape[1] < 3:
