@@ -21,10 +21,12 @@ from bench_data import make_1080p  # noqa: E402  (the benchmark beside this file
 
 from pdlib.data import load_manifest  # noqa: E402
 from pdlib.data.video import iter_frames  # noqa: E402
-from pdlib.kinematics import video_features  # noqa: E402
 from pdlib.synth import render_task  # noqa: E402
 from pdlib.synth.render import write_video  # noqa: E402
-from pdlib.tracking import track_video  # noqa: E402
+from pdlib.tracking import (
+    track_video,  # noqa: E402
+    video_features,  # noqa: E402
+)
 
 
 def timed(fn):

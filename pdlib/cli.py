@@ -1,4 +1,4 @@
-"""The `pdlib` command: reproduce, synth, check, preprocess, track, score."""
+"""The `pdlib` command: reproduce, synth, check, preprocess, track, kinematics, score."""
 
 import argparse
 import logging
@@ -29,7 +29,7 @@ def _synth(args) -> int:
 def _check(args) -> int:
     from pdlib.data import check_main
 
-    return check_main(args.dir)
+    return check_main(args.dir, scored=not args.unscored)
 
 
 def _preprocess(args) -> int:
@@ -49,6 +49,14 @@ def _track(args) -> int:
     from pdlib.tracking import track_main
 
     return track_main(args.dir, args.cache or Layout(args.profile).cache_dir)
+
+
+def _kinematics(args) -> int:
+    from pdlib.layout import Layout
+    from pdlib.tracking import kinematics_main
+
+    layout = Layout(args.profile)
+    return kinematics_main(args.dir, args.cache or layout.cache_dir, args.out or layout.kinematics_csv(args.dir))
 
 
 def _score(args) -> int:
@@ -106,8 +114,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed of the cohort and videos (default: %(default)s)")
     s.set_defaults(func=_synth)
 
-    c = sub.add_parser("check", help="validate a dataset folder (exit 0 ok, 1 unusable videos, 2 malformed)")
+    c = sub.add_parser("check", help="validate a dataset folder (exit 0 ok, 1 unusable videos, 2 malformed)",
+                       description="Validate a dataset folder: videos.csv and exams.csv (each fault named by file, "
+                                   "row and column), every video (opened, first frame decoded) and every landmark "
+                                   "file (read, the row's side's hand found); frame rates under 15 per second or "
+                                   "variable are named. Exit codes: 0 every row usable, 1 some rows unusable "
+                                   "(named), 2 a malformed dataset.")
     c.add_argument("dir")
+    c.add_argument("--unscored", action="store_true",
+                   help="scores may be empty: the folder of new patients that `pdlib score` accepts")
     c.set_defaults(func=_check)
 
     pp = sub.add_parser("preprocess", help="decode every video once into a profile's clip cache",
@@ -141,6 +156,21 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--profile", default="default", help="the profile whose cache to use (default: %(default)s)")
     tr.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
     tr.set_defaults(func=_track)
+
+    k = sub.add_parser("kinematics", help="every video's kinematic features in one CSV (what a rater looks at)",
+                       description="Measure every row of a dataset folder from its keypoints (its own landmark "
+                                   "file, keypoints beside its video, or `pdlib track`'s in the profile's cache): "
+                                   "the task's features (pdlib.kinematics: amplitude, speed, rate, rhythm, "
+                                   "hesitations and halts, decrement; tremor frequency and amplitude), the fraction "
+                                   "of frames tracked, the frame rate, the seconds measured and the rater's score, "
+                                   "one CSV row per row. Exit codes: 0 every row measured, 1 some rows without "
+                                   "features (named, with the reason), 2 a malformed dataset.")
+    k.add_argument("dir")
+    k.add_argument("--profile", default="default", help="the profile whose cache to read (default: %(default)s)")
+    k.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
+    k.add_argument("--out", default=None, help="the CSV to write (default: outputs/<profile>/tables/"
+                                               "kinematics_<dataset folder>.csv)")
+    k.set_defaults(func=_kinematics)
 
     from pdlib.tasks import TASKS
 

@@ -29,13 +29,13 @@ from sklearn.metrics import accuracy_score, matthews_corrcoef
 from pdlib.data import load_manifest
 from pdlib.features import load_exam_features
 from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, read_folds
-from pdlib.kinematics import exam_features, video_features
+from pdlib.kinematics import exam_features
 from pdlib.layout import Layout
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import task_rank
 from pdlib.models.heads import METHOD_INPUT, METHODS, AssemblingHead, build_assembler, task_weights
 from pdlib.tasks import TASKS
-from pdlib.tracking import keypoint_files
+from pdlib.tracking import video_features
 
 INPUTS: tuple[str, ...] = ("avgpool", "layer4")
 MISSING_COLUMNS: list[str] = ["exam", "patient", "fold", "side", "reason"]
@@ -412,7 +412,7 @@ class ExamExperiment:
         folds = read_folds(self.layout.folds_csv)
         kinematic = None
         if self.kinematics:
-            kinematic = (video_features(videos, keypoint_files(videos, self.layout.cache_dir)), videos)
+            kinematic = (video_features(videos, self.layout.cache_dir), videos)
         return load_assembling_data(self.layout, self.feature_setting, exams, folds, self.scheme,
                                     self.slight_vs_severe, kinematic)
 

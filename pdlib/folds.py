@@ -25,7 +25,8 @@ def patient_folds(videos: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> pd.
     """Fold index (0..n_splits-1) per patient, stratified by task and binary label; no patient is split.
 
     Uses scikit-learn's StratifiedGroupKFold on the videos with the patient as group and
-    `task/label` as stratum, so every task keeps roughly its class ratio in every fold.
+    `task/label` as stratum, so every task keeps roughly its class ratio in every fold. A cohort with fewer
+    patients than folds gets leave-one-patient-out instead (`leave_one_out`): each patient its own fold.
     """
     for col in ("patient", "task"):
         if col not in videos.columns:
@@ -33,7 +34,7 @@ def patient_folds(videos: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> pd.
     labels = videos["label"] if "label" in videos.columns else task_label(videos["score"])
     n_pat = videos["patient"].nunique()
     if n_pat < n_splits:
-        raise ValueError(f"patient_folds: {n_pat} patients cannot fill {n_splits} folds")
+        return leave_one_out(videos)
     strata = videos["task"].astype(str) + "/" + pd.Series(np.asarray(labels), index=videos.index).astype(str)
     sgkf = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     fold = pd.Series(-1, index=pd.Index(sorted(videos["patient"].unique()), name="patient"), name="fold")
@@ -45,6 +46,26 @@ def patient_folds(videos: pd.DataFrame, n_splits: int = 5, seed: int = 0) -> pd.
     for k, (_, test_idx) in enumerate(splits):
         fold.loc[videos["patient"].iloc[test_idx].unique()] = k
     return fold.astype(int)
+
+
+def leave_one_out(videos: pd.DataFrame) -> pd.Series:
+    """Leave-one-patient-out folds: patient i (sorted by id) is fold i. For a cohort too small for k folds."""
+    patients = sorted(videos["patient"].astype(str).unique())
+    if len(patients) < 2:
+        raise ValueError(f"patient folds: {len(patients)} patient cannot be cross-validated (at least 2 needed)")
+    return pd.Series(range(len(patients)), index=pd.Index(patients, name="patient"), name="fold")
+
+
+def fold_scheme(folds: pd.Series, n_splits: int) -> str:
+    """How the folds were made, for a caption: "5-fold patient-level cross-validation", or leave-one-patient-
+    out when the cohort had fewer patients than folds (`patient_folds`), or the official split."""
+    held = held_out(folds)
+    if -1 in set(pd.Series(folds)):
+        return "the official train/test split"
+    if len(held) < n_splits and len(held) == pd.Series(folds).size:
+        return (f"leave-one-patient-out cross-validation ({len(held)} patients: fewer than the {n_splits} folds "
+                f"asked for)")
+    return f"{len(held)}-fold patient-level cross-validation"
 
 
 def read_folds(path: str | Path) -> pd.Series:

@@ -17,7 +17,10 @@ Each task gets one movement signal, normalised by the body's own size so that zo
 
 From the signal, the MDS-UPDRS-III's words for items 3.4-3.8 (amplitude, speed, rhythm, hesitations and
 halts, decrement over the repetitions) and for 3.15-3.16 (tremor frequency and amplitude) as named features:
-`FEATURES` maps each name to the function that computes it, whose docstring says how.
+`FEATURES` maps each name to the function that computes it, whose docstring says how. The repetitive tasks'
+features read one `analyse(kp, task)` (`pdlib.repetitive`: the bout where the limb performs the task, holds
+and halts, the taps), which `pdlib.plots.kinematics_signal` draws; a limb not seen performing the task is
+reported with its reason (`task_features`' `reason`), never scored.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy import signal
+
+from pdlib.repetitive import REPETITIVE, Analysis, Movement, analyse_signal, on_grid
 
 HAND_LANDMARKS: tuple[str, ...] = (
     "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip", "index_finger_mcp", "index_finger_pip",
@@ -67,14 +72,19 @@ def keypoints_path(video: str | Path) -> Path:
 
 @dataclass(frozen=True, eq=False)
 class Keypoints:
-    """One video's keypoints: xy (T, K, 2 or 3) in pixels (NaN: not found), t (T,) seconds, the convention
-    ("hand": 21 landmarks, "pose": 33), the body side filmed ("L", "R" or "") and where they came from."""
+    """One video's keypoints: xy (T, K, 2 or 3) in pixels of the upright frame (NaN: not found), t (T,)
+    seconds, the convention ("hand": 21 landmarks, "pose": 33), the body side filmed ("L", "R" or ""), where
+    they came from, the frame's width and height in pixels (None: unknown) and notes on how they were read
+    (e.g. a landmark file's coordinates read as a square frame; not saved)."""
 
     xy: np.ndarray
     t: np.ndarray
     convention: str
     side: str = ""
     source: str = ""
+    width: float | None = None
+    height: float | None = None
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self):
         if self.convention not in CONVENTIONS:
@@ -101,8 +111,11 @@ class Keypoints:
         return cls(xy, np.asarray(t, float), convention, side, source)
 
     def save(self, path: str | Path) -> None:
+        """To `.keypoints.npz`: xy (float32), t, convention, side, source, width and height (NaN: unknown)."""
         np.savez_compressed(path, xy=self.xy.astype(np.float32), t=self.t, convention=self.convention,
-                            side=self.side, source=self.source)
+                            side=self.side, source=self.source,
+                            width=np.nan if self.width is None else self.width,
+                            height=np.nan if self.height is None else self.height)
 
     @classmethod
     def load(cls, path: str | Path) -> Keypoints:
@@ -110,8 +123,9 @@ class Keypoints:
             raise KinematicsError(f"{path}: not a keypoints file (not an .npz archive)")
         try:
             with np.load(path, allow_pickle=False) as z:
+                size = [float(z[k]) if k in z.files and np.isfinite(z[k]) else None for k in ("width", "height")]
                 return cls(z["xy"].astype(float), z["t"].astype(float), str(z["convention"]), str(z["side"]),
-                           str(z["source"]))
+                           str(z["source"]), *size)
         except KeyError as err:
             raise KinematicsError(f"{path}: not a keypoints file (no {err} array)") from None
         except KinematicsError as err:
@@ -171,7 +185,8 @@ def task_signal(kp: Keypoints, task: str) -> np.ndarray:
 
 def uniform(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
     """The signal (T, ...) resampled on a uniform grid at the median frame rate (variable frame rates,
-    dropped frames), NaN samples filled by linear interpolation from the found ones; returns (x, fps)."""
+    dropped frames), NaN samples filled by linear interpolation from the found ones; returns (x, fps). The
+    tremor features' grid (the repetitive tasks' is `pdlib.repetitive.on_grid`, which leaves long gaps)."""
     t = np.asarray(t, float)
     x = np.asarray(x, float).reshape(len(t), -1)
     ok = np.isfinite(x).all(axis=1) & np.isfinite(t)
@@ -183,42 +198,7 @@ def uniform(t: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, float]:
     return np.stack([np.interp(grid, t[ok], x[ok, j]) for j in range(x.shape[1])], axis=1), fps
 
 
-@dataclass(frozen=True)
-class Repetitions:
-    """A repetitive movement cut into repetitions: the smoothed signal, its rate, the peaks (one per
-    repetition: the most open moment) and per repetition its amplitude and opening speed."""
-
-    x: np.ndarray
-    fps: float
-    peaks: np.ndarray
-    amplitude: np.ndarray
-    speed: np.ndarray
-
-    @classmethod
-    def of(cls, x: np.ndarray, fps: float) -> Repetitions:
-        """Peaks: maxima standing out by a fifth of the signal's 5-95% range, at least 0.12 s apart. A
-        repetition's amplitude is its peak minus the lowest value since the previous peak (or the start); its
-        speed that rise over the time it took (signal units per second)."""
-        if len(x) >= 7:
-            x = signal.savgol_filter(x, min(len(x) // 2 * 2 - 1, max(5, int(0.12 * fps) | 1)), 2)
-        spread = float(np.percentile(x, 95) - np.percentile(x, 5)) if len(x) else 0.0
-        if spread <= 1e-3:
-            return cls(x, fps, np.zeros(0, int), np.zeros(0), np.zeros(0))
-        peaks, _ = signal.find_peaks(x, prominence=0.2 * spread, distance=max(1, int(0.12 * fps)))
-        amplitude, speed = [], []
-        for i, pk in enumerate(peaks):
-            start = peaks[i - 1] if i else 0
-            low = start + int(np.argmin(x[start:pk + 1]))
-            amplitude.append(x[pk] - x[low])
-            speed.append((x[pk] - x[low]) * fps / max(pk - low, 1))
-        return cls(x, fps, peaks, np.asarray(amplitude), np.asarray(speed))
-
-    @property
-    def intervals(self) -> np.ndarray:
-        return np.diff(self.peaks) / self.fps
-
-
-FEATURES: dict[str, Callable] = {}  # name -> function(Repetitions or tremor signal, fps) -> float
+FEATURES: dict[str, Callable] = dict(REPETITIVE)  # name -> function(Analysis) or function(tremor signal, fps)
 
 
 def _feature(kind: str):
@@ -227,82 +207,6 @@ def _feature(kind: str):
         FEATURES[fn.__name__] = fn
         return fn
     return register
-
-
-@_feature("repetitive")
-def repetitions(r: Repetitions) -> float:
-    """Number of repetitions in the video: peaks of the movement signal (`Repetitions.of`)."""
-    return float(len(r.peaks))
-
-
-@_feature("repetitive")
-def frequency_hz(r: Repetitions) -> float:
-    """Repetitions per second between the first and the last peak (0 with fewer than two)."""
-    return float((len(r.peaks) - 1) / r.intervals.sum()) if len(r.peaks) > 1 else 0.0
-
-
-@_feature("repetitive")
-def range_of_motion(r: Repetitions) -> float:
-    """The signal's 5-95% range over the whole video (normalised units): how far the movement goes at all."""
-    return float(np.percentile(r.x, 95) - np.percentile(r.x, 5)) if len(r.x) else 0.0
-
-
-@_feature("repetitive")
-def amplitude_mean(r: Repetitions) -> float:
-    """Mean amplitude of the repetitions (peak minus the lowest value since the previous one); 0 if none."""
-    return float(r.amplitude.mean()) if len(r.amplitude) else 0.0
-
-
-@_feature("repetitive")
-def amplitude_cv(r: Repetitions) -> float:
-    """Coefficient of variation (sd / mean) of the repetitions' amplitudes: irregular amplitude."""
-    return float(r.amplitude.std() / r.amplitude.mean()) if len(r.amplitude) > 1 else 0.0
-
-
-@_feature("repetitive")
-def speed_mean(r: Repetitions) -> float:
-    """Mean opening speed of the repetitions: amplitude over the time from the low to the peak (units/s)."""
-    return float(r.speed.mean()) if len(r.speed) else 0.0
-
-
-@_feature("repetitive")
-def rhythm_cv(r: Repetitions) -> float:
-    """Coefficient of variation of the intervals between successive peaks: an irregular rhythm."""
-    iv = r.intervals
-    return float(iv.std() / iv.mean()) if len(iv) > 1 else 0.0
-
-
-@_feature("repetitive")
-def interruptions_per_10(r: Repetitions) -> float:
-    """Hesitations and halts per 10 repetitions: intervals between peaks longer than 1.5 times their median."""
-    iv = r.intervals
-    return float(10.0 * (iv > 1.5 * np.median(iv)).sum() / len(r.peaks)) if len(iv) > 1 else 0.0
-
-
-@_feature("repetitive")
-def longest_pause_s(r: Repetitions) -> float:
-    """The longest interval between peaks minus the median one (s): the longest halt."""
-    iv = r.intervals
-    return float(iv.max() - np.median(iv)) if len(iv) > 1 else 0.0
-
-
-@_feature("repetitive")
-def decrement_slope(r: Repetitions) -> float:
-    """Change of amplitude over the repetitions: the least-squares slope of amplitude against repetition
-    number, times 10, over the mean amplitude (relative change per 10 repetitions; negative: decrement)."""
-    a = r.amplitude
-    if len(a) < 3 or a.mean() <= 0:
-        return 0.0
-    return float(10.0 * np.polyfit(np.arange(len(a)), a, 1)[0] / a.mean())
-
-
-@_feature("repetitive")
-def decrement_ratio(r: Repetitions) -> float:
-    """Mean amplitude of the last third of the repetitions over that of the first third (1: none)."""
-    a = r.amplitude
-    if len(a) < 3 or a[: len(a) // 3].mean() <= 0:
-        return 1.0
-    return float(a[-(len(a) // 3):].mean() / a[: len(a) // 3].mean())
 
 
 TREMOR_BAND = (3.0, 12.0)  # Hz: parkinsonian and essential tremor
@@ -373,18 +277,45 @@ def describe_features() -> pd.DataFrame:
                          for n, fn in FEATURES.items()])
 
 
-def task_features(kp: Keypoints, task: str) -> dict[str, float]:
-    """The task's named features of one video, with `tracked` (fraction of frames with the landmarks the
-    signal needs). Below MIN_TRACKED the features are NaN (the video is reported, never scored as still)."""
-    tracked = kp.tracked(task)
+TREMOR_MOVEMENT = Movement("arm", "holding", "fingertip along its main axis", "arm lengths", 0.0)
+
+
+def analyse(kp: Keypoints, task: str) -> Analysis:
+    """One video's movement analysed (`pdlib.repetitive.Analysis`, read by the features and by
+    `pdlib.plots.kinematics_signal`): for a repetitive task, its signal (`task_signal`) on a uniform grid with
+    untracked stretches, the active window and its taps (`analyse_signal`); for a tremor task, the fingertip's
+    displacement from the shoulder along its main axis (arm lengths), the whole tracked span as window."""
+    if task not in TREMOR_TASKS:
+        return analyse_signal(kp.t, task_signal(kp, task), task, kp.side)
+    grid, xy, fps = on_grid(kp.t, task_signal(kp, task))
+    ok = np.isfinite(xy).all(axis=1)
+    main = np.full(len(grid), np.nan)
+    if ok.sum() > 1:
+        centred = xy[ok] - xy[ok].mean(axis=0)
+        main[ok] = centred @ np.linalg.svd(centred, full_matrices=False)[2][0]
+    window = (float(grid[ok][0]), float(grid[ok][-1])) if ok.any() else (np.nan, np.nan)
+    return Analysis(task, kp.side, grid, main, main, fps, TREMOR_MOVEMENT, window=window)
+
+
+def task_features(kp: Keypoints, task: str) -> dict[str, float | str]:
+    """The task's named features of one video (`feature_names(task)`), with `tracked` (fraction of frames
+    with the landmarks the signal needs), `active_from` and `active_to` (s: the window measured; a tremor
+    task's whole tracked span) and `reason`: "" when usable, else why not (tracked in under MIN_TRACKED of the
+    frames; "left hand not seen tapping": no bout of taps above jitter; the bout poorly tracked), and then
+    every feature is NaN (the video is reported, never scored as still)."""
     names = feature_names(task)
+    tracked = kp.tracked(task)
+    out = {"tracked": tracked, **dict.fromkeys(names, np.nan), "active_from": np.nan, "active_to": np.nan,
+           "reason": ""}
     if tracked < MIN_TRACKED:
-        return {"tracked": tracked, **dict.fromkeys(names, np.nan)}
-    x, fps = uniform(kp.t, task_signal(kp, task))
+        return out | {"reason": untracked_reason(task, tracked)}
     if task in TREMOR_TASKS:
-        return {"tracked": tracked, **{n: FEATURES[n](x, fps) for n in names}}
-    reps = Repetitions.of(x[:, 0], fps)
-    return {"tracked": tracked, **{n: FEATURES[n](reps) for n in names}}
+        x, fps = uniform(kp.t, task_signal(kp, task))
+        span = analyse(kp, task).window
+        return out | {n: FEATURES[n](x, fps) for n in names} | {"active_from": span[0], "active_to": span[1]}
+    a = analyse(kp, task)
+    out |= {"active_from": a.window[0], "active_to": a.window[1]}
+    return out | {"reason": a.reason} if a.reason else out | {n: FEATURES[n](a) for n in names}
 
 
 def untracked_reason(task: str, tracked: float) -> str:
@@ -392,29 +323,11 @@ def untracked_reason(task: str, tracked: float) -> str:
     return f"{body} tracked in {100 * tracked:.0f}% of frames (under {100 * MIN_TRACKED:.0f}%): left out"
 
 
-def video_features(videos: pd.DataFrame, keypoint_files: pd.Series | None = None) -> pd.DataFrame:
-    """One row per video of `videos` (columns video, task, path): its task's features (NaN for another
-    task's), `tracked`, and `note` saying why a video has none (no keypoints file, unreadable, poorly
-    tracked). `keypoint_files`: path per row (default: beside each video, `keypoints_path`)."""
-    rows = []
-    files = keypoint_files if keypoint_files is not None else videos["path"].map(keypoints_path)
-    for (_, v), file in zip(videos.iterrows(), files, strict=True):
-        row = {"video": v["video"], "task": v["task"], "tracked": 0.0, "note": ""}
-        if v["task"] not in TASK_CONVENTION:
-            row["note"] = f"no kinematic features for task {v['task']!r} (tasks: {', '.join(TASK_CONVENTION)})"
-        elif file is None or not Path(file).is_file():
-            row["note"] = f"no keypoints for {v['path']}: run `pdlib track`"
-        else:
-            try:
-                keypoints = Keypoints.load(file)
-                row |= task_features(keypoints, v["task"])
-            except KinematicsError as err:  # a load error names the file already
-                row["note"] = str(err) if str(err).startswith(str(file)) else f"{file}: {err}"
-            else:
-                if row["tracked"] < MIN_TRACKED:
-                    row["note"] = untracked_reason(v["task"], row["tracked"])
-        rows.append(row)
-    return pd.DataFrame(rows)
+def window_text(kp: Keypoints, active_from: float, active_to: float) -> str:
+    """"12.1-27.4 s of 41.0 s": the seconds measured, of the recording's last timestamp; "" without."""
+    if not (np.isfinite(active_from) and np.isfinite(active_to)) or not np.isfinite(kp.t).any():
+        return ""
+    return f"{active_from:.1f}-{active_to:.1f} s of {np.nanmax(kp.t):.1f} s"
 
 
 def exam_features(table: pd.DataFrame, videos: pd.DataFrame, exams: np.ndarray,

@@ -205,6 +205,10 @@ class Layout:
     def figure(self, name: str) -> Path:
         return self.dir("figures") / name
 
+    def kinematics_csv(self, dataset: str | Path) -> Path:
+        """`pdlib kinematics DATASET`'s table: every row's kinematic features, tracked fraction, frame rate."""
+        return self.dir("tables") / f"kinematics_{Path(dataset).resolve().name}.csv"
+
     @property
     def runs_json(self) -> Path:
         return self.base / "runs.json"

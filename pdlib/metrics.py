@@ -1,7 +1,10 @@
 """Evaluation of out-of-fold predictions as in the study's Tables III and V: accuracy, precision, recall,
-MCC (fold mean ± std), a 95% CI by bootstrap over patients, a permutation p-value, ROC, kappa, Brier."""
+MCC (fold mean ± std), a 95% CI by bootstrap over patients, a permutation p-value, ROC, kappa, Brier; and the
+agreement with the rater's item score 0-4 (Spearman's rho with its patient-bootstrap CI, MAE, weighted kappa)."""
 
+import re
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -64,28 +67,106 @@ def _codes(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, int]:
     return codes[:n], codes[n:], max(len(classes), 2)
 
 
+def patient_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], patients, n_boot: int = 2000,
+                      level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile confidence interval of a statistic by bootstrap over patients, the one resampler of the tables.
+
+    Patients are resampled with replacement (all videos of a drawn patient come along), because videos of one
+    patient are not independent; n_boot resamples with SciPy's `stats.bootstrap` (method="percentile"), seeded
+    by `seed` so tables are reproducible. `statistic` maps how often each patient was drawn, (B, P) counts in
+    the order of `pd.factorize(patients)`, to the B resamples' values. Resamples where the statistic is
+    undefined (NaN) are left out of the percentiles; (NaN, NaN) when every one is.
+    """
+    pat_names = pd.unique(pd.Series(np.asarray(patients)).astype(str))
+    n = len(pat_names)
+    if n < 2:
+        raise ValueError(f"patient_bootstrap: needs at least 2 patients to resample, found {n}")
+
+    def on_draws(idx, axis=-1):  # idx (B, P): the patients drawn in each resample
+        idx = np.atleast_2d(np.asarray(idx, dtype=np.int64))
+        flat = idx + n * np.arange(len(idx))[:, None]
+        return statistic(np.bincount(flat.ravel(), minlength=idx.size).reshape(len(idx), n).astype(np.float64))
+
+    res = stats.bootstrap((np.arange(n),), on_draws, n_resamples=n_boot, vectorized=True, confidence_level=level,
+                          method="percentile", batch=500, rng=np.random.default_rng(seed))
+    dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
+    if np.isnan(dist).all():
+        return np.nan, np.nan
+    lo, hi = np.nanquantile(dist, [(1 - level) / 2, (1 + level) / 2])  # scipy's own for a NaN-free distribution
+    return float(lo), float(hi)
+
+
 def mcc_ci(y_true, y_pred, patients, n_boot: int = 2000, level: float = 0.95,
            seed: int = 0) -> tuple[float, float]:
-    """Percentile confidence interval of the pooled MCC by bootstrap over patients (Tables III, V "95% CI").
-
-    Patients are resampled with replacement (all videos of a drawn patient come along), because
-    videos of one patient are not independent; n_boot resamples with SciPy's `stats.bootstrap`
-    (method="percentile"), seeded by `seed` so tables are reproducible.
-    """
+    """Percentile confidence interval of the pooled MCC by bootstrap over patients (Tables III, V "95% CI"):
+    `patient_bootstrap` of the MCC of the drawn patients' confusion matrices added up."""
     yt, yp, k = _codes(y_true, y_pred)
     pat_codes, pat_names = pd.factorize(pd.Series(np.asarray(patients)).astype(str))
     if len(pat_names) < 2:
         raise ValueError(f"mcc_ci: needs at least 2 patients to resample, found {len(pat_names)}")
     cm = np.zeros((len(pat_names), k, k))
     np.add.at(cm, (pat_codes, yt, yp), 1)  # (P, K, K) one confusion matrix per patient
+    return patient_bootstrap(lambda counts: mcc_from_confusion(np.einsum("bp,pkl->bkl", counts, cm)), patients,
+                             n_boot, level, seed)
 
-    def statistic(idx, axis=-1):
-        return mcc_from_confusion(cm[np.asarray(idx, dtype=np.int64)].sum(axis=-3))
 
-    res = stats.bootstrap((np.arange(len(pat_names)),), statistic, n_resamples=n_boot, vectorized=True,
-                          confidence_level=level, method="percentile", batch=500,
-                          rng=np.random.default_rng(seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+def weighted_spearman(x, y, weights: np.ndarray) -> np.ndarray:
+    """Spearman's rho of (x, y) (N,) per row of `weights` (B, N): the data in which pair i appears weights[b, i]
+    times (a patient-bootstrap resample), with midranks for ties, as `scipy.stats.spearmanr` of the repeated
+    data; NaN where either side is constant. Vectorised: (N, N) comparisons, once for all B."""
+    x, y, w = np.asarray(x, float), np.asarray(y, float), np.atleast_2d(np.asarray(weights, float))
+
+    def midranks(v):  # (B, N): values below, plus half the tied copies, counted with the weights
+        return w @ (v[None, :] < v[:, None]).T + (w @ (v[None, :] == v[:, None]).T + 1) / 2
+
+    drawn = w > 0
+    varies = [np.where(drawn, v, -np.inf).max(1) > np.where(drawn, v, np.inf).min(1) for v in (x, y)]
+    total = np.maximum(w.sum(axis=1, keepdims=True), 1)
+    rx, ry = midranks(x), midranks(y)
+    dx, dy = rx - (w * rx).sum(1, keepdims=True) / total, ry - (w * ry).sum(1, keepdims=True) / total
+    cov, vx, vy = (w * dx * dy).sum(1), (w * dx * dx).sum(1), (w * dy * dy).sum(1)
+    ok = varies[0] & varies[1]
+    return np.where(ok, cov / np.sqrt(np.where(ok, vx * vy, 1.0)), np.nan)
+
+
+MIN_SCORED = 3  # fewer videos with a prediction and a score: no agreement numbers (NaN)
+AGREEMENT: tuple[str, ...] = ("n_scored", "spearman", "spearman_lo", "spearman_hi", "mae", "qwk")
+
+
+def agreement(preds: pd.DataFrame, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict[str, float]:
+    """Agreement of out-of-fold predictions with the rater's item score 0-4 (`score`) over the videos with a
+    prediction and a score (`n_scored`), the numbers clinical papers report (issue 37):
+
+    - spearman: Spearman's rho of the predicted item score (`score_expected`, the expected score of a setting
+      with an ordinal model) or, for a setting that predicts no item score, P(severe) (`prob`) with the score;
+      spearman_lo/_hi its percentile 95% CI by bootstrap over patients (`patient_bootstrap`, n_boot resamples);
+      NaN where undefined: constant predictions or constant scores.
+    - mae: mean |score_pred - score| in item-score points; qwk: Cohen's kappa with quadratic weights over the
+      scores 0..4 (scikit-learn), of the predicted item score `score_pred`; NaN without `score_pred`.
+
+    Every number is NaN below MIN_SCORED videos, and for prediction files written before rows carried `score`.
+    """
+    out = dict.fromkeys(AGREEMENT, np.nan) | {"n_scored": 0}
+    if "score" not in preds:
+        return out
+    has_item = "score_pred" in preds and preds["score_pred"].notna().any()
+    predicted = pd.to_numeric(preds["score_expected" if has_item else "prob"], errors="coerce")
+    score = pd.to_numeric(preds["score"], errors="coerce")
+    keep = (preds["pred"].notna() & score.notna() & predicted.notna()).to_numpy()
+    out["n_scored"] = int(keep.sum())
+    if out["n_scored"] < MIN_SCORED:
+        return out
+    x, y, patients = predicted.to_numpy(float)[keep], score.to_numpy(float)[keep], preds["patient"].to_numpy()[keep]
+    out["spearman"] = float(weighted_spearman(x, y, np.ones((1, len(x))))[0])
+    if np.isfinite(out["spearman"]) and pd.Series(patients).nunique() > 1:
+        codes = pd.factorize(pd.Series(patients).astype(str))[0]
+        out["spearman_lo"], out["spearman_hi"] = patient_bootstrap(
+            lambda counts: weighted_spearman(x, y, counts[:, codes]), patients, n_boot, level, seed)
+    if has_item:
+        item = preds["score_pred"].to_numpy(float)[keep]
+        out["mae"] = float(np.mean(np.abs(item - y)))
+        out["qwk"] = quadratic_kappa(y.astype(int), item.astype(int), labels=list(range(5)))
+    return out
 
 
 def permutation_pvalue(y_true, y_pred, n_resamples: int = 9999, seed: int = 0) -> float:
@@ -138,15 +219,19 @@ def roc(preds: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, float]:
     return fpr, tpr, float(roc_auc_score(preds["label"], preds["prob"]))
 
 
-def quadratic_kappa(y_true, y_pred) -> float:
-    """Cohen's kappa with quadratic weights (ordinal agreement of severity classes), scikit-learn."""
-    return float(cohen_kappa_score(y_true, y_pred, weights="quadratic"))
+def quadratic_kappa(y_true, y_pred, labels: list[int] | None = None) -> float:
+    """Cohen's kappa with quadratic weights (ordinal agreement of severity classes), scikit-learn. `labels`: the
+    ordered levels the weights are spaced over (e.g. the item scores 0..4, so that a level absent from both
+    sides still counts in the distance); default the levels present. NaN where undefined (one level alone)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # 0/0: one level on both sides
+        return float(cohen_kappa_score(y_true, y_pred, weights="quadratic", labels=labels))
 
 
 def brier(preds: pd.DataFrame) -> float:
     """Brier score of out-of-fold probabilities: `prob` for binary frames, `prob_<c>` columns otherwise."""
     preds = usable(preds)
-    prob_cols = sorted((c for c in preds.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
+    prob_cols = sorted((c for c in preds.columns if re.fullmatch(r"prob_\d+", c)), key=lambda c: int(c[5:]))
     if prob_cols:
         return float(brier_score_loss(preds["label"], preds[prob_cols].to_numpy(),
                                       labels=list(range(len(prob_cols)))))
@@ -160,7 +245,8 @@ def summarize(preds: pd.DataFrame, n_boot: int = 2000, n_resamples: int = 9999, 
     recall and mcc, with ci_lo/ci_hi the patient-bootstrap 95% CI and p_value the permutation p-value of that
     same mcc. The study's fold mean and sample std are kept apart: mcc_fold_mean/std, acc_pct_fold_mean/std.
     n: the videos with a prediction, left_out those without (unusable videos, folds that could not be
-    trained); patients and folds: those the pooled estimator counts.
+    trained); patients and folds: those the pooled estimator counts. Then `agreement`'s columns: Spearman's rho
+    with the rater's item score and its patient-bootstrap CI, MAE and quadratic-weighted kappa (n_scored videos).
     """
     left_out = int(preds["pred"].isna().sum())
     preds = usable(preds)
@@ -178,7 +264,7 @@ def summarize(preds: pd.DataFrame, n_boot: int = 2000, n_resamples: int = 9999, 
     }
     if preds["label"].nunique() == 2 and "prob" in preds:
         out["auc"] = float(roc_auc_score(preds["label"], preds["prob"]))
-    return out
+    return out | agreement(preds, n_boot=n_boot, seed=seed)
 
 
 def _task_order(tasks) -> list[str]:

@@ -76,6 +76,7 @@ def save_figure(fig, name: str, profile: str, caption: str = "") -> Path:
     stem = Layout(profile).figure(name)
     meta = provenance(profile, kind="figure", name=name, caption=caption)
     png = Path(f"{stem}.png")
+    png.parent.mkdir(parents=True, exist_ok=True)  # a name may hold a folder: "kinematics/finger_score2_..."
     fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": f"pdlib git {meta['git_revision']}"})
     fig.savefig(Path(f"{stem}.pdf"), bbox_inches="tight")
     _write_sidecar(stem, meta)

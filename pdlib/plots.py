@@ -278,3 +278,81 @@ def scoring_on_new_patients(table: pd.DataFrame, coverage: float) -> Figure:
     b.set(ylim=(0, 112), ylabel="accuracy (%)", title="(b) accuracy; above: share abstained")
     b.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2)
     return fig
+
+
+def _kinematics_title(kp, task: str, a, reason: str) -> str:
+    """Task, side, tracked share; then the taps, rate, amplitude and window measured, or why none."""
+    from pdlib.kinematics import FEATURES
+
+    side = {"L": ", left side", "R": ", right side"}.get(kp.side, "")
+    head = f"{task_name(task)}{side}: tracked in {100 * kp.tracked(task):.0f}% of frames"
+    if reason:
+        return f"{head}\nleft out: {reason}"
+    if not len(a.taps):
+        return f"{head}\n{a.window[0]:.1f}-{a.window[1]:.1f} s"
+    return (f"{head}\n{len(a.taps)} taps at {FEATURES['frequency_hz'](a):.1f} Hz, amplitude "
+            f"{FEATURES['amplitude_mean'](a):.2f} {a.movement.units}, in {a.window[0]:.1f}-{a.window[1]:.1f} s "
+            f"of {np.nanmax(kp.t):.1f} s")
+
+
+def kinematics_signal(kp, task: str, ax=None) -> Figure:
+    """A video's movement as the kinematic features read it (`pdlib.kinematics.analyse`, the one analysis both
+    use): the task's signal over time (blue: smoothed; grey: as tracked) in its units, each tap found (a marker
+    at its peak and a bar from its opening trough to the peak: its amplitude), the amplitude trend over the
+    taps (dashed: Theil-Sen line; black: the trimmed mean amplitude of the first and of the last third of the
+    taps, whose ratio is `decrement_ratio`; both drawn up from the median trough), the
+    window measured (green), halts and hesitations between taps (hatched) and untracked stretches (grey);
+    titled with the task, side, tracked share and the taps' rate and amplitude, or why the video is left
+    out. `kp`: `pdlib.kinematics.Keypoints`; `ax`: an axes to draw into (its figure is returned)."""
+    from scipy import stats
+
+    from pdlib.kinematics import FEATURES, MIN_TRACKED, KinematicsError, analyse, untracked_reason
+    from pdlib.repetitive import runs
+
+    fig = ax.figure if ax is not None else plt.subplots(figsize=(10, 4.2), layout="constrained")[0]
+    ax = ax if ax is not None else fig.axes[0]
+    try:
+        a = analyse(kp, task)
+    except KinematicsError as err:  # keypoints with nothing to measure (e.g. no hand size): said, not drawn
+        ax.set(title=f"{task_name(task)}: left out: {err}", xlabel="time (s)")
+        return fig
+    poor = kp.tracked(task) < MIN_TRACKED
+    for k, (s, e) in enumerate(runs(~a.tracked)):
+        ax.axvspan(a.t[max(s - 1, 0)], a.t[min(e, len(a.t) - 1)], color="0.55", alpha=0.35, lw=0,
+                   label="untracked" if k == 0 else None)
+    if np.isfinite(a.window).all():
+        ax.axvspan(*a.window, color="tab:green", alpha=0.1, lw=0, label="window measured")
+        for edge in a.window:
+            ax.axvline(edge, color="tab:green", lw=1.0)
+    for kind, hatch, colour in (("halt", "///", "tab:red"), ("hesitation", "...", "tab:purple")):
+        for k, iv in enumerate(a.intervals[a.intervals["kind"] == kind].itertuples()):
+            ax.axvspan(iv.t_from, iv.t_to, fill=False, hatch=hatch, edgecolor=colour, lw=0,
+                       label=f"{kind} (between taps)" if k == 0 else None)
+    if a.raw is not a.x:
+        ax.plot(a.t, a.raw, color="0.6", lw=0.6, label="as tracked")
+    ax.plot(a.t, a.x, color="tab:blue", lw=1.2, label="smoothed" if a.raw is not a.x else "signal")
+    taps = a.taps
+    if len(taps):
+        ax.vlines(taps["t_peak"], taps["trough"], taps["peak"], color="tab:orange", lw=1.4,
+                  label="tap amplitude (trough to peak)")
+        ax.plot(taps["t_peak"], taps["peak"], "v", color="tab:orange", ms=5, label=f"taps found ({len(taps)})")
+    if len(taps) >= 3:
+        slope, icpt = stats.theilslopes(taps["amplitude"], np.arange(len(taps)))[:2]
+        ax.plot(taps["t_peak"], taps["trough"].median() + icpt + slope * np.arange(len(taps)), "--",
+                color="tab:red", lw=1.4, label=f"amplitude trend: {100 * FEATURES['decrement_slope'](a):+.0f}% "
+                f"per 10 taps")
+        third, base = len(taps) // 3, taps["trough"].median()
+        pad = 0.25 * float(np.median(np.diff(taps["t_peak"])))
+        for k, part in enumerate((taps.iloc[:third], taps.iloc[-third:])):
+            ax.hlines(base + stats.trim_mean(part["amplitude"], 0.2), part["t_peak"].iloc[0] - pad,
+                      part["t_peak"].iloc[-1] + pad, color="k", lw=2.2, label=None if k else
+                      f"mean amplitude of the first and last third: ratio {FEATURES['decrement_ratio'](a):.2f}")
+    lo, hi = ax.get_ylim()
+    span = 5 * a.movement.min_amplitude  # so that jitter under the smallest tap never looks like movement
+    if hi - lo < span:
+        ax.set_ylim((lo + hi - span) / 2, (lo + hi + span) / 2)
+    ax.set(xlabel="time (s)", ylabel=f"{a.movement.quantity} ({a.movement.units})",
+           title=_kinematics_title(kp, task, a, untracked_reason(task, kp.tracked(task)) if poor else a.reason))
+    ax.title.set_fontsize(10)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize=8, frameon=False)
+    return fig

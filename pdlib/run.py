@@ -49,7 +49,7 @@ def profiles(root: Path | None = None) -> list[str]:
 REFERENCE = "default"  # params/default.yaml: every key a profile may set, and the type of its value
 # Keys whose value may also be of another type than params/default.yaml's (as its comments say).
 ALSO_ALLOWED: dict[str, tuple[type, ...]] = {"clip_window": (int,)}  # "", "middle" or a start frame
-PLUMBING_PROFILE = "smoke"  # it, and every profile that extends it, is a plumbing check: numbers at chance level
+PLUMBING_PROFILE = "smoke"  # it, and every profile that extends it, is a plumbing check: deep numbers at chance
 
 
 def _read(name: str, root: Path) -> dict:
@@ -210,7 +210,8 @@ def plumbing_banner(profile: str) -> str:
     """The one line that heads a plumbing-check profile's index.md and tables."""
     via = f" (from `{PLUMBING_PROFILE}`)" if profile != PLUMBING_PROFILE else ""
     return (f"> **Plumbing check, not results:** profile `{profile}`{via} runs every step at toy sizes to show "
-            f"that the pipeline works; its numbers sit at chance level by design. For results: "
+            f"that the pipeline works; its deep models' and probe's numbers sit at chance level by design, while "
+            f"the kinematics row reads SynPD's true joints (an ideal tracker), so it scores above chance. For results: "
             f"`pdlib reproduce --profile default`.")
 
 

@@ -347,12 +347,12 @@ def _exam_features(clips: dict[str, tuple[ClipDataset, np.ndarray]], exams: list
 def _exam_kinematics(scores: pd.DataFrame, exams: list[str], tasks: list[str], layout: Layout) -> np.ndarray:
     """(E, M, F) kinematic features of the scored examinations (their videos' keypoints: beside each video or
     tracked into the run's cache; a task without usable keypoints is 0, as in training)."""
-    from pdlib.kinematics import exam_features, video_features
-    from pdlib.tracking import keypoint_files
+    from pdlib.kinematics import exam_features
+    from pdlib.tracking import video_features
 
     rows = scores[scores["exam"].isin(exams) & scores["task"].isin(tasks) & (scores["call"] != "")]
     rows = rows.reset_index(drop=True)
-    return exam_features(video_features(rows, keypoint_files(rows, layout.cache_dir)), rows, np.asarray(exams),
+    return exam_features(video_features(rows, layout.cache_dir), rows, np.asarray(exams),
                          tasks)
 
 

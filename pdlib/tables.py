@@ -7,10 +7,21 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
 
 from pdlib.folds import CLASS_NAMES, exam_classes
-from pdlib.metrics import brier, expected_calibration_error, task_metrics, task_rank
+from pdlib.formats import format_ci as format_ci
+from pdlib.formats import format_p as format_p
+from pdlib.formats import format_pm
+from pdlib.metrics import task_rank
+from pdlib.task_tables import TASK_NUMERIC as TASK_NUMERIC  # Tables III and V: `tables` is every table's door
+from pdlib.task_tables import agreement_caption as agreement_caption
+from pdlib.task_tables import by_label as by_label
+from pdlib.task_tables import calibration_numbers as calibration_numbers
+from pdlib.task_tables import table_iii as table_iii
+from pdlib.task_tables import table_v as table_v
+from pdlib.task_tables import table_v_agreement as table_v_agreement
+from pdlib.task_tables import task_caption as task_caption
+from pdlib.task_tables import task_numbers as task_numbers
 from pdlib.tasks import TASKS, task_label
 
 # Table VI's conditions, in its column order; other conditions of a user's dataset follow them.
@@ -143,36 +154,6 @@ def score_distribution(videos: pd.DataFrame) -> pd.Series:
     return pd.Series(counts, index=pd.Index(range(5), name="score"), name="videos")
 
 
-def format_p(p: float) -> str:
-    """A p-value as the study prints it, e.g. 1.7×10^-4."""
-    if not np.isfinite(p):
-        return "-"
-    if p >= 0.01:
-        return f"{p:.2f}"
-    mantissa, exponent = f"{p:.1e}".split("e")
-    return f"{mantissa}×10^{int(exponent)}"
-
-
-def format_pm(mean: float, std: float, digits: int = 2, sep: str = "±") -> str:
-    """"m±s" as in the study's tables (Table II prints " ± "): the one mean ± std format of the suite. A NaN
-    std prints the mean alone, a NaN mean nothing."""
-    if not np.isfinite(mean):
-        return ""
-    return f"{mean:.{digits}f}" if not np.isfinite(std) else f"{mean:.{digits}f}{sep}{std:.{digits}f}"
-
-
-def format_ci(lo: float, hi: float) -> str:
-    """"[lo, hi]" as in the study's tables."""
-    return f"[{lo:.2f}, {hi:.2f}]"
-
-
-
-
-def _not_run(notes: pd.DataFrame) -> str:
-    """One sentence for the settings (or datasets) that could not run, each with its reason once."""
-    return " ".join(f"Not run: {r.setting}: {r.note.removeprefix('not run: ')}." for r in notes.itertuples())
-
-
 # ---- Table II: pretraining ----
 
 def table_ii_numbers(results: pd.DataFrame) -> pd.DataFrame:
@@ -206,169 +187,6 @@ def table_ii_caption(results: pd.DataFrame, datasets: Sequence[str] = ("SynAct",
     note = f" Not run: {', '.join(missing)} (no folder named in params)." if missing else ""
     return (f"Table II: top-1 accuracy (%) on each split's test clips, mean ± sd (ddof 1) over the splits "
             f"({runs}); models trained from scratch.{note}")
-
-
-# ---- Tables III and V: task level ----
-
-# The tidy columns of Tables III and V: the pooled out-of-fold estimator first (acc_pct, precision, recall, mcc,
-# its CI and p-value), then the study's fold mean and std in columns of their own.
-TASK_NUMERIC: list[str] = ["setting", "task", "patients", "n", "left_out", "folds", "acc_pct", "precision", "recall",
-                           "mcc", "ci_lo", "ci_hi", "p_value", "auc", "mcc_fold_mean", "mcc_fold_std",
-                           "acc_pct_fold_mean", "acc_pct_fold_std"]
-
-
-def by_label(results: dict) -> dict[str, pd.DataFrame]:
-    """The out-of-fold predictions of every setting that ran (`task_level.SettingResult`s: label, predictions
-    per task, note), all tasks together, keyed by table label."""
-    return {r.label: pd.concat(r.predictions.values(), ignore_index=True) for r in results.values() if r.predictions}
-
-
-def task_numbers(results: dict, ceiling: pd.DataFrame | None = None, scores: pd.Series | None = None,
-                 **kw) -> pd.DataFrame:
-    """Tables III and V's numbers, tidy: a row per (setting, task) of TASK_NUMERIC. `mcc` is the MCC of the
-    out-of-fold predictions pooled over the folds, `ci_lo`/`ci_hi` its patient-bootstrap 95% CI and `p_value`
-    its permutation p-value (`kw`: n_boot, n_resamples, seed); `acc_pct` (accuracy in percent), precision and
-    recall are pooled too; `mcc_fold_mean`/`mcc_fold_std` and `acc_pct_fold_*` are the study's mean ± std
-    over the folds. `n`: videos with a prediction, `left_out` those without. With `ceiling`: SynPD's
-    `oracle_mcc` per task and `of_ceiling` = mcc / oracle_mcc. With `scores` (video -> item score 0..4):
-    `spearman_x100`, 100 times Spearman's rank correlation of P(severe) with the item score over the predicted
-    videos (PECoP's metric on PD4T). A setting that could not run: a row with its `note` and no task."""
-    preds = by_label(results)
-    numeric = task_metrics(preds, **kw)
-    numeric = numeric[[c for c in TASK_NUMERIC if c in numeric.columns]]
-    if scores is not None:
-        rho = {(label, task): 100 * spearmanr(g["prob"], g["video"].map(scores)).statistic
-               for label, p in preds.items() for task, g in p[p["pred"].notna()].groupby("task")}
-        numeric["spearman_x100"] = [rho.get(k, np.nan) for k in zip(numeric["setting"], numeric["task"],
-                                                                    strict=True)]
-    if ceiling is not None:
-        numeric["oracle_mcc"] = numeric["task"].map(ceiling.set_index("task")["oracle_mcc"])
-        numeric["of_ceiling"] = numeric["mcc"] / numeric["oracle_mcc"]  # the fraction of what SynPD allows
-    notes = pd.DataFrame([{"setting": r.label, "note": r.note} for r in results.values() if not r.predictions],
-                         columns=["setting", "note"])
-    numeric = pd.concat([numeric.assign(note=""), notes], ignore_index=True) if len(notes) else numeric.assign(note="")
-    return numeric.astype({c: "Int64" for c in ("patients", "n", "left_out", "folds") if c in numeric})
-
-
-def _videos(g: pd.DataFrame) -> pd.Series:
-    """"12" or "12 (+3 left out)": the videos with a prediction and those without."""
-    return pd.Series([f"{n}" + (f" (+{k} left out)" if k else "") for n, k in zip(g["n"], g["left_out"], strict=True)],
-                     index=g.index)
-
-
-def _task_cells(g: pd.DataFrame) -> dict[str, pd.Series]:
-    """The printed cells of Tables III and V's rows (a setting's rows of `task_numbers`, indexed by task),
-    keyed by their row labels: the pooled estimator, then the fold mean ± std."""
-    def pairs(fmt, a, b):
-        return pd.Series([fmt(x, y) for x, y in zip(g[a], g[b], strict=True)], index=g.index)
-
-    cells = {"n": _videos(g), "acc (%)": g["acc_pct"].map("{:.1f}".format),
-             "precision": g["precision"].map("{:.2f}".format), "recall": g["recall"].map("{:.2f}".format),
-             "MCC": g["mcc"].map("{:.2f}".format), "MCC 95% CI": pairs(format_ci, "ci_lo", "ci_hi"),
-             "MCC p-value": g["p_value"].map(format_p),
-             "MCC fold mean±sd": pairs(format_pm, "mcc_fold_mean", "mcc_fold_std")}
-    if "of_ceiling" in g:
-        cells["MCC / oracle MCC"] = g["of_ceiling"].map("{:.2f}".format)
-    if "spearman_x100" in g:
-        cells["Spearman ×100"] = g["spearman_x100"].map("{:.1f}".format)
-    return cells
-
-
-def table_iii(numbers: pd.DataFrame) -> pd.DataFrame:
-    """Table III (long: Method, Metric, one column per task), also Table V's details, from `task_numbers`: per
-    setting that ran the rows of `_task_cells`. A setting that could not run has no rows: `task_caption`
-    names it once."""
-    ran = numbers[numbers["task"].notna()]
-    rows = []
-    for setting, g in ran.groupby("setting", sort=False):
-        for metric, cells in _task_cells(g.set_index("task")).items():
-            rows.append({"Method": setting, "Metric": metric, **cells.to_dict()})
-    return pd.DataFrame(rows, columns=["Method", "Metric", *dict.fromkeys(ran["task"])])
-
-
-def table_v(numbers: pd.DataFrame) -> pd.DataFrame:
-    """Table V pivoted to fit a page: a row per task and an `average` row; the videos (`n`, or `<setting> n`
-    per setting when the settings saw different videos); per setting that ran, its pooled MCC with the 95%
-    CI of that same MCC (`<setting> MCC [95% CI]`); SynPD's oracle MCC when `numbers` has it. The average
-    row: mean ± sd over the tasks of the pooled MCCs (of the oracle MCCs). Accuracy, precision, recall,
-    p-values and fold means: `table_iii(numbers)` (Table V's details)."""
-    ran = numbers[numbers["task"].notna()]
-    tasks = list(dict.fromkeys(ran["task"]))
-    table = pd.DataFrame(index=pd.Index([*tasks, "average"], name="task"))
-    videos = {setting: _videos(g.set_index("task")) for setting, g in ran.groupby("setting", sort=False)}
-    one_n = all(v.sort_index().equals(next(iter(videos.values())).sort_index()) for v in videos.values())
-    if one_n and videos:  # every setting saw the same videos: one n column
-        table["n"] = next(iter(videos.values())).reindex(table.index).fillna("-")
-    for setting, g in ran.groupby("setting", sort=False):
-        g = g.set_index("task")
-        cell = pd.Series([f"{m:.2f} {format_ci(lo, hi)}" for m, lo, hi in zip(g["mcc"], g["ci_lo"], g["ci_hi"],
-                                                                                strict=True)], index=g.index)
-        std = g["mcc"].std(ddof=1) if len(g) > 1 else np.nan
-        if not one_n:
-            table[f"{setting} n"] = videos[setting].reindex(table.index).fillna("-")
-        table[f"{setting} MCC [95% CI]"] = cell.reindex(table.index).fillna("-")
-        table.loc["average", f"{setting} MCC [95% CI]"] = format_pm(g["mcc"].mean(), std)
-        if "spearman_x100" in g:  # PECoP's metric beside the MCC (PD4T)
-            table[f"{setting} Spearman ×100"] = g["spearman_x100"].map("{:.1f}".format).reindex(table.index)
-            table.loc["average", f"{setting} Spearman ×100"] = f"{g['spearman_x100'].mean():.1f}"
-    if "oracle_mcc" in ran:
-        oracle = ran.drop_duplicates("task").set_index("task")["oracle_mcc"]
-        table["SynPD oracle MCC"] = oracle.map("{:.2f}".format).reindex(table.index)
-        table.loc["average", "SynPD oracle MCC"] = format_pm(oracle.mean(), oracle.std(ddof=1))
-    return table.fillna("-").reset_index()
-
-
-def task_caption(title: str, numbers: pd.DataFrame, n_boot: int, n_resamples: int, pivoted: bool = False,
-                 details: str = "", **_) -> str:
-    """The caption of Table III or V (`pivoted`: `table_v`'s layout; `details`: the table holding the rest):
-    `title`, the videos and patients compared, the estimator of every number, and each setting that could
-    not run, once."""
-    ran = numbers[numbers["task"].notna()]
-    counts = ran.drop_duplicates("task").set_index("task")
-    same = ran.groupby("task")[["n", "patients"]].nunique().eq(1).all(axis=None)
-    if counts[["n", "patients"]].drop_duplicates().shape[0] == 1 and same:
-        first = counts.iloc[0]
-        compared = f"every setting on the same {first['n']} videos of {first['patients']} patients per task"
-    else:
-        compared = "videos (patients) per task: " + ", ".join(f"{t} {r.n} ({r.patients})" for t, r in counts.iterrows())
-        compared += "" if same else "; n per setting in the table"
-    folds = int(ran["folds"].max()) if len(ran) else 0
-    protocol = (f"{folds}-fold patient-level cross-validation" if "spearman_x100" not in ran else
-                "PD4T's official split (trained on train.csv's videos, tested on test.csv's; a patient here is a "
-                "person on one side of the split)")
-    estimator = (f"Binary task classes (0: item score 0-1, 1: 2-4), {protocol}, "
-                 f"{compared}. MCC: of the out-of-fold predictions of all folds pooled; 95% CI: percentile "
-                 f"bootstrap of that same pooled MCC over patients ({n_boot} resamples)")
-    if "spearman_x100" in ran:
-        estimator += ("; Spearman ×100: Spearman's rank correlation of P(severe) with the item score (0-4), "
-                      "times 100 (PECoP's metric on PD4T)")
-    if pivoted:
-        text = (f"{title}. Each cell: pooled MCC [95% CI]. {estimator}. average: mean ± sd over the tasks of the "
-                f"pooled MCCs.")
-        if "oracle_mcc" in ran:
-            text += (" SynPD oracle MCC: what an oracle knowing the true severity reaches against the noisy rated "
-                     "labels (tables/synpd_ceiling).")
-        if details:
-            text += f" Accuracy, precision, recall, p-values and fold means: {details}."
-    else:
-        text = (f"{title}. {estimator}; p-value: one-sided permutation test of it ({n_resamples} permutations). "
-                f"acc (%), precision and recall: pooled the same way. MCC fold mean±sd: the MCC computed within "
-                f"each fold, mean and sd over the folds (the study's m±s; not the number the CI is of). "
-                f"n: videos with a prediction.")
-        if "of_ceiling" in ran:
-            text += " MCC / oracle MCC: the pooled MCC as a fraction of SynPD's ceiling (tables/synpd_ceiling)."
-    notes = numbers[numbers["task"].isna()]
-    return f"{text} {_not_run(notes)}".strip()
-
-
-def calibration_numbers(results: dict) -> pd.DataFrame:
-    """How far the out-of-fold probabilities can be taken at their word, per setting and task (the settings'
-    `SettingResult`s): the videos, the Brier score and the expected calibration error over 10 bins
-    (`metrics.expected_calibration_error`; 0 = what the models say is what happens)."""
-    rows = [{"setting": r.label, "task": task, "videos": int(preds["pred"].notna().sum()), "brier": brier(preds),
-             "ece": expected_calibration_error(preds)}
-            for r in results.values() for task, preds in r.predictions.items()]
-    return pd.DataFrame(rows, columns=["setting", "task", "videos", "brier", "ece"])
 
 
 # ---- Tables VII-IX: examination level ----

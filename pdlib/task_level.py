@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from pdlib.baselines import action_probe_top1, motion_features, probe
+from pdlib.baselines import action_probe_top1, item_score_summary, motion_features, ordinal_scores, probe
 from pdlib.data import (
     ClipDataset,
     action_clips,
@@ -27,12 +27,12 @@ from pdlib.data import (
 )
 from pdlib.features import extract_task_features
 from pdlib.folds import assert_patient_disjoint, folds_identity, held_out, load_or_make_folds
-from pdlib.kinematics import feature_names, video_features
+from pdlib.kinematics import feature_names
 from pdlib.layout import ClipSpec, Layout, digest
 from pdlib.models import build_model, load_model, load_pretrained, save_model
 from pdlib.paths import resolve
 from pdlib.tasks import PREDICTION_COLUMNS, PROBE_LABEL, SETTINGS
-from pdlib.tracking import keypoint_files
+from pdlib.tracking import video_features
 from pdlib.train import CHECKPOINT, RESUME_KEYS, TrainConfig, distributed, fit, predict, resolve_device, seed_everything
 
 UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
@@ -198,7 +198,8 @@ def _unusable_rows(dataset, folds: pd.Series) -> list[pd.DataFrame]:
     if skipped is None or not len(skipped):
         return []
     return [skipped[["video", "patient", "exam", "task", "side", "label"]].assign(
-        fold=skipped["patient"].astype(str).map(folds), prob=np.nan, pred=pd.NA, note=UNUSABLE + skipped["reason"])]
+        score=skipped["score"] if "score" in skipped else np.nan, fold=skipped["patient"].astype(str).map(folds),
+        prob=np.nan, pred=pd.NA, note=UNUSABLE + skipped["reason"])]
 
 
 def _meta_with_folds(dataset, folds: pd.Series, name: str) -> pd.DataFrame:
@@ -261,7 +262,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
             results.append(done)
             continue
         rows = meta.iloc[test_idx][["video", "patient", "exam", "task", "side", "fold"]].assign(
-            label=labels[test_idx], note="")
+            label=labels[test_idx], score=meta["score"].to_numpy()[test_idx] if "score" in meta else np.nan, note="")
         if len(np.unique(labels[train_idx])) < 2:
             note = (f"fold {k} not trained: its training side has only class {np.unique(labels[train_idx])}"
                     if len(train_idx) else f"fold {k} not trained: its training side is empty")
@@ -296,30 +297,55 @@ def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, s
     predicts the held-out videos. Same prediction rows as `cross_validate`, written to
     `layout.predictions("probe", task)`; a fold whose training side has one class gets a note, no prediction."""
     x = motion_features(dataset.clips, windows=windows)  # (N, 2 (S/4)^2)
-    return _baseline_cross_validate(dataset, folds, layout, "probe", task, x, seed, c=0.1)
+    return _baseline_cross_validate(dataset, folds, layout, "probe", task, x, _logistic_fold(0.1, seed))
 
 
 def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0) -> pd.DataFrame:
-    """Table V's kinematics row: per fold, a logistic regression on the task's kinematic features
-    (`pdlib.kinematics`) of the training side predicts the held-out videos; the same videos, patients and
-    folds as the deep settings. Keypoints: a video's own beside it (SynPD's true ones), else `pdlib track`'s
-    in the cache. A video without usable keypoints (none, unreadable, the hand or body tracked in under half
-    the frames) gets its reason as note and no prediction. Written to `layout.predictions("kinematics", task)`."""
+    """Table V's kinematics row: per fold, an ordinal model of the item score 0-4 on the task's kinematic
+    features (`pdlib.kinematics`) of the training side predicts the held-out videos (`baselines.ordinal_scores`:
+    statsmodels' cumulative logit with an L2 penalty on the 2-5 features most rank-correlated with the score on
+    the training side, standardised there); the same videos, patients and folds as the deep settings. Rows add
+    `ITEM_SCORE_COLUMNS` (prob_score_0..4, score_expected, score_pred: the predictive median) to the
+    prediction columns; prob = P(score >= 2), pred = prob >= 0.5. Keypoints: a video's own beside it (SynPD's
+    true ones), else `pdlib track`'s in the cache. A video without usable keypoints (none, unreadable, the hand
+    or body tracked in under half the frames) gets its reason as note and no prediction. Written to
+    `layout.predictions("kinematics", task)`. `seed`: unused (the fit is deterministic), kept for `run_setting`."""
     meta = dataset.meta.reset_index(drop=True)
-    table = video_features(meta, keypoint_files(meta, layout.cache_dir))
+    table = video_features(meta, layout.cache_dir)
     x = table.reindex(columns=feature_names(task)).to_numpy(float, copy=True)
     x[table["note"].ne("").to_numpy()] = np.nan
-    return _baseline_cross_validate(dataset, folds, layout, "kinematics", task, x, seed, c=1.0,
+    return _baseline_cross_validate(dataset, folds, layout, "kinematics", task, x, _ordinal_fold,
                                     notes=table["note"].to_numpy(object))
 
 
+def _logistic_fold(c: float, seed: int) -> Callable:
+    """A fold model for `_baseline_cross_validate`: `probe` (standardised L2 logistic regression, C = c)."""
+    def fit_predict(x_train, labels, scores, x_test) -> tuple[pd.DataFrame | None, str]:
+        if len(np.unique(labels)) < 2:
+            return None, "not fitted: its training side has one class"
+        prob = probe(x_train, labels, c=c, seed=seed).predict_proba(x_test)  # (n, K)
+        return pd.DataFrame({"prob": prob[:, 1] if prob.shape[1] == 2 else prob.max(1), "pred": prob.argmax(1)}), ""
+    return fit_predict
+
+
+def _ordinal_fold(x_train, labels, scores, x_test) -> tuple[pd.DataFrame | None, str]:
+    """A fold model for `_baseline_cross_validate`: `ordinal_scores` on the training videos with a score."""
+    known = np.isfinite(scores)
+    prob, note = ordinal_scores(x_train[known], scores[known].astype(int), x_test)
+    return (None if np.isnan(prob).all() else item_score_summary(prob)), note
+
+
 def _baseline_cross_validate(dataset, folds: pd.Series, layout: Layout, setting: str, task: str, x: np.ndarray,
-                             seed: int, c: float, notes: np.ndarray | None = None) -> pd.DataFrame:
-    """Per fold, `probe` (standardised L2 logistic regression, C = c) fitted on the training side's rows of x
-    predicts the held-out ones; rows with a NaN feature are neither fitted nor predicted (their `notes` say why)."""
+                             fit_predict: Callable, notes: np.ndarray | None = None) -> pd.DataFrame:
+    """Per fold, `fit_predict(x_train, labels_train, scores_train, x_test)` -> (prediction columns of the test
+    rows or None, note) fitted on the training side's rows of x predicts the held-out ones (`_logistic_fold`,
+    `_ordinal_fold`); rows with a NaN feature are neither fitted nor predicted (their `notes` say why). Every row
+    carries the rater's item `score` (NaN where the dataset has none); a fold's note is prefixed "fold k"."""
     folds = pd.Series(folds).rename(index=str)
     meta = _meta_with_folds(dataset, folds, f"{setting}/{task}")
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    scores = pd.to_numeric(meta["score"], errors="coerce").to_numpy(float) if "score" in meta else np.full(
+        len(meta), np.nan)
     usable = np.isfinite(x).all(axis=1)
     notes = np.full(len(meta), "", object) if notes is None else notes
     results = []
@@ -328,17 +354,31 @@ def _baseline_cross_validate(dataset, folds: pd.Series, layout: Layout, setting:
         if not len(test):
             continue
         rows = meta.iloc[test][["video", "patient", "exam", "task", "side", "fold"]].assign(
-            label=labels[test], note=notes[test], prob=np.nan, pred=pd.NA)
-        if len(np.unique(labels[train])) < 2:
-            results.append(rows.assign(note=f"fold {k} not fitted: its training side has one class"))
-            continue
+            label=labels[test], score=scores[test], note=notes[test], prob=np.nan, pred=pd.NA)
         scored = usable[test]
         if scored.any():
-            prob = probe(x[train], labels[train], c=c, seed=seed).predict_proba(x[test[scored]])  # (n_k, K)
-            rows.loc[scored, "prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
-            rows.loc[scored, "pred"] = prob.argmax(1)
+            cols, note = fit_predict(x[train], labels[train], scores[train], x[test[scored]])
+            if note:
+                rows.loc[scored, "note"] = f"fold {k} {note}"
+            if cols is not None:
+                for name, values in cols.items():
+                    rows.loc[scored, name] = values.to_numpy()
         results.append(rows)
     return _write_predictions(results + _unusable_rows(dataset, folds), layout.predictions(setting, task))
+
+
+@dataclass
+class TaskRows:
+    """One task's rows of a dataset for the settings that need no decoded clip (kinematics): meta (video,
+    patient, exam, task, side, score, label, path, kind, mirrored, width, height), labels, and `skipped`
+    (the videos that could not be decoded, with their reason, as `task_clips` lists them)."""
+
+    meta: pd.DataFrame
+    labels: np.ndarray
+    skipped: pd.DataFrame | None = None
+
+
+NO_VIDEOS = "not run: no videos (the dataset lists landmark files only)"
 
 
 @dataclass
@@ -389,6 +429,26 @@ class TaskExperiment:
     def task(self, task: str) -> ClipDataset:
         return task_clips(self.clips, task)
 
+    def has_videos(self, task: str) -> bool:
+        """Whether the task has rows naming a video (a keypoint cohort's rows name landmark files)."""
+        videos = self.manifest[0]
+        return bool(((videos["task"] == task) & (videos["kind"] == "video")).any())
+
+    def task_rows(self, task: str) -> TaskRows:
+        """The task's rows for the kinematics setting: its landmark files and its videos, the videos that
+        could not be decoded left out with their reason, as every other setting leaves them out."""
+        videos = self.manifest[0]
+        rows = videos[videos["task"] == task].reset_index(drop=True)
+        skipped = None
+        if (rows["kind"] == "video").any():
+            status = self.clips.loc[self.clips["task"] == task].set_index(["video", "side"])
+            bad = status.loc[~status["ok"]]
+            unusable = pd.MultiIndex.from_frame(rows[["video", "side"]]).isin(bad.index)
+            skipped = rows.loc[unusable].assign(reason=bad["reason"].reindex(
+                pd.MultiIndex.from_frame(rows.loc[unusable, ["video", "side"]])).to_numpy()).reset_index(drop=True)
+            rows = rows.loc[~unusable].reset_index(drop=True)
+        return TaskRows(rows, rows["label"].to_numpy(), skipped)
+
     def _source(self, setting: str) -> tuple[str, Path | None, dict, str | None]:
         """(arch, pretrained checkpoint or None, build options, the checkpoint's identity) of a setting: a
         pretrained unit's recipe digest, or a Kinetics file's content hash."""
@@ -420,17 +480,20 @@ class TaskExperiment:
         named) returns no predictions and a note saying why, so the tables show the row with the reason."""
         if SETTINGS[setting][2] == "kinetics" and not self.kinetics_checkpoint:
             return SettingResult(setting, {}, "not run: no Kinetics checkpoint named in params (kinetics_checkpoint)")
-        if setting == "probe":  # seconds: refitted every time, no unit to keep current
-            return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
-                                                                   self.config.seed, self.clip.windows)
-                                            for t in tasks})
-        if setting == "kinematics":  # seconds too, from each video's keypoints
-            preds = {t: kinematics_cross_validate(self.task(t), self.folds, self.layout, t, self.config.seed)
+        if setting == "kinematics":  # seconds, from each row's keypoints (a landmark file, or a video's)
+            preds = {t: kinematics_cross_validate(self.task_rows(t), self.folds, self.layout, t, self.config.seed)
                      for t in tasks}
             if all(p["pred"].isna().all() for p in preds.values()):
                 return SettingResult(setting, {}, f"not run: no video has usable keypoints (run `pdlib track "
                                                   f"{self.layout.dataset_root}`)")
             return SettingResult(setting, preds)
+        tasks = [t for t in tasks if self.has_videos(t)]
+        if not tasks:
+            return SettingResult(setting, {}, NO_VIDEOS)
+        if setting == "probe":  # seconds: refitted every time, no unit to keep current
+            return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
+                                                                   self.config.seed, self.clip.windows)
+                                            for t in tasks})
         arch, pretrained, options, _ = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features
@@ -449,8 +512,9 @@ class TaskExperiment:
         digest (models retrained: features remade). Returns the (task, fold) pairs without a model (a fold
         that could not be trained, e.g. a single-class training side), which the assembling notebooks mask.
         """
-        skipped = []
-        for task in tasks:
+        skipped = [{"task": t, "fold": -1, "reason": "no videos: the task's rows name landmark files"}
+                   for t in tasks if not self.has_videos(t)]
+        for task in [t for t in tasks if self.has_videos(t)]:
             unit = self.layout.feature_unit(setting, task)
             resume = self.layout.current(unit, {"models": self.layout.digest(self.layout.task_unit(setting, task))})
             clips = None  # the task's clips, loaded once when a fold's features are missing

@@ -34,7 +34,7 @@ SETTINGS: dict[str, tuple[str, str, str | None]] = {
     "i3d_kinetics": ("I3D (Kinetics)", "i3d", "kinetics"),
     "tsa_synact": ("TSA (SynAct)", "tsa", "synact"),
     "probe": ("Probe (motion energy, logistic)", "probe", None),  # Table V's non-deep baseline row
-    "kinematics": ("Kinematics (keypoints, logistic)", "kinematics", None),  # the pose-based family's row
+    "kinematics": ("Kinematics (keypoints, ordinal)", "kinematics", None),  # the pose-based family's row
 }
 PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
 

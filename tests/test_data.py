@@ -317,8 +317,8 @@ FAULTS = {
     "bad score": (*set_cell("videos.csv", 1, "score", "5"), 2,
                   "videos.csv, row 3, column 'score': expected an integer 0..4, found '5'"),
     "duplicate row": ("videos.csv", lambda df: pd.concat([df, df.iloc[[0]]]), 2,
-                      "videos.csv, row 6, column 'video': duplicate video 'videos/p1_finger_L.mp4' "
-                      "(first listed on row 2)"),
+                      "videos.csv, row 6, column 'video': duplicate video 'videos/p1_finger_L.mp4' for side L "
+                      "(first listed on row 2; "),
     "exam with two patients": ("exams.csv", lambda df: pd.concat([df, df.iloc[[0]].assign(patient="P9")]), 2,
                                "exams.csv, row 4, column 'exam': exam 'E1' has two patients: 'P1' (row 2) "
                                "and 'P9'"),

@@ -8,6 +8,7 @@ from pdlib.folds import (
     LeakError,
     assert_patient_disjoint,
     exam_classes,
+    fold_scheme,
     folds_identity,
     load_or_make_folds,
     patient_folds,
@@ -46,9 +47,17 @@ def test_patient_folds_disjoint_nonempty_and_stratified():
     assert patient_folds(v, seed=0).equals(fold) and not patient_folds(v, seed=1).equals(fold)
 
 
+def test_a_cohort_smaller_than_the_folds_is_left_one_patient_out():
+    """3 patients, 5 folds asked: each patient its own fold (issue 36: said in the caption, not a crash)."""
+    fold = patient_folds(videos(3))
+    assert sorted(fold.tolist()) == [0, 1, 2] and fold.index.nunique() == 3
+    assert fold_scheme(fold, 5).startswith("leave-one-patient-out cross-validation (3 patients")
+    assert fold_scheme(patient_folds(videos()), 5) == "5-fold patient-level cross-validation"
+    with pytest.raises(ValueError, match="1 patient cannot be cross-validated"):
+        patient_folds(videos(1))
+
+
 def test_patient_folds_errors():
-    with pytest.raises(ValueError, match="3 patients cannot fill 5 folds"):
-        patient_folds(videos(3))
     with pytest.raises(KeyError, match="'task'"):
         patient_folds(videos().drop(columns="task"))
 

@@ -1,8 +1,10 @@
-"""Tests of pdlib.metrics: agreement with scikit-learn, bootstrap coverage, permutation p-values, tables."""
+"""Tests of pdlib.metrics: agreement with scikit-learn, bootstrap coverage, permutation p-values, tables; the
+agreement with the rater's item score and the kinematics setting's ordinal model (pdlib.baselines)."""
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import spearmanr
 from sklearn.metrics import (
     accuracy_score,
     brier_score_loss,
@@ -13,7 +15,7 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from pdlib import metrics, tables
+from pdlib import baselines, metrics, tables
 
 
 @pytest.mark.parametrize("k", [2, 3])
@@ -109,3 +111,142 @@ def test_formatters_and_missing_predictions():
     with pytest.warns(UserWarning, match="without prediction"):
         mean = metrics.fold_mean_std(df)[0]
     assert mean == pytest.approx(metrics.fold_mean_std(oof()[oof()["fold"] > 0])[0])
+
+
+# ---- agreement with the rater's item score (issue 37) ----
+
+def scored(n_patients=30, per_patient=3, seed=0, item=True):
+    """Out-of-fold rows with the rater's score 0-4 and, with `item`, an ordinal setting's predicted item score."""
+    rng = np.random.default_rng(seed)
+    patient = np.repeat([f"p{i}" for i in range(n_patients)], per_patient)
+    latent = np.repeat(rng.normal(0, 1, n_patients), per_patient) + rng.normal(0, 0.5, len(patient))
+    score = np.clip(np.round(latent + 2 + rng.normal(0, 0.7, len(patient))), 0, 4).astype(int)
+    expected = np.clip(latent + 2, 0, 4)
+    df = pd.DataFrame({"video": [f"v{i}" for i in range(len(patient))], "patient": patient, "task": "finger",
+                       "label": (score >= 2).astype(int), "score": score, "prob": 1 / (1 + np.exp(-latent)),
+                       "fold": np.repeat(np.arange(n_patients) % 5, per_patient)})
+    df["pred"] = (df["prob"] >= 0.5).astype(int)
+    return df.assign(score_expected=expected, score_pred=np.round(expected).astype(int)) if item else df
+
+
+def test_agreement_equals_scipy_and_sklearn_and_its_ci_resamples_patients():
+    df = scored()
+    a = metrics.agreement(df, n_boot=300, seed=1)
+    assert a["n_scored"] == 90
+    assert a["spearman"] == pytest.approx(spearmanr(df["score_expected"], df["score"]).statistic, abs=1e-12)
+    assert a["spearman"] > 0.5 and a["spearman_lo"] < a["spearman"] < a["spearman_hi"] < 1
+    assert a["mae"] == pytest.approx(np.mean(np.abs(df["score_pred"] - df["score"])))
+    assert a["qwk"] == pytest.approx(cohen_kappa_score(df["score"], df["score_pred"], weights="quadratic"))
+    codes = pd.factorize(df["patient"])[0]  # the CI: the same resampler as the MCC's, over patients
+    x, y = df["score_expected"].to_numpy(), df["score"].to_numpy()
+    ci = metrics.patient_bootstrap(lambda c: metrics.weighted_spearman(x, y, c[:, codes]), df["patient"], 300, seed=1)
+    assert (a["spearman_lo"], a["spearman_hi"]) == pytest.approx(ci)
+    # a setting without an item score: rho of P(severe); no MAE, no kappa
+    b = metrics.agreement(df.drop(columns=["score_expected", "score_pred"]), n_boot=200)
+    assert b["spearman"] == pytest.approx(spearmanr(df["prob"], df["score"]).statistic, abs=1e-12)
+    assert np.isnan(b["mae"]) and np.isnan(b["qwk"]) and b["n_scored"] == 90
+
+
+def test_weighted_spearman_is_spearman_of_the_repeated_rows():
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 4, 25).astype(float), rng.integers(0, 5, 25).astype(float)  # ties on both sides
+    w = rng.integers(0, 3, (20, 25))
+    got = metrics.weighted_spearman(x, y, w)
+    want = [spearmanr(np.repeat(x, row), np.repeat(y, row)).statistic for row in w]
+    np.testing.assert_allclose(got, want, atol=1e-12)
+    assert np.isnan(metrics.weighted_spearman(np.ones(5), np.arange(5.0), np.ones((1, 5)))[0])  # constant: undefined
+
+
+def test_agreement_quadratic_kappa_spaces_the_weights_over_0_to_4():
+    df = scored().assign(score=[0, 1, 4] * 30, score_pred=[0, 1, 1] * 30, score_expected=[0.1, 1.0, 1.4] * 30)
+    a = metrics.agreement(df, n_boot=50)
+    # scores 2 and 3 absent: 4 -> 1 still weighs as 3 points apart on 0..4, not as neighbouring levels
+    assert a["qwk"] == pytest.approx(cohen_kappa_score(df["score"], df["score_pred"], weights="quadratic",
+                                                       labels=[0, 1, 2, 3, 4]))
+    assert a["qwk"] != pytest.approx(cohen_kappa_score(df["score"], df["score_pred"], weights="quadratic"))
+
+
+def test_agreement_is_nan_where_undefined():
+    df = scored()
+    constant = metrics.agreement(df.assign(score_expected=2.0, score_pred=2), n_boot=50)  # rho of a constant
+    assert np.isnan([constant["spearman"], constant["spearman_lo"], constant["spearman_hi"]]).all()
+    assert constant["mae"] == pytest.approx(np.mean(np.abs(2 - df["score"])))  # the MAE is still defined
+    few = metrics.agreement(df.iloc[:2], n_boot=50)
+    assert few["n_scored"] == 2 and np.isnan([few[k] for k in metrics.AGREEMENT[1:]]).all()
+    old = metrics.agreement(df.drop(columns="score"), n_boot=50)  # a prediction file from before rows had scores
+    assert old["n_scored"] == 0 and np.isnan(old["spearman"])
+    unpredicted = df.astype({"pred": "Int64"})
+    unpredicted.loc[unpredicted.index[:30], "pred"] = pd.NA
+    assert metrics.agreement(unpredicted, n_boot=50)["n_scored"] == 60
+    assert metrics.brier(df) == brier_score_loss(df["label"], df["prob"])  # prob_score_<s> are not classes
+
+
+def test_agreement_ci_covers_the_population_rho_at_about_the_nominal_rate():
+    # x = a + e1, y = a + e2 with a shared patient effect a: (x, y) bivariate normal with r = 1/2 marginally,
+    # whose Spearman rho is 6/pi asin(r/2); the CI must hold it about 95% of the time despite the clustering.
+    true_rho, rng, covered, n_sim = 6 / np.pi * np.arcsin(0.25), np.random.default_rng(0), 0, 80
+    for s in range(n_sim):
+        a = np.repeat(rng.normal(0, 1, 30), 3)
+        df = pd.DataFrame({"patient": np.repeat(np.arange(30), 3), "prob": a + rng.normal(0, 1, 90),
+                           "score": a + rng.normal(0, 1, 90), "pred": 1})
+        res = metrics.agreement(df, n_boot=200, seed=s)
+        covered += res["spearman_lo"] <= true_rho <= res["spearman_hi"]
+    assert 0.85 <= covered / n_sim <= 0.99
+
+
+# ---- the kinematics setting's ordinal model ----
+
+def latent_features(n=120, seed=0):
+    """Six features of which three follow a latent severity (Spearman ~0.5-0.6 with the score), in mixed units."""
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(0, 1, n)
+    score = np.digitize(latent + rng.normal(0, 0.4, n), [-1.2, -0.3, 0.6, 1.5])
+    x = rng.normal(size=(n, 6))
+    x[:, :3] += np.outer(latent, [0.9, -0.9, 0.9])
+    return x * [1, 10, 0.1, 5, 100, 1] + [0, 5, -3, 0, 50, 1], score, latent
+
+
+def test_ordinal_model_recovers_a_monotone_relation_and_beats_the_training_median():
+    x, score, latent = latent_features()
+    prob, note = baselines.ordinal_scores(x[:80], score[:80], x[80:])
+    assert note == "" and prob.shape == (40, 5) and np.allclose(prob.sum(axis=1), 1)
+    out = baselines.item_score_summary(prob)
+    assert list(out.columns) == [*baselines.ITEM_SCORE_COLUMNS, "prob", "pred"]
+    assert spearmanr(out["score_expected"], latent[80:]).statistic > 0.6  # rises with the latent severity
+    mae, no_skill = np.mean(np.abs(out["score_pred"] - score[80:])), np.mean(np.abs(np.median(score[:80]) - score[80:]))
+    assert mae < 0.8 * no_skill
+    np.testing.assert_allclose(out["prob"], prob[:, 2:].sum(axis=1))  # P(severe) = P(score >= 2)
+    assert (out["pred"].astype(int) == (out["prob"] >= 0.5)).all()
+    assert set(baselines.select_features(x[:80], score[:80])[:3]) == {0, 1, 2}  # the informative ones first
+
+
+def test_item_score_summary_takes_the_median_and_keeps_unfitted_rows_empty():
+    prob = np.array([[0.1, 0.3, 0.2, 0.3, 0.1], [0.6, 0.4, 0, 0, 0], [0, 0, 0, 0.2, 0.8], [np.nan] * 5])
+    out = baselines.item_score_summary(prob)
+    assert out["score_pred"].tolist()[:3] == [2, 0, 4] and np.isnan(out["score_pred"].iloc[3])
+    np.testing.assert_allclose(out["score_expected"].iloc[:3], [2.0, 0.4, 3.8])
+    assert out["pred"].tolist()[:3] == [1, 0, 1] and out["pred"].isna().tolist() == [False] * 3 + [True]
+
+
+def test_ordinal_model_with_absent_levels_and_with_one_level():
+    x, score, _ = latent_features()
+    score = np.where(score == 2, 3, score)  # no 2 on the training side
+    score[score == 4] = 3
+    prob, note = baselines.ordinal_scores(x[:80], score[:80], x[80:])
+    assert note == "" and (prob[:, [2, 4]] == 0).all() and np.allclose(prob.sum(axis=1), 1)
+    assert set(baselines.item_score_summary(prob)["score_pred"]) <= {0, 1, 3}
+    prob, note = baselines.ordinal_scores(x[:80], np.full(80, 1), x[80:])
+    assert np.isnan(prob).all() and note == "not fitted: the training side has one item score (1)"
+    with pytest.raises(ValueError, match="item scores must be 0..4, found \\[5\\]"):
+        baselines.ordinal_scores(x[:80], np.r_[score[:79], 5], x[80:])
+
+
+def test_ordinal_model_falls_back_to_fewer_features_then_says_it_did_not_converge(monkeypatch):
+    x, score, _ = latent_features()
+    fit = baselines._ordered_logit
+    monkeypatch.setattr(baselines, "_ordered_logit", lambda z, codes: fit(z, codes) if z.shape[1] == 1 else None)
+    prob, note = baselines.ordinal_scores(x[:80], score[:80], x[80:])
+    assert np.allclose(prob.sum(axis=1), 1) and note == "ordinal fit converged with 1 of 3 features"
+    monkeypatch.setattr(baselines, "_ordered_logit", lambda z, codes: None)
+    prob, note = baselines.ordinal_scores(x[:80], score[:80], x[80:])
+    assert np.isnan(prob).all() and note == "not fitted: the ordinal model did not converge on 80 training videos"

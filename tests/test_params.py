@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from pdlib import outputs, progress, run
+from pdlib.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,13 +107,15 @@ def test_without_the_reference_only_the_structure_is_checked(tmp_path):
     ("extends: default\nepochs: two\n", "params/mine.yaml: epochs: expected an integer, found 'two'"),
     ("extends: default\nprofile: smoke\n", "params/mine.yaml: profile: 'smoke', but a profile is named by its file"),
 ])
-def test_the_cli_prints_a_params_mistake_in_one_line(tmp_path, text, message):
+def test_the_cli_prints_a_params_mistake_in_one_line(tmp_path, monkeypatch, capsys, text, message):
+    """`pdlib reproduce`'s own code path, in this process (a fresh interpreter printing nothing else before
+    its one line is tests/test_foundation.py's test_unknown_profile_is_a_short_error)."""
     root = _suite(tmp_path, mine=text)
-    env = {**os.environ, "PDLIB_ROOT": str(root), "PDLIB_OUTPUTS": str(tmp_path / "out")}
-    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "mine"], capture_output=True,
-                         text=True, cwd=ROOT, env=env, timeout=120)
-    assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert res.stderr.startswith(f"pdlib reproduce: error: {message}") and res.stderr.count("\n") == 1
+    monkeypatch.setenv("PDLIB_ROOT", str(root))
+    monkeypatch.setenv("PDLIB_OUTPUTS", str(tmp_path / "out"))
+    assert cli_main(["reproduce", "--profile", "mine"]) == 2  # a traceback would fail the test here
+    err = capsys.readouterr().err
+    assert err.startswith(f"pdlib reproduce: error: {message}") and err.count("\n") == 1
     assert not (tmp_path / "out").exists()
 
 

@@ -252,3 +252,31 @@ def test_scoring_on_new_patients_names_and_legends():
     assert a.get_title().startswith("(a)") and b.get_title().startswith("(b)")
     assert a.get_ylabel() == "true class in the set (%)" and b.get_ylabel() == "accuracy (%)"
     _assert_legends_outside(fig, expect=2)
+
+
+def test_kinematics_signal_shows_the_taps_the_window_untracked_time_and_why_a_video_is_left_out():
+    from pdlib.kinematics import Keypoints, analyse
+
+    rng = np.random.default_rng(0)
+    t = np.arange(0, 12, 1 / 30)
+    aperture = np.where(t < 2, 1.1, 0.6 + 0.5 * np.cos(2 * np.pi * 3 * (t - 2)))  # an open hold, taps at 3 Hz
+    xy = np.full((len(t), 21, 2), 300.0)
+    xy[:, 0], xy[:, 4] = (300, 380), (260, 300)  # wrist 80 px below the middle-finger MCP; the thumb tip
+    xy[:, 8] = np.stack([260 + 80 * aperture, 300 + 0 * t], 1)  # the index fingertip
+    xy += rng.normal(0, 0.8, xy.shape)
+    keep = (t < 7) | (t > 7.6)  # 0.6 s absent from the file
+    kp = Keypoints(xy[keep], t[keep], "hand", "L")
+    fig = plots.kinematics_signal(kp, "finger")
+    ax, a = fig.axes[0], analyse(kp, "finger")
+    assert ax.get_xlabel() == "time (s)" and ax.get_ylabel() == "thumb-index distance (hand sizes)"
+    assert ax.get_title().startswith(f"{ITEMS['finger']}, left side: tracked in 100% of frames\n"
+                                     f"{len(a.taps)} taps at 3.0 Hz")
+    texts = _legend_texts(fig)
+    assert {f"taps found ({len(a.taps)})", "untracked", "window measured"} <= set(texts)
+    peaks = next(line for line in ax.lines if line.get_marker() == "v")
+    assert np.allclose(peaks.get_xdata(), a.taps["t_peak"]) and 25 <= len(a.taps) <= 30
+    assert a.window[0] > 2.0  # the hold is not measured
+    _assert_legends_outside(fig)
+    still = Keypoints(xy[:300] * 0 + xy[:1] + rng.normal(0, 0.8, (300, 21, 2)), t[:300], "hand", "R")
+    title = plots.kinematics_signal(still, "finger").axes[0].get_title()
+    assert title.endswith("left out: right hand not seen tapping")

@@ -26,10 +26,11 @@ SETTINGS = ("i3d_scratch", "i3d_synact")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    """SynAct (smoke) and the finger videos of SynPD (smoke): 36 action clips, 12 videos of 6 patients."""
+    """SynAct (smoke) and the finger videos of SynPD (smoke): 36 action clips, 12 videos of 6 patients (rendered in
+    this process: a pool's workers take longer to start than these few videos to render)."""
     root = tmp_path_factory.mktemp("recipes")
-    synact = make_synact(root / "synact", size="smoke", seed=0, progress=False)
-    synpd = make_synpd(root / "synpd", size="smoke", seed=0, progress=False, tasks=["finger"])
+    synact = make_synact(root / "synact", size="smoke", seed=0, progress=False, workers=1)
+    synpd = make_synpd(root / "synpd", size="smoke", seed=0, progress=False, tasks=["finger"], workers=1)
     return synact, synpd
 
 

@@ -18,12 +18,15 @@ from pdlib.tasks import TASKS
 
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
+    """SynPD (smoke) rendered by the default pool of worker processes (test_deterministic_and_idempotent renders
+    it again in this process)."""
     return make_synpd(tmp_path_factory.mktemp("synpd") / "a", size="smoke", seed=0, progress=False)
 
 
 @pytest.fixture(scope="module")
 def synact(tmp_path_factory):
-    return make_synact(tmp_path_factory.mktemp("synact"), size="smoke", seed=0, progress=False)
+    """SynAct (smoke), rendered in this process: 36 small clips take less than starting a pool's workers."""
+    return make_synact(tmp_path_factory.mktemp("synact"), size="smoke", seed=0, progress=False, workers=1)
 
 
 def test_default_cohort_matches_table_iv_and_vi():
@@ -144,7 +147,7 @@ def test_every_video_has_its_true_keypoints_frame_for_frame(smoke):
 
 def test_a_subset_of_tasks_holds_the_same_videos(smoke, tmp_path):
     """make_synpd(tasks=...) (gpu_check times one task's videos): the videos of the whole dataset, byte for byte."""
-    part = make_synpd(tmp_path / "finger", size="smoke", seed=0, progress=False, tasks=["finger"])
+    part = make_synpd(tmp_path / "finger", size="smoke", seed=0, progress=False, tasks=["finger"], workers=1)
     videos = pd.read_csv(part / "videos.csv")
     whole = pd.read_csv(smoke / "videos.csv")
     assert videos.equals(whole[whole["task"] == "finger"].reset_index(drop=True)) and len(videos) == 12

@@ -2,13 +2,17 @@
 quantity (accuracy in percent everywhere, said in the header), captions say what was compared on how many
 patients or examinations, and a note is written once (issue 26)."""
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.metrics import accuracy_score, matthews_corrcoef, precision_score, recall_score
+from scipy.stats import spearmanr
+from sklearn.metrics import accuracy_score, cohen_kappa_score, matthews_corrcoef, precision_score, recall_score
 
-from pdlib import metrics, tables
+from pdlib import baselines, metrics, tables, task_level
 from pdlib.task_level import SettingResult
+from pdlib.tasks import PREDICTION_COLUMNS, SETTINGS
 
 NOTE = "not run: no Kinetics checkpoint named in params (kinetics_checkpoint)"
 STATS = {"n_boot": 200, "n_resamples": 199, "seed": 0}
@@ -21,8 +25,9 @@ def oof(n_patients=30, per_patient=4, acc=0.8, seed=0, task="finger", folds=5):
     label = np.repeat(rng.integers(0, 2, n_patients), per_patient)
     prob = np.clip(np.where(label == 1, 0.7, 0.3) + rng.normal(0, 0.25, len(label)), 0, 1)
     pred = np.where(rng.random(len(label)) < acc, label, 1 - label)
+    score = np.where(label == 1, rng.integers(2, 5, len(label)), rng.integers(0, 2, len(label)))  # the rater's 0-4
     return pd.DataFrame({"video": [f"{task}{i}" for i in range(len(label))], "patient": patient, "task": task,
-                         "label": label, "pred": pred, "prob": prob,
+                         "label": label, "score": score, "pred": pred, "prob": prob,
                          "fold": np.repeat(np.arange(n_patients) % folds, per_patient)})
 
 
@@ -61,6 +66,10 @@ def test_task_numbers_hold_the_pooled_estimator_and_its_ci(results, numbers):
             100 * np.mean([accuracy_score(g["label"], g["pred"]) for _, g in df.groupby("fold")]))
         assert (row.n, row.left_out, row.patients, row.folds) == (120, 0, 30, 5)
         assert row.of_ceiling == pytest.approx(row.mcc / row.oracle_mcc)
+        # agreement with the rater: no item score predicted, so rho of P(severe); no MAE, no kappa
+        assert row.spearman == pytest.approx(spearmanr(df["prob"], df["score"]).statistic)
+        assert row.spearman_lo < row.spearman < row.spearman_hi and row.n_scored == 120
+        assert np.isnan(row.mae) and np.isnan(row.qwk)
     assert not np.allclose(ran["mcc"], ran["mcc_fold_mean"])  # the two estimators are told apart
     assert numbers.loc[numbers["task"].isna(), ["setting", "note"]].values.tolist() == [["I3D (Kinetics)", NOTE]]
 
@@ -71,13 +80,15 @@ def test_table_iii_prints_the_pooled_mcc_beside_its_ci_and_the_fold_mean_apart(n
     assert list(t["Method"].unique()) == ["I3D (SynAct)", "TSA (SynAct)"]  # no row for the setting not run
     assert list(t.loc[t["Method"] == "I3D (SynAct)", "Metric"]) == [
         "n", "acc (%)", "precision", "recall", "MCC", "MCC 95% CI", "MCC p-value", "MCC fold mean±sd",
-        "MCC / oracle MCC"]
+        "MCC / oracle MCC", "Spearman ρ", "Spearman ρ 95% CI", "MAE", "κ (quadratic)"]
     row = numbers[(numbers["setting"] == "TSA (SynAct)") & (numbers["task"] == "hand")].iloc[0]
     cell = t[t["Method"] == "TSA (SynAct)"].set_index("Metric")["hand"]
     assert cell["MCC"] == f"{row['mcc']:.2f}"
     assert cell["MCC 95% CI"] == f"[{row['ci_lo']:.2f}, {row['ci_hi']:.2f}]"
     assert cell["acc (%)"] == f"{row['acc_pct']:.1f}" and 50 < float(cell["acc (%)"]) <= 100
     assert cell["MCC fold mean±sd"] == f"{row['mcc_fold_mean']:.2f}±{row['mcc_fold_std']:.2f}"
+    assert cell["Spearman ρ"] == f"{row['spearman']:.2f}" and cell["MAE"] == cell["κ (quadratic)"] == "-"
+    assert cell["Spearman ρ 95% CI"] == f"[{row['spearman_lo']:.2f}, {row['spearman_hi']:.2f}]"
     assert not t.isin([NOTE]).any(axis=None)
 
 
@@ -100,6 +111,9 @@ def test_table_v_is_pivoted_to_mcc_and_ci_and_its_caption_says_the_rest_once(num
     assert "pooled MCC [95% CI]" in caption and "tables/x" in caption
     long = tables.task_caption("Table III: ...", numbers, **STATS)
     assert "fold mean±sd" in long and "199 permutations" in long and "not the number the CI is of" in long
+    assert "Spearman ρ: rank correlation" in long and "its P(severe), and the rater's item score" in long
+    assert "official split" not in long and "official split" in tables.task_caption(
+        "Table V", numbers.assign(folds=1), **STATS)  # PD4T: one held-out side
 
 
 def test_left_out_videos_and_unequal_counts_are_said(results):
@@ -113,6 +127,79 @@ def test_left_out_videos_and_unequal_counts_are_said(results):
     assert t.loc["finger", "TSA (SynAct) n"] == "117 (+3 left out)" and t.loc["finger", "I3D (SynAct) n"] == "120"
     assert "n per setting in the table" in tables.task_caption("Table V", numbers, pivoted=True, **STATS)
     assert "SynPD oracle MCC" not in t.columns
+
+
+def kinematics_cv(tmp_path, n_patients=26, per_patient=3, seed=0, scores=None):
+    """The kinematics setting's rows from `_baseline_cross_validate` with the ordinal model, on simulated features
+    (three of six follow the rater's score) of a stand-in dataset (meta, labels, skipped) and layout."""
+    rng = np.random.default_rng(seed)
+    patient = np.repeat([f"p{i}" for i in range(n_patients)], per_patient)
+    latent = np.repeat(rng.normal(0, 1, n_patients), per_patient) + rng.normal(0, 0.5, len(patient))
+    score = np.digitize(latent, [-1.0, -0.2, 0.6, 1.4]) if scores is None else scores
+    x = rng.normal(size=(len(patient), 6))
+    x[:, :3] += np.outer(latent, [1.0, -1.0, 1.0])
+    meta = pd.DataFrame({"video": [f"v{i}" for i in range(len(patient))], "patient": patient, "exam": patient,
+                         "task": "finger", "side": "R", "score": score, "label": (score >= 2).astype(int)})
+    dataset = SimpleNamespace(meta=meta, labels=meta["label"].to_numpy(copy=True), skipped=None)
+    folds = pd.Series(np.arange(n_patients) % 5, index=[f"p{i}" for i in range(n_patients)])
+    layout = SimpleNamespace(predictions=lambda setting, task: tmp_path / setting / f"{task}.csv")
+    return task_level._baseline_cross_validate(dataset, folds, layout, "kinematics", "finger", x,
+                                               task_level._ordinal_fold)
+
+
+def test_kinematics_rows_carry_the_item_score_model_and_the_agreement_reads_them(tmp_path, results):
+    preds = kinematics_cv(tmp_path)
+    assert list(preds.columns[:len(PREDICTION_COLUMNS)]) == PREDICTION_COLUMNS
+    assert {"score", *baselines.ITEM_SCORE_COLUMNS} <= set(preds.columns) and preds["pred"].notna().all()
+    probs = preds[baselines.PROB_SCORE_COLUMNS].to_numpy()
+    np.testing.assert_allclose(probs.sum(axis=1), 1)
+    np.testing.assert_allclose(preds["prob"], probs[:, 2:].sum(axis=1))  # P(severe) = P(score >= 2)
+    assert preds.equals(pd.read_csv(tmp_path / "kinematics" / "finger.csv", keep_default_na=False).astype(
+        preds.dtypes.to_dict()))  # written as returned
+    res = dict(results) | {"kinematics": SettingResult("kinematics", {"finger": preds})}
+    numbers = tables.task_numbers(res, **STATS)
+    row = numbers[numbers["setting"] == SETTINGS["kinematics"][0]].iloc[0]
+    assert row["spearman"] == pytest.approx(spearmanr(preds["score_expected"], preds["score"]).statistic)
+    assert row["spearman"] > 0.4 and row["mae"] == pytest.approx(np.mean(np.abs(preds["score_pred"] - preds["score"])))
+    assert row["qwk"] == pytest.approx(cohen_kappa_score(preds["score"], preds["score_pred"].astype(int),
+                                                         weights="quadratic", labels=[0, 1, 2, 3, 4]))
+    t = tables.table_v_agreement(numbers).set_index("task")
+    k = SETTINGS["kinematics"][0]
+    assert list(t.columns) == ["I3D (SynAct) n", "I3D (SynAct) Spearman ρ [95% CI]", "TSA (SynAct) n",
+                               "TSA (SynAct) Spearman ρ [95% CI]", f"{k} n", f"{k} Spearman ρ [95% CI]", f"{k} MAE",
+                               f"{k} κ"]  # MAE and kappa: the setting that predicts an item score
+    assert t.loc["finger", f"{k} Spearman ρ [95% CI]"] == (
+        f"{row['spearman']:.2f} [{row['spearman_lo']:.2f}, {row['spearman_hi']:.2f}]")
+    assert t.loc["finger", f"{k} MAE"] == f"{row['mae']:.2f}" == t.loc["average", f"{k} MAE"]  # one task
+    assert t.loc["hand", f"{k} κ"] == "-" and t.loc["hand", f"{k} n"] == "-"
+    assert list(tables.table_v(numbers).columns).count(f"{k} MCC [95% CI]") == 1  # Table V: MCCs only
+    caption = tables.agreement_caption("Table V: agreement", numbers, **STATS)
+    assert "true joints (an ideal tracker" in caption and "quadratic weights over the scores 0-4" in caption
+    assert "median of the ordinal model's predictive distribution" in caption and "200 resamples" in caption
+    assert caption.count("Not run: I3D (Kinetics)") == 1
+
+
+def test_a_fold_with_one_training_score_is_said_and_its_videos_left_out(tmp_path):
+    fold = np.repeat(np.arange(26) % 5, 3)  # kinematics_cv's folds per video
+    preds = kinematics_cv(tmp_path, scores=np.where(fold == 0, np.arange(78) % 5, 1))
+    # every video outside fold 0 scored 1: fold 0's training side has one level, the others all five
+    held = preds[preds["fold"] == 0]
+    assert held["pred"].isna().all() and (held["note"] == "fold 0 not fitted: the training side has one item "
+                                                              "score (1)").all()
+    assert preds.loc[preds["fold"] != 0, "pred"].notna().all()
+
+
+def test_old_prediction_files_without_scores_give_empty_agreement(results):
+    old = {name: SettingResult(r.setting, {t: p.drop(columns="score") for t, p in r.predictions.items()}, r.note)
+           for name, r in results.items()}
+    numbers = tables.task_numbers(old, **STATS)
+    ran = numbers[numbers["task"].notna()]
+    assert (ran["n_scored"] == 0).all() and ran[["spearman", "spearman_lo", "mae", "qwk"]].isna().all(axis=None)
+    assert ran["mcc"].notna().all()  # the rest as before
+    t = tables.table_v_agreement(numbers)
+    assert (t["I3D (SynAct) Spearman ρ [95% CI]"] == "-").all()
+    details = tables.table_iii(numbers).set_index(["Method", "Metric"])
+    assert (details.loc[("TSA (SynAct)", "Spearman ρ 95% CI")] == "-").all()
 
 
 def test_table_ii_in_percent_and_its_missing_datasets_named_once():

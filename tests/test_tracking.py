@@ -1,5 +1,6 @@
-"""`pdlib track`: keypoints of every video cached like clips, poorly tracked videos named with their fraction,
-a missing MediaPipe said in one line; the kinematics row reads the tracked keypoints."""
+"""`pdlib track`: every detection of every video (both hands) cached like clips as a landmark file, each row's
+side's hand chosen from it by position, poorly tracked videos named with their fraction, a missing MediaPipe
+said in one line; the kinematics row reads the tracked keypoints."""
 
 import importlib.util
 import shutil
@@ -10,7 +11,8 @@ import pytest
 
 from pdlib.cli import main
 from pdlib.data import load_manifest
-from pdlib.kinematics import HAND_LANDMARKS, keypoints_path, video_features
+from pdlib.kinematics import HAND_LANDMARKS, keypoints_path
+from pdlib.landmarks import load_keypoints, read_landmarks
 from pdlib.synth import make_synpd
 from pdlib.tracking import TrackingUnavailable, keypoint_files, track_dataset, track_video
 
@@ -25,8 +27,9 @@ def finger_videos(tmp_path):
 
 
 class BrightSpot:
-    """A stand-in landmarker: the index fingertip at the centroid of the frame's brightest pixels, the other
-    landmarks still; `miss` of every 3 frames found nothing. Counts the frames it saw."""
+    """A stand-in landmarker: one hand, its index fingertip at the centroid of the frame's brightest pixels,
+    the other landmarks still (near the picture's centre: its side cannot be told, so it is taken as the
+    row's); `miss` of every 3 frames found nothing. Counts the frames it saw."""
 
     frames = 0
 
@@ -37,14 +40,26 @@ class BrightSpot:
         BrightSpot.frames += 1
         self.seen += 1
         if self.seen % 3 < self.miss:
-            return None
+            return []
         gray = frame.mean(-1)
         ys, xs = np.nonzero(gray >= np.percentile(gray, 99))
         h, w = gray.shape
         points = np.tile([0.5, 0.5, 0.0], (len(HAND_LANDMARKS), 1))  # the thumb and the rest still
         points[HAND_LANDMARKS.index("wrist")] = (0.1, 0.9, 0.0)
         points[HAND_LANDMARKS.index("index_finger_tip")] = (xs.mean() / w, ys.mean() / h, 0.0)
-        return points
+        return [points]
+
+
+class TwoHands(BrightSpot):
+    """Two hands: BrightSpot's, moved to the left quarter of the picture (the patient's right hand), and a
+    still one on the right quarter (the left hand, resting); the tracker lists them in an order that swaps
+    every 5 frames."""
+
+    def __call__(self, frame):
+        tapping = BrightSpot.__call__(self, frame)[0] * (0.5, 1, 1)
+        resting = np.tile([0.75, 0.6, 0.0], (len(HAND_LANDMARKS), 1))
+        resting[HAND_LANDMARKS.index("wrist")] = (0.75, 0.9, 0.0)
+        return [tapping, resting] if (self.seen // 5) % 2 else [resting, tapping]
 
 
 def test_track_caches_per_video_and_names_what_it_could_not_use(finger_videos, tmp_path):
@@ -63,8 +78,9 @@ def test_track_caches_per_video_and_names_what_it_could_not_use(finger_videos, t
 
     files = keypoint_files(videos, cache)  # what the kinematics row reads
     assert files[0] == type(files[0])(report.loc[0, "keypoints"]) and files[1] is None
-    table = video_features(videos.iloc[:1], files[:1])
-    assert table.loc[0, "note"] == "" and table.loc[0, "repetitions"] >= 1
+    assert files[0].name.endswith("_hand_mediapipe0.10.14_all-upright.landmarks.csv")
+    kp = load_keypoints(files[0], "finger", videos["side"].iloc[0])
+    assert kp.tracked("finger") == 1.0 and (kp.width, kp.height) == (64, 48) and len(kp.t) == report.loc[0, "frames"]
 
     poorly = track_dataset(finger_videos, tmp_path / "other", lambda c: BrightSpot(c, miss=2), progress=False)
     row = poorly.iloc[0]
@@ -73,13 +89,55 @@ def test_track_caches_per_video_and_names_what_it_could_not_use(finger_videos, t
     own = keypoints_path(first)  # a video's own keypoints are never replaced by tracking
     np.savez(own, xy=np.zeros((3, 21, 2)), t=np.arange(3.0), convention="hand", side="R", source="mine")
     assert track_dataset(finger_videos, cache, BrightSpot, progress=False).loc[0, "status"] == "own keypoints"
+    own.unlink()
+    beside = first[: -len(".mp4")] + ".landmarks.csv"  # or a landmark file beside it
+    shutil.copy(files[0], beside)
+    again = track_dataset(finger_videos, cache, BrightSpot, progress=False)
+    assert again.loc[0, "status"] == "own keypoints" and again.loc[0, "keypoints"] == beside
+
+
+def test_a_video_of_both_hands_is_tracked_once_for_its_two_rows(finger_videos, tmp_path):
+    """Listed for side L and side R, a recording is tracked once; each row gets its side's hand, by position
+    whatever the tracker's order; the keypoints are pixels of the full frame (the tracker saw it at 32 px)."""
+    path = load_manifest(finger_videos, scored=False)[0]["path"].iloc[0]
+    root = tmp_path / "both"
+    (root / "videos").mkdir(parents=True)
+    shutil.copy(path, root / "videos" / "rec.mp4")
+    (root / "videos.csv").write_text("video,patient,exam,task,side,score\nvideos/rec.mp4,P1,E1,finger,L,1\n"
+                                     "videos/rec.mp4,P1,E1,finger,R,3\n")
+    (root / "exams.csv").write_text("exam,patient,condition\nE1,P1,\n")
+    old = tmp_path / "cache" / "keypoints" / "stale_hand_mediapipe0.10.14.npz"  # a one-hand cache of before
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"")
+    BrightSpot.frames = 0
+    report = track_dataset(root, tmp_path / "cache", TwoHands, progress=False)
+    assert report["status"].tolist() == ["tracked", "cached"] and BrightSpot.frames == report.loc[0, "frames"] > 20
+    assert report["tracked"].tolist() == [1.0, 1.0] and report.loc[0, "keypoints"] == report.loc[1, "keypoints"]
+    det = read_landmarks(report.loc[0, "keypoints"], "hand")
+    assert (det.width, det.height) == (64, 48) and set(det.table["track"]) == {0, 1}
+    wrist = HAND_LANDMARKS.index("wrist")
+    left, right = (load_keypoints(report.loc[0, "keypoints"], "finger", side) for side in "LR")
+    assert np.allclose(left.xy[:, wrist, :2], (48, 0.9 * 48)) and np.allclose(right.xy[:, wrist, :2], (3.2, 43.2))
+    mirrored = load_keypoints(report.loc[0, "keypoints"], "finger", "R", mirrored=True)
+    assert np.array_equal(mirrored.xy, left.xy)
+    shutil.copy(report.loc[0, "keypoints"], root / "rec2.landmarks.csv")  # a row may name a landmark file
+    with open(root / "videos.csv", "a") as f:
+        f.write("rec2.landmarks.csv,P1,E1,finger,R,3\nnope.landmarks.csv,P1,E1,finger,L,1\n")
+    rows = track_dataset(root, tmp_path / "cache", TwoHands, progress=False)
+    assert rows["status"].tolist()[2:] == ["own keypoints", f"unusable: {root / 'nope.landmarks.csv'}: missing file"]
+    assert rows.loc[2, "tracked"] == 1.0 and BrightSpot.frames == report.loc[0, "frames"]  # nothing tracked again
+    small = track_video(root / "videos" / "rec.mp4", "finger", "L", TwoHands("hand"), max_side=32)
+    assert np.allclose(small.xy[:, wrist, :2], (48, 43.2)) and (small.width, small.height) == (64, 48)
 
 
 def test_track_video_keeps_each_frames_time_in_pixels(finger_videos):
     path = load_manifest(finger_videos, scored=False)[0]["path"].iloc[0]
     kp = track_video(path, "finger", "L", BrightSpot("hand"))
     assert kp.xy.shape[1:] == (21, 3) and np.allclose(np.diff(kp.t), 1 / 25)
-    assert 0 <= np.nanmin(kp.xy[..., 0]) and np.nanmax(kp.xy[..., 0]) <= 160 and kp.side == "L"
+    assert 0 <= np.nanmin(kp.xy[..., 0]) and np.nanmax(kp.xy[..., 0]) <= 64 and kp.side == "L"
+    assert np.allclose(kp.xy[:, HAND_LANDMARKS.index("wrist"), :2], (6.4, 43.2))
+    none = track_video(path, "finger", "L", BrightSpot("hand", miss=3))  # nothing found: every frame NaN
+    assert len(none.t) == len(kp.t) and np.isnan(none.xy).all() and none.tracked("finger") == 0.0
 
 
 def test_a_missing_mediapipe_is_said_in_one_line(finger_videos, tmp_path, monkeypatch, capsys):

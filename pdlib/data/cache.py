@@ -207,7 +207,8 @@ def preprocess(root: str | os.PathLike, spec: ClipSpec, cache_dir: str | os.Path
     it has them) or the whole frame. A run's cache is `Layout.cache_dir` (the notebooks' and `pdlib
     preprocess`'s).
 
-    Returns the manifest's videos with ok, reason, warning, decoded, cache, frames, hash (see
+    Returns the manifest's videos (rows naming a landmark file instead are left out) with ok, reason, warning,
+    decoded, cache, frames, hash (see
     `cache_clips`); `.attrs["report"]` is the report CSV of skipped and warned-about videos
     (`report_path`); `.attrs["spec"]` the spec. A second call decodes nothing. Raises DatasetError for a
     malformed dataset.
@@ -216,6 +217,7 @@ def preprocess(root: str | os.PathLike, spec: ClipSpec, cache_dir: str | os.Path
 
     root = Path(root).resolve()
     videos, _ = load_manifest(root)
+    videos = videos[videos["kind"] == "video"].reset_index(drop=True)  # landmark files are not decoded
     crops = list(videos["crop"]) if "crop" in videos.columns else None
     status = cache_clips(list(videos["path"]), spec, cache_dir, crops=crops, workers=workers, progress=progress)
     result = pd.concat([videos.reset_index(drop=True), status.drop(columns="path")], axis=1)
@@ -235,6 +237,9 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
     except DatasetError as e:
         print(e)
         return 2
+    if not len(result):
+        print(f"{root}: no videos to decode (a dataset of landmark files needs none)")
+        return 0
     skipped = result.loc[~result["ok"]]
     print(f"{len(result)} videos: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} decoded "
           f"now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings; clips "

@@ -20,7 +20,13 @@ from pdlib.tasks import TASKS, task_label
 
 VIDEO_COLUMNS = ("video", "patient", "exam", "task", "side", "score")
 EXAM_COLUMNS = ("exam", "patient", "condition", "total")
-OPTIONAL_VIDEO_COLUMNS = ("crop",)  # "x0 y0 x1 y1" in pixels of the upright picture (read_clip's crop)
+# crop: "x0 y0 x1 y1" in pixels of the upright picture (read_clip's crop); width, height: the frame size in pixels
+# (a landmark file's coordinates as fractions of it); mirrored: yes when the picture is mirrored (a selfie view)
+OPTIONAL_VIDEO_COLUMNS = ("crop", "width", "height", "mirrored")
+KEYPOINT_SUFFIXES = (".landmarks.csv", ".keypoints.npz")  # a row may name a landmark file instead of a video
+YES, NO = ("yes", "y", "true", "1"), ("no", "n", "false", "0", "")
+MIN_FPS = 15.0  # below it (or at a variable rate) a recording is named in the check's report
+N_FOLDS = 5  # the study's cross-validation: a smaller cohort is said (notebook 02 leaves one patient out)
 OPTIONAL_EXAM_COLUMNS = ("age", "sex", "disease_duration")
 SIDES = ("L", "R", "")
 MAX_TOTAL = 132  # MDS-UPDRS-III: 33 item scores of 0..4
@@ -65,15 +71,20 @@ class CheckReport:
                  "(rows numbered as in a spreadsheet: the header is row 1, the first data row is row 2)"]
         if self.counts:
             lines.append("videos per task: " + ", ".join(f"{t} {n}" for t, n in self.counts.items()))
-        for title, items in (("errors", self.errors), ("warnings", self.warnings),
-                             ("unusable videos", [f"{v}: {r}" for v, r in self.unusable])):
+        for title, items in (("error", self.errors), ("warning", self.warnings),
+                             ("unusable row", [f"{v}: {r}" for v, r in self.unusable])):
             if items:
-                lines.append(f"{len(items)} {title}:")
+                lines.append(f"{_count(len(items), title)}:")
                 lines += [f"  - {item}" for item in items]
-        verdict = {0: "OK: every row is usable", 1: f"{len(self.unusable)} videos unusable",
+        verdict = {0: "OK: every row is usable", 1: f"{_count(len(self.unusable), 'row')} unusable",
                    2: "dataset malformed"}[self.exit_code]
         lines.append(f"{verdict} (exit {self.exit_code})")
         return "\n".join(lines)
+
+
+def _count(n: int, noun: str) -> str:
+    """"1 warning", "2 warnings": a count in plain grammar."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _row(i: int) -> int:
@@ -133,10 +144,35 @@ def _parse_crop(text: str) -> tuple[int, int, int, int] | None:
     return x0, y0, x1, y1
 
 
+def is_keypoint_file(path: str | os.PathLike) -> bool:
+    """Whether a row's file is a landmark file (`<name>.landmarks.csv`, `<name>.keypoints.npz`), not a video."""
+    return str(path).lower().endswith(KEYPOINT_SUFFIXES)
+
+
+def _check_frame(r, row: int, f: str, errors: list[str]) -> None:
+    """The optional width, height and mirrored cells of one videos.csv row."""
+    width, height = getattr(r, "width", ""), getattr(r, "height", "")
+    for col, text in (("width", width), ("height", height)):
+        try:
+            ok = text == "" or float(text) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            errors.append(f"{f}, row {row}, column {col!r}: expected the frame's {col} in pixels (a number > 0), "
+                          f"found {text!r}")
+    if (width == "") != (height == ""):
+        errors.append(f"{f}, row {row}, columns 'width' and 'height': expected both or neither, found "
+                      f"width {width!r} and height {height!r}")
+    mirrored = getattr(r, "mirrored", "")
+    if mirrored.lower() not in YES + NO:
+        errors.append(f"{f}, row {row}, column 'mirrored': expected yes or no (or empty: no), found {mirrored!r}")
+
+
 def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str], scored: bool = True) -> None:
-    """Row faults of videos.csv (everything that needs no other file); `scored` False: a score may be empty."""
+    """Row faults of videos.csv (everything that needs no other file); `scored` False: a score may be empty.
+    A file may be listed twice, once for side L and once for side R (one recording of both hands)."""
     f = "videos.csv"
-    first_row: dict[str, int] = {}
+    first_row: dict[tuple[str, str], int] = {}
     unknown_tasks: dict[str, list[int]] = {}
     for i, r in enumerate(df.itertuples(index=False)):
         row = _row(i)
@@ -148,17 +184,20 @@ def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str], scored:
             if rel is None:
                 errors.append(f"{f}, row {row}, column 'video': expected a path inside the dataset folder, "
                               f"found {r.video!r} (absolute or leaving the folder with '..')")
-            elif rel in first_row:
-                errors.append(f"{f}, row {row}, column 'video': duplicate video {r.video!r} "
-                              f"(first listed on row {first_row[rel]})")
+            elif (rel, r.side) in first_row:
+                side = f" for side {r.side}" if r.side else ""
+                errors.append(f"{f}, row {row}, column 'video': duplicate video {r.video!r}{side} (first listed on "
+                              f"row {first_row[rel, r.side]}; a recording of both sides is listed once for L, "
+                              "once for R)")
             else:
-                first_row[rel] = row
+                first_row[rel, r.side] = row
         if r.task and r.task not in TASKS:
             unknown_tasks.setdefault(r.task, []).append(row)
         if r.side not in SIDES:
             errors.append(f"{f}, row {row}, column 'side': expected L, R or empty, found {r.side!r}")
         if _score(r.score) is None and (scored or r.score != ""):
             errors.append(f"{f}, row {row}, column 'score': expected an integer 0..4, found {r.score!r}")
+        _check_frame(r, row, f, errors)
         crop = getattr(r, "crop", "")
         if crop:
             try:
@@ -268,6 +307,10 @@ def _typed(root: Path, videos: pd.DataFrame, exams: pd.DataFrame) -> tuple[pd.Da
         videos["score"] = np.asarray(scores, dtype=np.int64)
         videos["label"] = task_label(videos["score"])
     videos["path"] = [os.path.join(root, v) for v in videos["video"]]
+    videos["kind"] = ["keypoints" if is_keypoint_file(v) else "video" for v in videos["video"]]
+    videos["mirrored"] = videos.get("mirrored", pd.Series("", index=videos.index)).str.lower().isin(YES)
+    for col in ("width", "height"):
+        videos[col] = pd.to_numeric(videos[col], errors="coerce") if col in videos.columns else np.nan
     if "crop" in videos.columns:
         videos["crop"] = [_parse_crop(c) if c else None for c in videos["crop"]]
     exams = exams.copy()
@@ -319,17 +362,68 @@ def dataset_format(root: str | os.PathLike, expected: str | None = None) -> str:
     return found
 
 
-def check_dataset(root: str | os.PathLike) -> CheckReport:
-    """Validate a dataset folder: the CSVs (faults, exit 2) and every video (opened, first frame decoded)."""
-    from pdlib.data.video import VideoDecodeError, probe_video
+def _probe_keypoints(path: Path, r, cache: dict) -> list[str]:
+    """What `pdlib check` learns of a landmark file for one row: read (once per file, though listed for two
+    sides), the row's side's hand found, its frame rate; raises KinematicsError naming the file and fault."""
+    from pdlib.kinematics import TASK_CONVENTION, KinematicsError
+    from pdlib.landmarks import frame_timing, read_landmarks, side_keypoints
+
+    if r.task not in TASK_CONVENTION:
+        raise KinematicsError(f"{path}: task {r.task!r} has no landmarks (tasks: {', '.join(TASK_CONVENTION)})")
+    width, height = (pd.to_numeric(getattr(r, col, ""), errors="coerce") for col in ("width", "height"))
+    width, height = (None if not v > 0 else float(v) for v in (width, height))  # faults: `_check_frame`'s
+    mirrored = getattr(r, "mirrored", "").lower() in YES
+    if str(path).lower().endswith(".keypoints.npz"):
+        from pdlib.kinematics import Keypoints
+
+        kp, notes = Keypoints.load(path), []
+    else:
+        key = (str(path), TASK_CONVENTION[r.task], width, height)
+        first = key not in cache  # a file listed for two sides is read, and warned about, once
+        if first:
+            cache[key] = read_landmarks(path, TASK_CONVENTION[r.task], width=width, height=height)
+        detections = cache[key]
+        if first:  # file-level warnings (a square frame) are gathered per kind: one line for a whole cohort
+            for w in detections.warnings:
+                cache.setdefault("file warnings", {}).setdefault(w.removeprefix(f"{path}: "), []).append(path)
+        notes = []
+        kp = side_keypoints(detections, r.side, mirrored=mirrored)
+    return notes + _timing_notes(*frame_timing(kp.t))
+
+
+def _probe(path: Path) -> list[str]:
+    """A video's warnings for `pdlib check`: `probe_video`'s and its frame rate's."""
+    from pdlib.data.video import probe_video
+    from pdlib.landmarks import frame_timing
+
+    notes, times = probe_video(path)
+    return notes + (_timing_notes(*frame_timing(times)) if len(times) > 2 else [])
+
+
+def _timing_notes(fps: float, variable: bool) -> list[str]:
+    """A recording's frame-rate warnings: under MIN_FPS, or a variable rate (the signals are resampled)."""
+    notes = []
+    if fps < MIN_FPS:
+        notes.append(f"{fps:.1f} frames per second, under {MIN_FPS:.0f}: fast taps and tremor are undersampled")
+    if variable:
+        notes.append(f"a variable frame rate (median {fps:.1f} per second): resampled to a uniform grid")
+    return notes
+
+
+def check_dataset(root: str | os.PathLike, scored: bool = True) -> CheckReport:
+    """Validate a dataset folder: the CSVs (faults, exit 2) and every video (opened, first frame decoded) or
+    landmark file (read, the row's side's hand found); frame rates under MIN_FPS or variable are warned about.
+    `scored` False: the folder `pdlib score` accepts (a video's score may be empty)."""
+    from pdlib.data.video import VideoDecodeError
+    from pdlib.kinematics import KinematicsError
 
     root = Path(root).resolve()
-    videos, _, errors, warns = _validate(root)
+    videos, _, errors, warns = _validate(root, scored)
     report = CheckReport(root, errors, warns)
     if videos is None:
         return report
     report.counts = videos["task"].value_counts().to_dict()
-    listed = 0
+    listed, read = 0, {}
     for i, r in enumerate(videos.itertuples(index=False)):
         rel = _relative_path(r.video) if r.video else None
         if rel is None:
@@ -337,33 +431,60 @@ def check_dataset(root: str | os.PathLike) -> CheckReport:
         listed += 1
         where = getattr(r, "where", None) or _row(i)  # a PD4T folder: its annotation file and row
         try:
+            notes = _probe_keypoints(root / rel, r, read) if is_keypoint_file(rel) else _probe(root / rel)
             report.warnings += [f"{rel} ({where if isinstance(where, str) else f'videos.csv row {where}'}): {w}"
-                                for w in probe_video(root / rel)]
-        except VideoDecodeError as e:
+                                for w in notes]
+        except (VideoDecodeError, KinematicsError) as e:
             report.unusable_rows.append((rel, where, str(e).removeprefix(f"{root / rel}: ")))
+    for warning, files in read.get("file warnings", {}).items():
+        names = ", ".join(str(Path(f).relative_to(root)) for f in files[:3]) + (", ..." if len(files) > 3 else "")
+        report.warnings.append(f"{len(files)} landmark file{'s' if len(files) > 1 else ''} ({names}): {warning}")
     if listed and len(report.unusable) == listed:
         report.errors.append(f"{'the annotations' if is_pd4t(root) else 'videos.csv'}: none of its {listed} videos "
                              "is usable (listed below)")
+    patients = videos["patient"].nunique()
+    if 1 < patients < N_FOLDS and not is_pd4t(root):
+        report.warnings.append(f"{patients} patients: fewer than the {N_FOLDS} folds of the cross-validation; "
+                               "notebook 02 leaves one patient out at a time instead (said in its captions)")
     return report
 
 
-def check_main(root: str) -> int:
-    """`pdlib check DIR`: print the report of `check_dataset` and return its exit code (0, 1 or 2)."""
-    report = check_dataset(root)
+def check_main(root: str, scored: bool = True) -> int:
+    """`pdlib check DIR [--unscored]`: print the report of `check_dataset` and return its exit code (0, 1, 2)."""
+    report = check_dataset(root, scored)
     print(report)
     return report.exit_code
 
 
+def _keypoint_seconds(path: Path) -> float:
+    """The span of a landmark file's frame times (s); NaN when it cannot be read (`pdlib check` says why)."""
+    from pdlib.kinematics import Keypoints, KinematicsError
+
+    try:
+        if str(path).lower().endswith(".keypoints.npz"):
+            t = Keypoints.load(path).t
+        else:
+            t = pd.to_numeric(pd.read_csv(path, usecols=["t"])["t"], errors="coerce").to_numpy(float)
+    except (KinematicsError, ValueError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError):
+        return np.nan
+    t = t[np.isfinite(t)]
+    return float(t.max() - t.min()) if len(t) > 1 else np.nan
+
+
 def video_durations(root: str | Path, videos: pd.DataFrame) -> pd.Series:
-    """Duration in seconds of every video (Fig. 4a), read from the container with PyAV; index = video.
+    """Duration in seconds of every video (Fig. 4a), read from the container with PyAV, or of every landmark
+    file (the span of its frame times); index = video (a file listed for two sides once).
 
     Pass the usable videos (`check_dataset`'s report lists the others with their reason): an unreadable
     file raises ValueError naming it and its row.
     """
     root = Path(root)
     out = {}
-    for rel in videos["video"]:
+    for rel in pd.unique(videos["video"]):
         path = root / rel
+        if is_keypoint_file(rel):  # a landmark file: the span of its frame times
+            out[rel] = _keypoint_seconds(path)
+            continue
         try:
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]

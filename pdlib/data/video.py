@@ -343,16 +343,19 @@ def _seconds(pts, last_duration: int, time_base) -> float | None:
     return float((max(pts) - min(pts) + (last_duration or 0)) * time_base)
 
 
-def probe_video(path: str | os.PathLike) -> list[str]:
-    """What `pdlib check` learns of a video without decoding it all: demux the stream (frame count and
-    span) and decode its first frame. Raises VideoDecodeError saying why the video is unusable (not a
-    container, a still image, one frame, no decodable frame); returns warnings (shorter than MIN_SECONDS)."""
+def probe_video(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """What `pdlib check` learns of a video without decoding it all: demux the stream (frame count, span and
+    frame times) and decode its first frame. Raises VideoDecodeError saying why the video is unusable (not a
+    container, a still image, one frame, no decodable frame); returns (warnings: shorter than MIN_SECONDS,
+    the frame times in seconds, empty without timestamps)."""
     path = Path(path)
     with _open(path) as container:
         try:
             stream = _video_stream(path, container, [])
             pts, n, last_dur, _ = _plan(path, stream)
             seconds = _seconds(pts if pts is not None else [], last_dur, stream.time_base)
+            times = (pts * float(stream.time_base) if pts is not None and stream.time_base is not None
+                     else np.zeros(0))
         except av.FFmpegError as e:
             raise VideoDecodeError(f"{path}: cannot read the container ({ffmpeg_reason(e)})") from e
     with _open(path) as container:
@@ -364,8 +367,8 @@ def probe_video(path: str | os.PathLike) -> list[str]:
         except av.FFmpegError as e:
             raise VideoDecodeError(f"{path}: cannot decode the first frame ({ffmpeg_reason(e)})") from e
     if seconds is not None and seconds < MIN_SECONDS:
-        return [f"lasts {seconds:.2f} s ({n} frames), under {MIN_SECONDS} s"]
-    return []
+        return [f"lasts {seconds:.2f} s ({n} frames), under {MIN_SECONDS} s"], times
+    return [], times
 
 
 def iter_frames(path: str | os.PathLike, max_side: int = 640):
