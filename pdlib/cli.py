@@ -174,23 +174,30 @@ def parser() -> argparse.ArgumentParser:
 
     from pdlib.tasks import TASKS
 
-    sc = sub.add_parser("score", help="score new videos with a run's trained task models",
+    sc = sub.add_parser("score", help="score new videos or landmark files with a run's trained task models",
                         description="Score videos of one task with the task's cross-validated fold models (their "
                                     "mean class probabilities; their spread) and a conformal prediction set at "
                                     "--coverage, calibrated on the models' out-of-fold predictions: a set of both "
-                                    "classes is 'abstain'. Give video files or folders and --task, or one dataset "
+                                    "classes is 'abstain'. Beside, every row with keypoints (a landmark file, "
+                                    "keypoints beside its video or in the track cache) gets the kinematics "
+                                    "model's predicted item score 0-4, P(severe) and conformal set (kinematics_* "
+                                    "columns; kinematics_note says why a row has none); a landmark file is not "
+                                    "scored by the deep models (no video). --models kinematics: the kinematics "
+                                    "model alone. Give video or landmark files (.landmarks.csv, .keypoints.npz) "
+                                    "or folders and --task (and --side for a landmark file), or one dataset "
                                     "folder (videos.csv, exams.csv; `score` may be empty) to score every task. "
-                                    "Writes scores.csv and scores.json. Exit codes: 0 every video scored, 1 some "
-                                    "videos unusable (named; the others scored), 2 a request that cannot be "
-                                    "served. Research outputs, not a diagnosis.")
+                                    "Writes scores.csv and scores.json. Exit codes: 0 every row scored, 1 some "
+                                    "rows without any score (named; the others scored), 2 a request that cannot "
+                                    "be served. Research outputs, not a diagnosis.")
     sc.add_argument("paths", nargs="+", metavar="VIDEO_OR_FOLDER")
     sc.add_argument("--task", choices=TASKS, help="the task the videos show (not needed for a dataset folder)")
-    sc.add_argument("--side", choices=["L", "R"], help="the body side the videos show (recorded in the output)")
+    sc.add_argument("--side", choices=["L", "R"], help="the body side the videos show (recorded in the output); "
+                    "for a landmark file, the patient's hand to score (needed)")
     sc.add_argument("--profile", default="default", help="the run whose models score (default: %(default)s)")
     sc.add_argument("--setting", help="the task-level setting whose models score (default: the profile's "
                     "`setting`, tsa_synact)")
     sc.add_argument("--models", help="a setting's models folder, outputs/<profile>/models/<setting>, instead of "
-                    "--profile and --setting")
+                    "--profile and --setting; or `kinematics`: the run's kinematics model alone (no video decoded)")
     sc.add_argument("--coverage", type=_coverage, default=0.9,
                     help="how often the prediction set must hold the true class (default: %(default)s)")
     sc.add_argument("--out", help="output folder (default: outputs/<profile>/scores)")

@@ -19,6 +19,7 @@ These are research outputs on one's own cohort, not a diagnosis.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,9 @@ class ScoreError(ValueError):
 
 def class_probabilities(preds: pd.DataFrame) -> np.ndarray:
     """(N, K) class probabilities of prediction rows: the `prob_<c>` columns, or binary `prob` = P(class 1)."""
-    cols = sorted((c for c in preds.columns if c.startswith("prob_")), key=lambda c: int(c[5:]))
-    if cols:
-        return preds[cols].to_numpy(float)
+    found = {int(m[1]): c for c in preds.columns if (m := re.fullmatch(r"prob_(\d+)", str(c)))}
+    if found:  # not the kinematics setting's prob_score_<s> (item scores): its classes are in `prob`
+        return preds[[found[k] for k in sorted(found)]].to_numpy(float)
     p1 = preds["prob"].to_numpy(float)
     return np.stack([1.0 - p1, p1], axis=1)
 
@@ -195,78 +196,88 @@ def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: floa
     from pdlib.data import load_manifest
 
     videos, exams = load_manifest(root, scored=False)
-    tasks = [t for t in TASKS if (videos["task"] == t).any()]
-    if not tasks:
+    if "kind" not in videos:  # PD4T's layout: videos only
+        videos["kind"] = "video"
+    tasks = [t for t in TASKS if ((videos["task"] == t) & (videos["kind"] == "video")).any()]
+    if not (videos["task"].isin(TASKS)).any():
         raise ScoreError(f"{root}: videos.csv lists no video of the study's tasks ({', '.join(TASKS)})")
     models = [TaskModels.load(layout, setting, t) for t in tasks]
-    keep = ["video", "path", "side", "patient", "exam", "score", "label"] + (["crop"] if "crop" in videos else [])
-    parts = [score_videos(videos.loc[videos["task"] == m.task, keep], m, coverage, config, workers, progress)
-             for m in models]
-    scores = pd.concat(parts, ignore_index=True)
+    keep = [c for c in ("video", "path", "side", "patient", "exam", "score", "label", "crop", "kind", "mirrored",
+                        "width", "height") if c in videos]
+    from pdlib.score_kinematics import no_video_rows
+
+    parts = [score_videos(videos.loc[(videos["task"] == m.task) & (videos["kind"] == "video"), keep], m, coverage,
+                          config, workers, progress) for m in models]
+    scores = pd.concat([*parts, no_video_rows(videos[videos["kind"] != "video"])], ignore_index=True)
     given = ~exams["total_from_items"] | ~exams["exam"].isin(videos.loc[videos["score"].isna(), "exam"])
     totals = exams.loc[given].set_index("exam")["total"]  # a total summed over missing scores is not known
     return pd.concat([scores, score_exams(scores, layout, coverage, totals)], ignore_index=True), models
 
 
-def video_paths(paths: list[str]) -> list[Path]:
-    """The videos named: files as given (a missing or unreadable one is reported by decoding), and the video
-    files under each folder; a folder without one is a ScoreError."""
-    from pdlib.data.pd4t import VIDEO_EXTENSIONS
-
-    found = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            inside = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file())
-            if not inside:
-                raise ScoreError(f"{p}: no video file in this folder (looked for {', '.join(VIDEO_EXTENSIONS)})")
-            found += inside
-        else:
-            found.append(p)
-    return found
-
-
 def _run_and_models(args) -> tuple[Layout, str]:
-    """(the run's layout, the setting) from --models DIR or --profile and --setting."""
-    if args.models:
+    """(the run's layout, the setting) from --models DIR or --profile and --setting (or --models kinematics)."""
+    from pdlib.score_kinematics import run_dataset
+
+    if args.models and args.models != "kinematics":
         unit = Path(args.models).resolve()
         if not unit.is_dir() or unit.parent.name != "models":
             raise ScoreError(f"--models {args.models}: expected a setting's folder of trained models, "
-                             "outputs/<profile>/models/<setting>")
-        return Layout(unit.parents[1].name, outputs=unit.parents[2]), unit.name
+                             "outputs/<profile>/models/<setting>, or kinematics")
+        return Layout(unit.parents[1].name, run_dataset(unit.parents[1].name), outputs=unit.parents[2]), unit.name
     from pdlib.run import load_params
 
-    return Layout(args.profile), args.setting or load_params(args.profile).get("setting", "tsa_synact")
+    layout = Layout(args.profile, run_dataset(args.profile))
+    return layout, args.models or args.setting or load_params(args.profile).get("setting", "tsa_synact")
 
 
 def score_request(paths: list[str], layout: Layout, setting: str, task: str = "", side: str = "",
                   coverage: float = 0.9, workers: int | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
-    """What `pdlib score` and notebook 06 score: one dataset folder (every task of it), or video files and
-    folders of `task` (filmed on `side`). Returns the scores and the task models used."""
-    if len(paths) == 1 and (Path(paths[0]) / "videos.csv").is_file():
-        return score_dataset(paths[0], layout, setting, coverage, workers=workers, progress=progress)
-    if not task:
-        raise ScoreError("--task is needed to score videos (or give one dataset folder with a videos.csv, "
-                         "which names each video's task)")
-    videos = pd.DataFrame({"path": [str(p) for p in video_paths(paths)]})
-    videos["video"], videos["side"] = videos["path"], side or ""
-    models = TaskModels.load(layout, setting, task)
-    return score_videos(videos, models, coverage, workers=workers, progress=progress), [models]
+    """What `pdlib score` and notebook 06 score: one dataset folder (every task of it), or video and landmark
+    files and folders of `task` (filmed on `side`). Videos are scored by the deep setting's fold models,
+    landmark files not (no video); beside, every row of a task whose kinematics setting was run gets the
+    kinematics model's columns from its keypoints (`pdlib.score_kinematics`). `setting` "kinematics": that
+    model alone (`kinematics_only` columns; no deep model, nothing decoded). Returns the scores (`.attrs
+    ["kinematics"]`: the kinematics models' meta) and the deep task models used."""
+    from pdlib.score_kinematics import KINEMATICS, add_kinematics, kinematics_only, no_video_rows, request_rows
+
+    rows = request_rows(paths, task, side)
+    models: list[TaskModels] = []
+    if setting == KINEMATICS:
+        scores, meta = add_kinematics(rows, layout, coverage, required=True)
+        scores = kinematics_only(scores)
+    else:
+        if len(paths) == 1 and (Path(paths[0]) / "videos.csv").is_file():
+            scores, models = score_dataset(paths[0], layout, setting, coverage, workers=workers, progress=progress)
+        else:
+            videos = rows[rows["kind"] == "video"]
+            models = [TaskModels.load(layout, setting, task)] if len(videos) else []
+            parts = [score_videos(videos, m, coverage, workers=workers, progress=progress) for m in models]
+            scores = pd.concat([*parts, no_video_rows(rows[rows["kind"] != "video"])], ignore_index=True)
+        scores, meta = add_kinematics(scores, layout, coverage)
+    scores.attrs["kinematics"] = meta
+    return scores, models
 
 
 def score_main(args) -> int:
-    """`pdlib score`: 0 every video scored, 1 some videos unusable (named, the others scored), 2 a request
-    that cannot be served (ScoreError, said in one line)."""
+    """`pdlib score`: 0 every row scored (by the deep models or the kinematics model), 1 some rows without any
+    prediction (named with the reason, the others scored), 2 a request that cannot be served (ScoreError, said
+    in one line)."""
     layout, setting = _run_and_models(args)
     scores, models = score_request(args.paths, layout, setting, args.task or "", args.side or "", args.coverage,
                                    args.workers)
     out = Path(args.out) if args.out else layout.dir("scores")
-    csv, js = write_scores(scores, out, meta_of(models, args.coverage))
+    meta = meta_of(models, args.coverage) if models else {
+        "profile": layout.profile, "setting": setting, "coverage": args.coverage, "tasks": {},
+        "conformal": "CV+ on the out-of-fold predictions", "note": "research outputs, not a diagnosis"}
+    csv, js = write_scores(scores, out, meta | {"kinematics": scores.attrs.get("kinematics", {})})
     _print(scores)
     print(f"scores of {len(scores)} videos ({setting}, coverage {args.coverage}): {csv}, {js}")
-    bad = scores[scores["note"].str.startswith("unusable video: ")]
+    from pdlib.score_kinematics import unscored
+
+    bad = unscored(scores)
     for r in bad.itertuples():
-        print(f"  unusable {r.video}: {r.note.removeprefix('unusable video: ')}")
+        print(f"  unusable {r.video}: {r.why}")
     return 1 if len(bad) else 0
 
 
@@ -291,8 +302,11 @@ def coverage_table(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def _print(scores: pd.DataFrame) -> None:
-    shown = scores.assign(**{"P(severe)": scores["prob_1"].round(3), "spread": scores["spread"].round(3)})
-    print(shown[["video", "task", "side", "P(severe)", "spread", "set", "call"]].to_string(index=False))
+    shown = scores.assign(**{c: scores[c].round(3) for c in ("prob_1", "spread", "kinematics_prob") if c in scores})
+    cols = [c for c in ("video", "task", "side", "prob_1", "spread", "set", "call", "kinematics_score",
+                        "kinematics_prob", "kinematics_set", "kinematics_call") if c in shown]
+    print(shown[cols].rename(columns={"prob_1": "P(severe)", "kinematics_prob": "kinematics P(severe)"}
+                             ).to_string(index=False))
 
 
 # ---- the examination level: the assembling heads of notebooks 04 and 05 ----

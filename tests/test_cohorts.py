@@ -2,13 +2,23 @@
 sides, frame rates, unscored folders and cohorts smaller than the folds, as `pdlib check` and the pipeline
 read them. The landmark file format itself is tested in test_landmarks.py."""
 
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from pdlib.cli import main as cli_main
 from pdlib.data import check_dataset, load_manifest, preprocess, video_durations
 from pdlib.layout import ClipSpec
+from pdlib.synth.recordings import make_synpd_landmarks
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def hand(cx: float, cy: float, size: float, aperture: float) -> np.ndarray:
@@ -154,3 +164,34 @@ def test_a_cohort_smaller_than_the_folds_is_said(tmp_path):
     assert report.exit_code == 0
     assert any(w.startswith("3 patients: fewer than the 5 folds") and "leaves one patient out" in w
                for w in report.warnings)
+
+
+def test_the_independent_check_runs_on_a_keypoint_cohort(tmp_path):
+    """The run an independent check makes on real patients' landmarks, on SynPD's noisy two-handed
+    equivalent (normalised coordinates, no frame size, each recording listed for L and R): `pdlib check`, then
+    notebooks 00 and 02 with a profile holding just extends/dataset/tasks/transfer_tasks. The kinematics row is
+    computed (with agreement and a signal figure per score); every deep setting and the probe say why not."""
+    data = make_synpd_landmarks(tmp_path / "cohort", "smoke", seed=0)
+    assert cli_main(["check", str(data)]) == 0
+    root = tmp_path / "suite"
+    (root / "params").mkdir(parents=True)
+    shutil.copytree(ROOT / "notebooks", root / "notebooks")
+    shutil.copy(ROOT / "params" / "default.yaml", root / "params")
+    (root / "params" / "real.yaml").write_text(yaml.safe_dump(
+        {"extends": "default", "dataset": str(data), "tasks": ["finger"], "transfer_tasks": ["finger"]}))
+    env = {**os.environ, "PDLIB_OUTPUTS": str(tmp_path / "out"), "PDLIB_ROOT": str(root)}
+    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "real", "--only",
+                          "00_dataset", "02_task_level"], cwd=root, env=env, capture_output=True, text=True,
+                         timeout=900)
+    assert res.returncode == 0, res.stderr[-3000:]
+    tables = tmp_path / "out" / "real" / "tables"
+    counts = pd.read_csv(tables / "table_iv_class_counts.csv")
+    assert counts.set_index("task").loc["finger", "total"] == len(load_manifest(data)[0])
+    numbers = pd.read_csv(tables / "table_v_task_level.csv").set_index(["setting", "task"])
+    kinematics = numbers.loc[("Kinematics (keypoints, ordinal)", "finger")]
+    assert kinematics["n"] >= 12 and -1 <= kinematics["spearman"] <= 1 and 0 <= kinematics["mae"] <= 4
+    caption = (tables / "table_v_task_level.md").read_text()
+    for setting in ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)"):
+        assert f"Not run: {setting}: no videos (the dataset lists landmark files only)" in caption
+    figures = list((tmp_path / "out" / "real" / "figures" / "kinematics").glob("finger_score*.png"))
+    assert len(figures) == load_manifest(data)[0]["score"].nunique()
