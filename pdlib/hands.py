@@ -109,3 +109,38 @@ def assign(frame: np.ndarray, centroid: np.ndarray, size: np.ndarray, tracks: li
         other = np.where(prefer >= 0, 1 - prefer, 0)
         prefer = np.where(~taken & (prefer >= 0) & np.isfinite(cost[np.arange(len(frame)), other]), other, -1)
     return chosen
+
+
+# The palm's rigid segments (wrist and the four MCPs): their lengths keep their ratios however the hand turns.
+PALM_SEGMENTS = ((0, 5), (0, 9), (0, 13), (0, 17), (5, 17), (5, 9), (9, 13), (13, 17))
+COMMON_ASPECTS = (9 / 16, 2 / 3, 3 / 4, 1.0, 4 / 3, 3 / 2, 16 / 9)  # width / height of usual cameras
+ASPECT_GRID = np.exp(np.linspace(np.log(0.45), np.log(2.3), 121))
+
+
+def frame_aspect(table: pd.DataFrame) -> float | None:
+    """The frame's width / height estimated from hand landmarks given as fractions of the frame (x / width,
+    y / height, z / width, as MediaPipe writes them) when the frame size is unknown: the aspect under which
+    the palm's rigid segments (`PALM_SEGMENTS`) keep the most constant ratios of lengths over all detections
+    (a wrong aspect stretches a segment by its direction, which changes as the hand turns). Snapped to a
+    common camera aspect within 3%. None when the recording cannot tell (fewer than 30 whole palms, or a
+    minimum less than twice as sharp as the square frame's), so the caller reads the square frame."""
+    palm = table[table["landmark"].isin({i for seg in PALM_SEGMENTS for i in seg})]
+    cols = ["x", "y"] + (["z"] if "z" in palm.columns else [])
+    wide = palm.pivot_table(index=["t", "track"], columns="landmark", values=cols, aggfunc="first").dropna()
+    if len(wide) < 30:
+        return None
+    d = {c: np.stack([wide[c][b].to_numpy() - wide[c][a].to_numpy() for a, b in PALM_SEGMENTS], 1) for c in cols}
+    dz2 = d["z"] ** 2 if "z" in d else 0.0
+    spread = []
+    for aspect in ASPECT_GRID:
+        with np.errstate(divide="ignore"):
+            log_len = 0.5 * np.log(d["x"] ** 2 + (d["y"] / aspect) ** 2 + dz2)
+        log_len = np.where(np.isfinite(log_len), log_len, np.nan)
+        spread.append(np.nansum(np.nanvar(log_len - np.nanmean(log_len, 1, keepdims=True), 0)))
+    spread = np.asarray(spread)
+    best = float(ASPECT_GRID[np.nanargmin(spread)])
+    square = spread[np.argmin(np.abs(ASPECT_GRID - 1.0))]
+    if not np.nanmin(spread) < 0.5 * square:
+        return None
+    common = min(COMMON_ASPECTS, key=lambda a: abs(np.log(a / best)))
+    return common if abs(np.log(common / best)) < 0.03 else best

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pdlib.hands import assign, both_in_frame, hand_geometry, hand_track, two_hands, two_means
+from pdlib.hands import assign, both_in_frame, frame_aspect, hand_geometry, hand_track, two_hands, two_means
 from pdlib.kinematics import CONVENTIONS, TASK_CONVENTION, Keypoints, KinematicsError
 
 LANDMARKS_SUFFIX = ".landmarks.csv"
@@ -215,7 +215,13 @@ def _to_pixels(det: Detections, path: Path) -> None:
         raise LandmarksError(f"{path}: row {_row(det.table.index[i])}: {'xy'[j]} = {xy[i, j]:g} lies outside the "
                              f"frame (fractions of the frame, {FRACTIONS[0]:g} to {FRACTIONS[1]:g}, in a file of "
                              "fractions)")
-    if det.width is None:
+    aspect = frame_aspect(det.table) if det.width is None and det.convention == "hand" else None
+    if det.width is None and aspect is not None:  # in units of the frame's width
+        det.width, det.height = 1.0, 1.0 / aspect
+        det.warnings.append(f"{path}: coordinates are fractions of the frame and its size is not given (videos.csv "
+                            f"columns width and height): its width / height estimated from the palms' proportions "
+                            f"as {aspect:.2f}; give width and height to be exact")
+    elif det.width is None:
         det.square = True
         det.warnings.append(f"{path}: coordinates are fractions of the frame and its size is not given (videos.csv "
                             "columns width and height): read as a square frame, so x and y are in different units "

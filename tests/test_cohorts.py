@@ -195,3 +195,18 @@ def test_the_independent_check_runs_on_a_keypoint_cohort(tmp_path):
         assert f"Not run: {setting}: no videos (the dataset lists landmark files only)" in caption
     figures = list((tmp_path / "out" / "real" / "figures" / "kinematics").glob("finger_score*.png"))
     assert len(figures) == load_manifest(data)[0]["score"].nunique()
+
+
+def test_the_frame_aspect_of_fractions_without_a_frame_size_is_estimated_from_the_palms(tmp_path):
+    """MediaPipe's fractions of a 16:9 frame, no width or height given: the palms' rigid proportions tell the
+    aspect (1.78), so x and y share a unit; a recording that cannot tell (one still, unturned hand) stays square."""
+    from pdlib.hands import frame_aspect
+    from pdlib.landmarks import read_landmarks
+
+    data = make_synpd_landmarks(tmp_path / "cohort", "smoke", seed=0)
+    files = sorted(data.glob("recordings/*/finger.landmarks.csv"))
+    assert [frame_aspect(pd.read_csv(f)) for f in files] == [16 / 9] * len(files)
+    det = read_landmarks(files[0], "hand")
+    assert (det.width, det.height) == (1.0, 9 / 16) and not det.square and "estimated" in det.warnings[0]
+    still = landmarks_csv(tmp_path / "still.landmarks.csv", tapping="")
+    assert frame_aspect(pd.read_csv(still)) is None and read_landmarks(still, "hand").square
