@@ -7,6 +7,7 @@ which work alike in JupyterLab and in a Voilà page. `build_explorer` is the not
 
 from __future__ import annotations
 
+import html
 import io
 import os
 from contextlib import contextmanager
@@ -508,6 +509,7 @@ class AttentionExplorer:
         self.score_task = widgets.Dropdown(description="Task", options=state.tasks, style=style, layout=wide)
         self.score_button = widgets.Button(description="Score", icon="play")
         self.score_result, self.score_filmstrip = widgets.HTML(), widgets.Image(format="png")
+        self.score_signal, self.score_signal_note = widgets.Image(format="png"), widgets.HTML()
         for control, name in ((self.score_path, "score-path"), (self.score_button, "score-button"),
                               (self.score_result, "score-result")):
             control.add_class(f"pdlib-{name}")
@@ -516,7 +518,7 @@ class AttentionExplorer:
                                            "or <i>abstain</i> at 90% coverage, and where in time the first fold's "
                                            "model looks. Research outputs, not a diagnosis."),
                               self.score_path, widgets.HBox([self.score_task, self.score_button]),
-                              self.score_result, self.score_filmstrip])
+                              self.score_result, self.score_filmstrip, self.score_signal_note, self.score_signal])
         self.widget = widgets.Tab([explore, score], titles=("Explore test videos", "Score a video"))
         self.widget.add_class("pdlib-explorer")
         self.task.observe(self._on_task, "value")
@@ -636,6 +638,29 @@ class AttentionExplorer:
                                    f"{row['spread']:.2f}); call: <b>{call}</b>")
         self.score_filmstrip.value = (_png(filmstrip_figure(clip, attention_view(clip, longest_layer(clip))))
                                       if clip.attention else b"")
+        self._show_signal(self.score_path.value, clip.task)
+
+    def _show_signal(self, path: str, task: str) -> None:
+        """The scored video's kinematic signal (`plots.kinematics_signal`) when it has keypoints (beside it, or
+        `pdlib track`'s in the run's cache), else a line saying how to get them."""
+        from pdlib.kinematics import KinematicsError
+        from pdlib.plots import kinematics_signal
+        from pdlib.landmarks import load_keypoints
+        from pdlib.tracking import keypoint_files
+
+        file = keypoint_files(pd.DataFrame({"path": [path], "task": [task]}), self.state.layout.cache_dir)[0]
+        self.score_signal.value = b""
+        if file is None:
+            self.score_signal_note.value = ("No keypoints for this video: <code>pdlib track</code> its dataset "
+                                            "to see its movement.")
+            return
+        try:
+            figure = kinematics_signal(load_keypoints(file, task, ""), task)
+        except KinematicsError as err:
+            self.score_signal_note.value = f"Its movement cannot be drawn: {html.escape(str(err))}"
+            return
+        self.score_signal_note.value = "The movement, from its keypoints:"
+        self.score_signal.value = _png(figure)
 
     @staticmethod
     def _info_html(clip: ClipAttention) -> str:
