@@ -644,8 +644,8 @@ class AttentionExplorer:
         """The scored video's kinematic signal (`plots.kinematics_signal`) when it has keypoints (beside it, or
         `pdlib track`'s in the run's cache), else a line saying how to get them."""
         from pdlib.kinematics import KinematicsError
-        from pdlib.plots import kinematics_signal
         from pdlib.landmarks import load_keypoints
+        from pdlib.plots import kinematics_signal
         from pdlib.tracking import keypoint_files
 
         file = keypoint_files(pd.DataFrame({"path": [path], "task": [task]}), self.state.layout.cache_dir)[0]
