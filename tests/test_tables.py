@@ -174,7 +174,7 @@ def test_kinematics_rows_carry_the_item_score_model_and_the_agreement_reads_them
     assert t.loc["hand", f"{k} κ"] == "-" and t.loc["hand", f"{k} n"] == "-"
     assert list(tables.table_v(numbers).columns).count(f"{k} MCC [95% CI]") == 1  # Table V: MCCs only
     caption = tables.agreement_caption("Table V: agreement", numbers, **STATS)
-    assert "true joints (an ideal tracker" in caption and "quadratic weights over the scores 0-4" in caption
+    assert "true joints: an ideal tracker" in caption and "quadratic weights over the scores 0-4" in caption
     assert "median of the ordinal model's predictive distribution" in caption and "200 resamples" in caption
     assert caption.count("Not run: I3D (Kinetics)") == 1
 
