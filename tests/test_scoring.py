@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
-from explorer_fixture import build_outputs, tiny_tsa, write_video
+from explorer_fixture import tiny_tsa, write_video
 
 from pdlib import scoring
 from pdlib.cli import main as cli_main
@@ -19,19 +19,12 @@ from pdlib.train import TrainConfig, predict
 SETTING = "tsa_synact"
 
 
-@pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
-    """A fake `smoke` run (tests/explorer_fixture.py): two folds of tiny TSA models for finger and hand, their
-    out-of-fold predictions, and the videos they were trained on."""
-    root = tmp_path_factory.mktemp("scoring")
-    build_outputs(root)
-    return root
-
-
 @pytest.fixture
-def run(outputs, tmp_path):
-    """A copy of the fake run a test may change."""
-    shutil.copytree(outputs, tmp_path / "outputs")
+def run(explorer_outputs, tmp_path):
+    """A copy, which the test may change, of the fake `smoke` run (tests/explorer_fixture.py, shared by the session:
+    tests/conftest.py): two folds of tiny TSA models for finger and hand, their out-of-fold predictions, and the
+    videos they were trained on."""
+    shutil.copytree(explorer_outputs, tmp_path / "outputs")
     return Layout("smoke", outputs=tmp_path / "outputs")
 
 

@@ -1,5 +1,8 @@
 """The attention explorer without a browser: attention arithmetic, ExplorerState's data, the controls' effects."""
 
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs, write_video
@@ -22,11 +25,10 @@ from pdlib.widgets import (
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
-    """The outputs folder holding a fake `smoke` profile (tests/explorer_fixture.py)."""
-    root = tmp_path_factory.mktemp("outputs")
-    build_outputs(root)
-    return root
+def outputs(explorer_outputs, tmp_path_factory):
+    """The outputs folder holding a fake `smoke` profile (tests/explorer_fixture.py): this module's copy of the
+    session's (tests/conftest.py), since the explorer writes its clip cache into the run."""
+    return Path(shutil.copytree(explorer_outputs, tmp_path_factory.mktemp("widgets") / "outputs"))
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +138,6 @@ def test_task_weights_of_an_examination_from_fitted_heads(state):
 
 
 def test_clips_come_from_the_cache_with_the_models_clip_spec_and_a_lost_video_is_named(outputs, tmp_path):
-    import shutil
-
     from pdlib.layout import Layout
 
     layout = Layout("smoke", outputs=outputs)

@@ -1,0 +1,43 @@
+"""What several test modules read and is slow to make, made once per pytest run (session scope).
+
+- `smoke_outputs`: a fresh `pdlib reproduce --profile smoke` in a temporary outputs folder; its `<outputs>/smoke`
+  tree (about 100 s on a 2-core CPU, the longest step of `make test`). tests/test_notebooks.py asserts on it
+  and starts its other runs (unusable videos, PD4T, interrupted and resumed) from its data and models.
+- `explorer_outputs`: the outputs folder holding tests/explorer_fixture.py's fake `smoke` run (tiny TSA models,
+  videos, predictions, features, heads), read by tests/test_widgets.py and tests/test_scoring.py.
+
+Both are shared, so both are read-only: a test that changes a file, or runs something that writes into the
+tree (a clip cache, a score), works on a copy (`shutil.copytree`, seconds against a retrain), which keeps one
+test's writes out of every other's.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def smoke_outputs(tmp_path_factory) -> Path:
+    """Runs `pdlib reproduce --profile smoke` once per session, writing into a temporary outputs folder;
+    returns its `smoke` profile folder."""
+    out = tmp_path_factory.mktemp("smoke_outputs")
+    env = {**os.environ, "PDLIB_OUTPUTS": str(out), "PDLIB_ROOT": str(ROOT)}
+    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "smoke"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, f"reproduce failed:\n{res.stderr[-4000:]}"
+    return out / "smoke"
+
+
+@pytest.fixture(scope="session")
+def explorer_outputs(tmp_path_factory) -> Path:
+    """The outputs folder holding the fake `smoke` run of tests/explorer_fixture.py, built once per session."""
+    from explorer_fixture import build_outputs
+
+    root = tmp_path_factory.mktemp("explorer_outputs")
+    build_outputs(root)
+    return root
