@@ -510,6 +510,7 @@ class AttentionExplorer:
         self.score_button = widgets.Button(description="Score", icon="play")
         self.score_result, self.score_filmstrip = widgets.HTML(), widgets.Image(format="png")
         self.score_signal, self.score_signal_note = widgets.Image(format="png"), widgets.HTML()
+        self.score_signal.layout.display = "none"  # shown only when the scored video has keypoints
         for control, name in ((self.score_path, "score-path"), (self.score_button, "score-button"),
                               (self.score_result, "score-result")):
             control.add_class(f"pdlib-{name}")
@@ -649,7 +650,7 @@ class AttentionExplorer:
         from pdlib.tracking import keypoint_files
 
         file = keypoint_files(pd.DataFrame({"path": [path], "task": [task]}), self.state.layout.cache_dir)[0]
-        self.score_signal.value = b""
+        self.score_signal.value, self.score_signal.layout.display = b"", "none"
         if file is None:
             self.score_signal_note.value = ("No keypoints for this video: <code>pdlib track</code> its dataset "
                                             "to see its movement.")
@@ -660,7 +661,7 @@ class AttentionExplorer:
             self.score_signal_note.value = f"Its movement cannot be drawn: {html.escape(str(err))}"
             return
         self.score_signal_note.value = "The movement, from its keypoints:"
-        self.score_signal.value = _png(figure)
+        self.score_signal.value, self.score_signal.layout.display = _png(figure), ""
 
     @staticmethod
     def _info_html(clip: ClipAttention) -> str:
