@@ -275,8 +275,7 @@ def video_features(videos: pd.DataFrame, cache_dir: str | Path | None = None) ->
             row["note"] = f"no keypoints for {v['path']}: run `pdlib track`"
         else:
             try:
-                keypoints = load_keypoints(file, v["task"], v.get("side", ""), bool(v.get("mirrored", False)),
-                                           v.get("width"), v.get("height"))
+                keypoints = _row_keypoints(v, file)
                 feats = task_features(keypoints, v["task"])
             except KinematicsError as err:  # a load error names the file already
                 row["note"] = str(err) if str(err).startswith(str(file)) else f"{file}: {err}"
@@ -303,8 +302,8 @@ def _keypoints_file(path: str, task: str, cache_dir: str | Path) -> Path | None:
 
 def _row_keypoints(v, file: Path) -> Keypoints:
     """A report row's keypoints from its file (the row's side, mirrored flag and frame size when given)."""
-    return load_keypoints(file, v.task, v.side, bool(getattr(v, "mirrored", False)), getattr(v, "width", None),
-                          getattr(v, "height", None))
+    return load_keypoints(file, v.task, getattr(v, "side", ""), bool(getattr(v, "mirrored", False)),
+                          getattr(v, "width", None), getattr(v, "height", None))
 
 
 def _track_row(v, file: Path | None, factory: Callable[[str], Landmarker] | None) -> tuple[dict, Keypoints | None]:
@@ -432,8 +431,7 @@ def kinematics_examples(rows: pd.DataFrame, cache_dir: str | Path | None, per_sc
             if found == per_score or files[i] is None:
                 continue
             try:
-                kp = load_keypoints(files[i], v["task"], v.get("side", ""), bool(v.get("mirrored", False)),
-                                    v.get("width"), v.get("height"))
+                kp = _row_keypoints(v, files[i])
             except KinematicsError:
                 continue
             found += 1
