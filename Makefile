@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= default
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: the smoke run's tests (tests/test_notebooks.py, one xdist group) on one, the rest of
+# the suite on the other; `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
+unexport PDLIB_TEST_SMOKE_RUN
 
 .PHONY: setup reproduce test lint lab browser clean-outputs
 
@@ -29,7 +33,7 @@ browser:
 	    || echo "chromium could not be installed: the browser test will be skipped"; }
 
 test: setup browser
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check pdlib tests benchmarks

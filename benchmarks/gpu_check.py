@@ -54,8 +54,8 @@ FULL = {"model": PAPER["task_model"], "widen": PAPER["widen"], "batch": PAPER["b
         "size": PAPER["size"], "steps": 10, "warmup": 3, "engine_clips": 150, "synpd": PAPER["synpd_size"], "epochs": 6,
         "paper_epochs": PAPER["epochs"], "pre_frames": PAPER["pretrain_frames"],
         "pre_batch": PAPER["pretrain_batch_size"], "pre_epochs": PAPER["pretrain_epochs"]}
-SMALL = {"model": "r3d18", "widen": 0.25, "batch": 4, "frames": 8, "size": 32, "steps": 2, "warmup": 1,
-         "engine_clips": 24, "synpd": "smoke", "epochs": 1, "paper_epochs": 1, "pre_frames": 16, "pre_batch": 24,
+SMALL = {"model": "r3d18", "widen": 0.25, "batch": 4, "frames": 4, "size": 16, "steps": 2, "warmup": 1,
+         "engine_clips": 16, "synpd": "smoke", "epochs": 1, "paper_epochs": 1, "pre_frames": 8, "pre_batch": 24,
          "pre_epochs": 1}
 
 

@@ -58,7 +58,7 @@ NEEDS = {"finger": ("wrist", "middle_finger_mcp", "thumb_tip", "index_finger_tip
          "pronation": ("wrist", "middle_finger_mcp", "index_finger_mcp", "pinky_mcp"),
          "toe": ("heel", "foot_index"), "leg": ("hip", "knee"),
          "postural": ("shoulder", "wrist", "index"), "kinetic": ("shoulder", "wrist", "index")}
-MIN_TRACKED = 0.5  # a video whose landmarks were found in fewer frames is reported and left out, never scored
+MIN_TRACKED = 0.5  # a tremor video whose landmarks were found in fewer frames is reported and left out
 
 
 class KinematicsError(ValueError):
@@ -300,15 +300,14 @@ def analyse(kp: Keypoints, task: str) -> Analysis:
 def task_features(kp: Keypoints, task: str) -> dict[str, float | str]:
     """The task's named features of one video (`feature_names(task)`), with `tracked` (fraction of frames
     with the landmarks the signal needs), `active_from` and `active_to` (s: the window measured; a tremor
-    task's whole tracked span) and `reason`: "" when usable, else why not (tracked in under MIN_TRACKED of the
-    frames; "left hand not seen tapping": no bout of taps above jitter; the bout poorly tracked), and then
-    every feature is NaN (the video is reported, never scored as still)."""
+    task's whole tracked span) and `reason`: "" when usable, else why not (`untracked`; "left hand not seen
+    tapping": no bout of taps above jitter; the bout tracked in under half its time), and then every feature
+    is NaN (the video is reported, never scored as still)."""
     names = feature_names(task)
-    tracked = kp.tracked(task)
-    out = {"tracked": tracked, **dict.fromkeys(names, np.nan), "active_from": np.nan, "active_to": np.nan,
-           "reason": ""}
-    if tracked < MIN_TRACKED:
-        return out | {"reason": untracked_reason(task, tracked)}
+    out = {"tracked": kp.tracked(task), **dict.fromkeys(names, np.nan), "active_from": np.nan,
+           "active_to": np.nan, "reason": ""}
+    if reason := untracked(kp, task):
+        return out | {"reason": reason}
     if task in TREMOR_TASKS:
         x, fps = uniform(kp.t, task_signal(kp, task))
         span = analyse(kp, task).window
@@ -318,9 +317,28 @@ def task_features(kp: Keypoints, task: str) -> dict[str, float | str]:
     return out | {"reason": a.reason} if a.reason else out | {n: FEATURES[n](a) for n in names}
 
 
-def untracked_reason(task: str, tracked: float) -> str:
-    body = "hand" if TASK_CONVENTION[task] == "hand" else "body"
-    return f"{body} tracked in {100 * tracked:.0f}% of frames (under {100 * MIN_TRACKED:.0f}%): left out"
+def untracked(kp: Keypoints, task: str) -> str:
+    """"", or why a video's keypoints are too poorly tracked to measure: never tracked; a tremor task's
+    recording tracked in under MIN_TRACKED of its frames. A repetitive task is judged on its bout instead
+    (`Analysis.reason`: tracked in under half of its window): in a two-handed recording one hand may rest out
+    of the tracker's sight for most of the time while the other taps, and that is no fault."""
+    tracked = kp.tracked(task)
+    if tracked == 0 or (task in TREMOR_TASKS and tracked < MIN_TRACKED):
+        body = "hand" if TASK_CONVENTION[task] == "hand" else "body"
+        return f"{body} tracked in {100 * tracked:.0f}% of frames (under {100 * MIN_TRACKED:.0f}%): left out"
+    return ""
+
+
+def tracking_fault(kp: Keypoints, task: str) -> str:
+    """"", or why tracking left a video unmeasurable (`untracked`, or a repetitive task's bout tracked in
+    under half its window): what `pdlib track` calls "poorly tracked"."""
+    if reason := untracked(kp, task):
+        return reason
+    try:
+        a = analyse(kp, task)
+    except KinematicsError:  # unmeasurable for another reason than tracking: the kinematics row says which
+        return ""
+    return a.reason if a.reason and np.isfinite(a.window).all() else ""
 
 
 def window_text(kp: Keypoints, active_from: float, active_to: float) -> str:

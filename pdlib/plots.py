@@ -306,7 +306,7 @@ def kinematics_signal(kp, task: str, ax=None) -> Figure:
     out. `kp`: `pdlib.kinematics.Keypoints`; `ax`: an axes to draw into (its figure is returned)."""
     from scipy import stats
 
-    from pdlib.kinematics import FEATURES, MIN_TRACKED, KinematicsError, analyse, untracked_reason
+    from pdlib.kinematics import FEATURES, KinematicsError, analyse, untracked
     from pdlib.repetitive import runs
 
     fig = ax.figure if ax is not None else plt.subplots(figsize=(10, 4.2), layout="constrained")[0]
@@ -316,7 +316,7 @@ def kinematics_signal(kp, task: str, ax=None) -> Figure:
     except KinematicsError as err:  # keypoints with nothing to measure (e.g. no hand size): said, not drawn
         ax.set(title=f"{task_name(task)}: left out: {err}", xlabel="time (s)")
         return fig
-    poor = kp.tracked(task) < MIN_TRACKED
+    poor = untracked(kp, task)
     for k, (s, e) in enumerate(runs(~a.tracked)):
         ax.axvspan(a.t[max(s - 1, 0)], a.t[min(e, len(a.t) - 1)], color="0.55", alpha=0.35, lw=0,
                    label="untracked" if k == 0 else None)
@@ -352,7 +352,7 @@ def kinematics_signal(kp, task: str, ax=None) -> Figure:
     if hi - lo < span:
         ax.set_ylim((lo + hi - span) / 2, (lo + hi + span) / 2)
     ax.set(xlabel="time (s)", ylabel=f"{a.movement.quantity} ({a.movement.units})",
-           title=_kinematics_title(kp, task, a, untracked_reason(task, kp.tracked(task)) if poor else a.reason))
+           title=_kinematics_title(kp, task, a, poor or a.reason))
     ax.title.set_fontsize(10)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4, fontsize=8, frameon=False)
     return fig

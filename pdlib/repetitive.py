@@ -267,7 +267,7 @@ def analyse_signal(t: np.ndarray, x: np.ndarray, task: str, side: str = "") -> A
     """The repetitive movement signal x (T,) at times t (s) of a task of MOVEMENTS, analysed as the module
     docstring says. `reason` is set (and no taps kept) when the longest bout has fewer than MIN_TAPS taps
     ("left hand not seen tapping"; a short clip that moves is measured whole) or is tracked in under
-    WINDOW_MIN_TRACKED of its time."""
+    WINDOW_MIN_TRACKED of its frames (counted on the frames given, not on the grid that bridges short gaps)."""
     move = MOVEMENTS[task]
     grid, raw, fps = on_grid(t, x)
     raw = raw[:, 0]
@@ -285,8 +285,10 @@ def analyse_signal(t: np.ndarray, x: np.ndarray, task: str, side: str = "") -> A
         window = (float(grid[0]), float(grid[-1]))
     else:
         return Analysis(**base, reason=f"{who(side, move)} not seen {move.verb}")
-    inside = (grid >= window[0]) & (grid <= window[1])
-    share = float(np.isfinite(raw[inside]).mean()) if inside.any() else 0.0
+    frames = np.asarray(t, float)  # the recording's frames (absent ones NaN), not the gap-bridging grid
+    inside = (frames >= window[0]) & (frames <= window[1])
+    found = np.isfinite(np.asarray(x, float).reshape(len(frames), -1)).all(axis=1)
+    share = float(found[inside].mean()) if inside.any() else 0.0
     if share < WINDOW_MIN_TRACKED:
         return Analysis(**base, window=window, reason=f"{who(side, move)} tracked in {100 * share:.0f}% of its "
                         f"{move.verb} window (under {100 * WINDOW_MIN_TRACKED:.0f}%): left out")

@@ -35,12 +35,11 @@ from pdlib.data.cache import content_hash
 from pdlib.data.video import VideoDecodeError, iter_frames
 from pdlib.kinematics import (
     CONVENTIONS,
-    MIN_TRACKED,
     TASK_CONVENTION,
     Keypoints,
     KinematicsError,
     task_features,
-    untracked_reason,
+    tracking_fault,
     window_text,
 )
 from pdlib.landmarks import (
@@ -358,10 +357,10 @@ def track_dataset(root: str | Path, cache_dir: str | Path, landmarker_factory: C
                                          f"{', '.join(TASK_CONVENTION)})", "tracked": np.nan, "frames": 0,
                                "keypoints": ""})
             continue
-        found, _ = _track_row(v, file, landmarker_factory)
+        found, kp = _track_row(v, file, landmarker_factory)
         row |= found
-        if row["status"] in ("own keypoints", "cached", "tracked") and row["tracked"] < MIN_TRACKED:
-            row["status"] = f"poorly tracked: {untracked_reason(v.task, row['tracked'])}"
+        if kp is not None and (fault := tracking_fault(kp, v.task)):
+            row["status"] = f"poorly tracked: {fault}"
         rows.append(row)
     return pd.DataFrame(rows, columns=REPORT_COLUMNS)
 

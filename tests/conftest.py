@@ -24,7 +24,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def smoke_outputs(tmp_path_factory) -> Path:
     """Runs `pdlib reproduce --profile smoke` once per session, writing into a temporary outputs folder;
-    returns its `smoke` profile folder."""
+    returns its `smoke` profile folder. PDLIB_TEST_SMOKE_RUN=<outputs>/smoke reuses a finished run of the same
+    code instead (a developer's shortcut while editing a test; `make test` always runs it afresh)."""
+    if os.environ.get("PDLIB_TEST_SMOKE_RUN"):
+        return Path(os.environ["PDLIB_TEST_SMOKE_RUN"])
     out = tmp_path_factory.mktemp("smoke_outputs")
     env = {**os.environ, "PDLIB_OUTPUTS": str(out), "PDLIB_ROOT": str(ROOT)}
     res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "smoke"],

@@ -19,7 +19,7 @@ def test_gpu_check_runs_every_section_on_the_cpu():
     for mode in ("strict fp32", "tf32", "bf16+cl"):
         assert re.search(rf"r3d18_tsa +{re.escape(mode)} +\d+\.\d", out), mode
     assert len(re.findall(r"engine, (resident|host) clips: \d+\.\d clips/s", out)) == 4
-    assert re.search(r"decoded 12 finger videos to 8x32x32 in [\d.]+ s on \d+ cores", out)
+    assert re.search(r"decoded 12 finger videos to 4x16x16 in [\d.]+ s on \d+ cores", out)
     assert re.search(r"finger 5-fold CV, 12 clips, 1 epochs per fold", out)
     minutes = re.search(r"paper profile, extrapolated: ([\d.]+) min", out)
     assert minutes and float(minutes.group(1)) > 0

@@ -176,7 +176,8 @@ def test_a_hand_found_in_few_frames_is_reported_not_scored_as_still(tmp_path):
     videos = pd.DataFrame({"video": ["a", "b", "c"], "task": ["finger", "hand", "toe"],
                            "path": [str(tmp_path / n) for n in ("finger_L.mp4", "hand_L.mp4", "toe_L.mp4")]})
     table = video_features(videos)
-    assert table.loc[0, "note"] == f"hand tracked in {100 * f['tracked']:.0f}% of frames (under 50%): left out"
+    assert f["reason"] == f"right hand tracked in {100 * f['tracked']:.0f}% of its tapping window (under 50%): left out"
+    assert table.loc[0, "note"] == f["reason"]
     assert table.loc[1, "note"] == f"{tmp_path / 'hand_L.keypoints.npz'}: not a keypoints file (not an .npz archive)"
     assert table.loc[2, "note"] == f"no keypoints for {tmp_path / 'toe_L.mp4'}: run `pdlib track`"
 
