@@ -5,8 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= default
 PYTEST_ARGS ?=
-# Two pytest-xdist workers: the smoke run's tests (tests/test_notebooks.py, one xdist group) on one, the rest of
-# the suite on the other; `make test PYTEST_WORKERS=0` runs it in one process.
+# Two pytest-xdist workers, a test file on one worker: the smoke run's tests (tests/test_notebooks.py) on one, the
+# other files on either; `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= 2
 unexport PDLIB_TEST_SMOKE_RUN
 
@@ -33,7 +33,7 @@ browser:
 	    || echo "chromium could not be installed: the browser test will be skipped"; }
 
 test: setup browser
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check pdlib tests benchmarks

@@ -1,5 +1,6 @@
 """The papermill runner behind `pdlib reproduce`: executes the notebooks in order with a profile's params."""
 
+import contextlib
 import difflib
 import json
 import os
@@ -285,16 +286,15 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ReproduceError(f"params/{profile}.yaml: keys declared by no notebook's parameters cell: "
                              f"{', '.join(undeclared)}{hint}")
-    os.environ["PDLIB_ROOT"] = str(root)
-    dest = Layout(profile).dir("notebooks")
     summary = RunSummary(profile)
     kernel = _kernel_options()
     said = _say if progress else (lambda _: None)
     if is_plumbing_check(profile, root):
         said(plumbing_banner(profile)[2:].replace("**", ""))
-    before = os.environ.get(progress_env.ENV)
-    os.environ[progress_env.ENV] = progress_env.TERMINAL if progress else progress_env.OFF
-    try:
+    env = {"PDLIB_ROOT": str(root), progress_env.ENV: progress_env.TERMINAL if progress else progress_env.OFF,
+           "PDLIB_NOTEBOOK": "", "PDLIB_PARAMS": "{}"}
+    with _environment(env):  # what the kernels read; restored after, so a caller in this process sees none of it
+        dest = Layout(profile).dir("notebooks")
         for i, nb in enumerate(chosen, 1):
             said(f"[{i}/{len(chosen)}] {nb.stem} ...")
             passed = {k: v for k, v in params.items() if k in declared[nb]}
@@ -318,13 +318,23 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
                     f"executed copy with the traceback: {dest / nb.name}") from None
             summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0))
             said(f"[{i}/{len(chosen)}] {nb.stem}: ok in {summary.runs[-1].seconds:.1f} s")
-    finally:
-        if before is None:
-            os.environ.pop(progress_env.ENV, None)
-        else:
-            os.environ[progress_env.ENV] = before
-    summary.index = write_index(summary, root)
+        summary.index = write_index(summary, root)
     return summary
+
+
+@contextlib.contextmanager
+def _environment(values: dict[str, str]):
+    """The environment variables `values` set inside the block and put back as they were after it."""
+    before = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _say(line: str) -> None:

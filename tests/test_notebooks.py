@@ -27,9 +27,8 @@ from pdlib import metrics
 from pdlib.run import load_params
 from pdlib.tasks import SETTINGS
 
-# Every test here reads the session's smoke run: under pytest-xdist (`make test`) they share one worker, so the
-# run is made once (--dist loadgroup), while the other worker takes the rest of the suite.
-pytestmark = pytest.mark.xdist_group("smoke_run")
+# Every test here reads the session's smoke run, and only tests here do: under pytest-xdist (`make test`, --dist
+# loadfile) this file runs on one worker, so the run is made once, while the other worker takes other files.
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 KINEMATICS = SETTINGS["kinematics"][0]
