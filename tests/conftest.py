@@ -20,6 +20,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs two workers on two cores: one torch thread each (and in every process they start: the
+    # smoke run, its kernels), else each worker's two OpenMP threads spin against the other's and the training
+    # tests run 10-30x slower. The numbers the tests pin hold on any thread count (test_notebooks.py).
+    os.environ["OMP_NUM_THREADS"] = "1"
+    import torch
+
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def smoke_outputs(tmp_path_factory) -> Path:
