@@ -25,7 +25,7 @@ from pdlib.data import ClipSpec, action_clips, load_manifest, preprocess, prepro
 from pdlib.folds import load_or_make_folds
 from pdlib.layout import Layout
 from pdlib.models import build_model, save_model
-from pdlib.run import load_params
+from pdlib.params import load_params
 from pdlib.synth import make_synact
 from pdlib.task_level import cross_validate
 from pdlib.train import TrainConfig, fit, predict, seed_everything

@@ -25,7 +25,7 @@ import pandas as pd
 
 from pdlib import tables
 from pdlib.layout import ClipSpec, Layout
-from pdlib.run import load_params
+from pdlib.params import load_params
 from pdlib.task_level import ActionData, Pretraining, TaskExperiment, arch_name
 from pdlib.train import TrainConfig
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from pdlib import exam_level
 from pdlib.layout import ClipSpec, Layout
-from pdlib.run import load_params
+from pdlib.params import load_params
 from pdlib.task_level import TaskExperiment
 from pdlib.train import TrainConfig
 

@@ -46,7 +46,7 @@ def compute_only(model, batch, labels, config: TrainConfig, steps: int) -> float
 
 
 def main() -> None:
-    from pdlib.run import load_params  # here, not at the top: gpu_check imports this file and needs no papermill
+    from pdlib.params import load_params  # here, not at the top: gpu_check imports this file and needs no papermill
 
     smoke = load_params("smoke")
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

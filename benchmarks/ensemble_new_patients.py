@@ -27,7 +27,7 @@ from sklearn.metrics import matthews_corrcoef
 from pdlib.data import ClipDataset, cache_clips
 from pdlib.data.manifest import load_manifest
 from pdlib.layout import Layout
-from pdlib.run import load_params
+from pdlib.params import load_params
 from pdlib.scoring import TaskModels, class_probabilities
 from pdlib.synth import make_synpd
 from pdlib.train import TrainConfig

@@ -40,7 +40,7 @@ from pdlib.data.cache import default_workers  # noqa: E402
 from pdlib.folds import patient_folds  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model  # noqa: E402
-from pdlib.run import load_params  # noqa: E402
+from pdlib.params import load_params  # noqa: E402
 from pdlib.synth import make_synpd  # noqa: E402
 from pdlib.synth.synact import SIZES as SYNACT_SIZES  # noqa: E402
 from pdlib.synth.synpd import synpd_cohort  # noqa: E402

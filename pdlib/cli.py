@@ -35,7 +35,7 @@ def _check(args) -> int:
 def _preprocess(args) -> int:
     from pdlib.data import ClipSpec, preprocess_main
     from pdlib.layout import Layout
-    from pdlib.run import load_params
+    from pdlib.params import load_params
 
     params = load_params(args.profile)
     spec = ClipSpec.from_params({"frames": args.frames or params["frames"], "size": args.size or params["size"],
@@ -208,7 +208,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from pdlib.run import ReproduceError
+    from pdlib.params import ReproduceError
 
     try:
         return args.func(args)

@@ -1,52 +1,23 @@
 """Saving tables (tidy numeric CSV, formatted Markdown and LaTeX) and figures (PNG, PDF) with provenance.
 
-Each artefact gets a `<name>.json` sidecar with profile, notebook, parameters, git revision and time;
-`pdlib.run` collects the sidecars into `outputs/<profile>/index.md`. The runner passes the notebook's
-name and parameters through the environment (PDLIB_NOTEBOOK, PDLIB_PARAMS). The tables of the smoke profile,
-and of every profile that extends it, start with a one-line banner: a plumbing check, not results.
+Each artefact gets a `<name>.json` sidecar (`pdlib.provenance`) with profile, notebook, parameters, git
+revision and time; `pdlib.run` collects the sidecars into `outputs/<profile>/index.md`. The runner passes the
+notebook's name and parameters through the environment (PDLIB_NOTEBOOK, PDLIB_PARAMS). The tables of the smoke
+profile, and of every profile that extends it, start with a one-line banner (`pdlib.params`): a plumbing
+check, not results.
 """
 
-import json
-import os
-import subprocess
-import time
 from pathlib import Path
 
 import pandas as pd
 
 from pdlib.layout import Layout
-from pdlib.paths import repo_root
-
-
-def git_revision() -> str:
-    """Short git revision of the repository, with `+dirty` when the work tree has changes."""
-    try:
-        root = repo_root()
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (rev or "unknown") + ("+dirty" if dirty else "")
-
-
-def provenance(profile: str, **extra) -> dict:
-    """Who made an artefact: profile, notebook, its parameters, git revision, time."""
-    params = json.loads(os.environ.get("PDLIB_PARAMS", "{}"))
-    return {"profile": profile, "notebook": os.environ.get("PDLIB_NOTEBOOK", "interactive"),
-            "parameters": params, "git_revision": git_revision(),
-            "created": time.strftime("%Y-%m-%d %H:%M:%S"), **extra}
-
-
-def _write_sidecar(path: Path, meta: dict) -> None:
-    Path(f"{path}.json").write_text(json.dumps(meta, indent=2, default=str))
+from pdlib.params import is_plumbing_check, plumbing_banner
+from pdlib.provenance import provenance, write_sidecar
 
 
 def _banner(profile: str) -> str:
     """The plumbing-check line of a smoke profile's (or a profile extending it) tables, else ""."""
-    from pdlib.run import is_plumbing_check, plumbing_banner  # here: pdlib.run imports this module
-
     return plumbing_banner(profile) if is_plumbing_check(profile) else ""
 
 
@@ -67,7 +38,7 @@ def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", num
     tex = df.to_latex(index=index, caption=caption or None, label=f"tab:{name}", escape=True)
     note = f"% {banner[2:].replace('**', '')}\n" if banner else ""
     Path(f"{stem}.tex").write_text(f"{note}% {prov}\n{tex}")
-    _write_sidecar(stem, meta)
+    write_sidecar(stem, meta)
     return csv
 
 
@@ -79,6 +50,6 @@ def save_figure(fig, name: str, profile: str, caption: str = "") -> Path:
     png.parent.mkdir(parents=True, exist_ok=True)  # a name may hold a folder: "kinematics/finger_score2_..."
     fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": f"pdlib git {meta['git_revision']}"})
     fig.savefig(Path(f"{stem}.pdf"), bbox_inches="tight")
-    _write_sidecar(stem, meta)
+    write_sidecar(stem, meta)
     return png
 

@@ -255,7 +255,7 @@ def video_paths(paths: list[str]) -> list[Path]:
 
 def run_dataset(profile: str) -> str:
     """The run's dataset (params/<profile>.yaml's `dataset`; "": its SynPD), which the kinematics model refits on."""
-    from pdlib.run import ReproduceError, load_params
+    from pdlib.params import ReproduceError, load_params
 
     try:
         return load_params(profile).get("dataset", "")

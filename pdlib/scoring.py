@@ -224,7 +224,7 @@ def _run_and_models(args) -> tuple[Layout, str]:
             raise ScoreError(f"--models {args.models}: expected a setting's folder of trained models, "
                              "outputs/<profile>/models/<setting>, or kinematics")
         return Layout(unit.parents[1].name, run_dataset(unit.parents[1].name), outputs=unit.parents[2]), unit.name
-    from pdlib.run import load_params
+    from pdlib.params import load_params
 
     layout = Layout(args.profile, run_dataset(args.profile))
     return layout, args.models or args.setting or load_params(args.profile).get("setting", "tsa_synact")

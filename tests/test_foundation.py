@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from pdlib import outputs, run
+from pdlib.params import ReproduceError, load_params, profiles
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,7 +148,7 @@ def test_select_by_prefix_and_from():
 def test_every_notebook_parameter_default_is_the_smoke_profile_value():
     import ast
 
-    smoke = run.load_params("smoke", ROOT)
+    smoke = load_params("smoke", ROOT)
     for nb in run.notebooks(ROOT):
         for key, default in run.declared_parameters(nb).items():
             if key in smoke:
@@ -167,25 +168,25 @@ def test_extends_starts_from_the_base_profile(tmp_path):
     root = _params(tmp_path, base="profile: base\nseed: 0\nepochs: 6\ntasks: [finger, hand]\n",
                    child="extends: base\nprofile: child\nepochs: 2\n",
                    grandchild="extends: child\nprofile: grandchild\nseed: 3\nlr: 0.5\n")
-    assert run.load_params("base", root) == {"profile": "base", "seed": 0, "epochs": 6, "tasks": ["finger", "hand"]}
-    assert run.load_params("child", root) == {"profile": "child", "seed": 0, "epochs": 2, "tasks": ["finger", "hand"]}
-    assert run.load_params("grandchild", root) == {"profile": "grandchild", "seed": 3, "epochs": 2,
-                                                   "tasks": ["finger", "hand"], "lr": 0.5}
-    assert run.profiles(root) == ["base", "child", "grandchild"]
+    assert load_params("base", root) == {"profile": "base", "seed": 0, "epochs": 6, "tasks": ["finger", "hand"]}
+    assert load_params("child", root) == {"profile": "child", "seed": 0, "epochs": 2, "tasks": ["finger", "hand"]}
+    assert load_params("grandchild", root) == {"profile": "grandchild", "seed": 3, "epochs": 2,
+                                               "tasks": ["finger", "hand"], "lr": 0.5}
+    assert profiles(root) == ["base", "child", "grandchild"]
 
 
 def test_extends_an_unknown_profile_or_a_cycle_is_an_error(tmp_path):
     root = _params(tmp_path, orphan="extends: nosuch\nseed: 1\n", a="extends: b\nseed: 1\n", b="extends: a\n",
                    nested="extends: orphan\n", self="extends: self\n")
-    with pytest.raises(run.ReproduceError) as err:
-        run.load_params("orphan", root)
+    with pytest.raises(ReproduceError) as err:
+        load_params("orphan", root)
     assert str(err.value) == ("params/orphan.yaml: extends unknown profile 'nosuch' (no params/nosuch.yaml); "
                               "profiles: a, b, nested, orphan, self")
-    with pytest.raises(run.ReproduceError, match=r"^params/orphan\.yaml: extends unknown profile 'nosuch'"):
-        run.load_params("nested", root)
-    with pytest.raises(run.ReproduceError) as err:
-        run.load_params("a", root)
+    with pytest.raises(ReproduceError, match=r"^params/orphan\.yaml: extends unknown profile 'nosuch'"):
+        load_params("nested", root)
+    with pytest.raises(ReproduceError) as err:
+        load_params("a", root)
     assert str(err.value) == "params/b.yaml: extends forms a cycle: a -> b -> a"
-    with pytest.raises(run.ReproduceError) as err:
-        run.load_params("self", root)
+    with pytest.raises(ReproduceError) as err:
+        load_params("self", root)
     assert str(err.value) == "params/self.yaml: extends forms a cycle: self -> self"

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from pdlib import metrics
-from pdlib.run import load_params
+from pdlib.params import load_params
 from pdlib.tasks import SETTINGS
 
 # Every test here reads the session's smoke run, and only tests here do: under pytest-xdist (`make test`, --dist

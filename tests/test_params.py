@@ -13,6 +13,7 @@ import yaml
 
 from pdlib import outputs, progress, run
 from pdlib.cli import main as cli_main
+from pdlib.params import ReproduceError, is_plumbing_check, load_params, plumbing_banner
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,16 +28,16 @@ def _suite(root: Path, **files: str) -> Path:
 
 
 def _error(root: Path, profile: str) -> str:
-    with pytest.raises(run.ReproduceError) as err:
-        run.load_params(profile, root)
+    with pytest.raises(ReproduceError) as err:
+        load_params(profile, root)
     return str(err.value)
 
 
 def test_the_shipped_profiles_load_and_are_named_by_their_files():
     for profile in ("default", "smoke", "paper"):
-        params = run.load_params(profile, ROOT)
+        params = load_params(profile, ROOT)
         assert params["profile"] == profile and "extends" not in params
-        assert set(params) == set(run.load_params("default", ROOT))
+        assert set(params) == set(load_params("default", ROOT))
 
 
 def test_an_unknown_key_says_did_you_mean(tmp_path):
@@ -68,10 +69,10 @@ def test_a_wrong_type_names_the_file_the_key_and_the_expected_type(tmp_path, lin
 
 def test_the_documented_alternatives_are_accepted(tmp_path):
     root = _suite(tmp_path, mine="extends: default\nlr: 1\nwiden: 1\nclip_window: 4\nlr: 0.5\ntasks: []\n")
-    params = run.load_params("mine", root)
+    params = load_params("mine", root)
     assert params["lr"] == 0.5 and params["widen"] == 1 and params["clip_window"] == 4 and params["tasks"] == []
     root = _suite(tmp_path / "w", mine="extends: default\nclip_window: windows4\nclip_views: true\n")
-    assert run.load_params("mine", root)["clip_window"] == "windows4"
+    assert load_params("mine", root)["clip_window"] == "windows4"
 
 
 def test_the_file_that_sets_a_bad_key_is_named_not_the_one_loaded(tmp_path):
@@ -84,8 +85,8 @@ def test_the_profile_is_the_file_name(tmp_path):
                   ok="extends: default\nprofile: ok\n", bare="extends: default\n")
     assert _error(root, "mine") == ("params/mine.yaml: profile: 'smoke', but a profile is named by its file, "
                                     "'mine': delete the `profile:` line (it is not needed)")
-    assert run.load_params("ok", root)["profile"] == "ok"
-    assert run.load_params("bare", root)["profile"] == "bare"
+    assert load_params("ok", root)["profile"] == "ok"
+    assert load_params("bare", root)["profile"] == "bare"
 
 
 def test_invalid_yaml_is_one_line(tmp_path):
@@ -99,7 +100,7 @@ def test_invalid_yaml_is_one_line(tmp_path):
 def test_without_the_reference_only_the_structure_is_checked(tmp_path):
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "tiny.yaml").write_text("x: 2\nanything: [1, a]\n")
-    assert run.load_params("tiny", tmp_path) == {"x": 2, "anything": [1, "a"], "profile": "tiny"}
+    assert load_params("tiny", tmp_path) == {"x": 2, "anything": [1, "a"], "profile": "tiny"}
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -123,10 +124,10 @@ def test_the_cli_prints_a_params_mistake_in_one_line(tmp_path, monkeypatch, caps
 
 def test_smoke_and_the_profiles_extending_it_are_plumbing_checks(tmp_path):
     root = _suite(tmp_path, smoke="extends: default\nepochs: 2\n", mine="extends: smoke\nseed: 1\n")
-    assert run.is_plumbing_check("smoke", root) and run.is_plumbing_check("mine", root)
-    assert not run.is_plumbing_check("default", root) and not run.is_plumbing_check("nosuch", root)
-    assert run.is_plumbing_check("smoke", ROOT) and not run.is_plumbing_check("paper", ROOT)
-    banner = run.plumbing_banner("mine")
+    assert is_plumbing_check("smoke", root) and is_plumbing_check("mine", root)
+    assert not is_plumbing_check("default", root) and not is_plumbing_check("nosuch", root)
+    assert is_plumbing_check("smoke", ROOT) and not is_plumbing_check("paper", ROOT)
+    banner = plumbing_banner("mine")
     assert banner.startswith("> **Plumbing check, not results:** profile `mine` (from `smoke`)")
     assert "\n" not in banner and "chance level by design" in banner
 
@@ -142,7 +143,7 @@ def test_smoke_tables_and_index_start_with_the_banner(tmp_path, monkeypatch):
         meta = json.loads((tmp_path / profile / "tables" / "t.json").read_text())
         index = run.write_index(summary, ROOT).read_text().splitlines()
         if profile == "smoke":
-            assert md[0] == index[0] == run.plumbing_banner("smoke") and md[2] == "A table"
+            assert md[0] == index[0] == plumbing_banner("smoke") and md[2] == "A table"
             assert tex.startswith("% Plumbing check, not results:") and meta["plumbing_check"] is True
         else:
             assert md[0] == "A table" and index[0].startswith("# Outputs of profile `default`")

@@ -12,7 +12,7 @@ import pytest
 from pdlib import task_level
 from pdlib.cli import main as cli_main
 from pdlib.layout import ClipSpec, Layout
-from pdlib.run import load_params
+from pdlib.params import load_params
 from pdlib.synth import make_synact, make_synpd
 from pdlib.task_level import ActionData, Pretraining, TaskExperiment
 from pdlib.train import TrainConfig
