@@ -2,7 +2,8 @@
 
 `ExplorerState` finds a profile's trained models, reads clips and computes attention, without widgets (it is
 tested in Python); `AttentionExplorer` wires ipywidgets 8 controls to matplotlib views rendered as PNG images,
-which work alike in JupyterLab and in a Voilà page. `build_explorer` is the notebook's one call.
+which work alike in JupyterLab and in a Voilà page. `build_explorer` is the notebook's one call. The attention
+maths lives in `pdlib.attention`, its figures in `pdlib.attention_figures`.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import html
 import io
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -19,152 +19,29 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import torch
-import torch.nn.functional as F
-from matplotlib import colormaps
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
-from pdlib.data.spec import clip_views
+from pdlib.attention import (
+    AttentionView,
+    ClipAttention,
+    ExplorerError,
+    TaskWeights,
+    attention_view,
+    clip_attention,
+    describe,
+    longest_layer,
+    one_step_note,
+)
+from pdlib.attention_figures import filmstrip_figure, matrix_figure, weights_figure
 from pdlib.layout import ClipSpec, Layout
 from pdlib.tasks import ITEMS, PREDICTION_COLUMNS, TASK_CLASSES, TASKS
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "
               "`tsa_synact` setting) for this profile: it writes the fold models, predictions and features.")
-# Frames drawn in the filmstrip; a longer clip shows evenly spaced frames (the curve keeps every frame).
-MAX_FILMSTRIP = 16
 # The assembling heads whose task weights are shown (Table I): per examination, and global; notebook 04's.
 WEIGHT_METHODS = ("pixel_attention", "vector_weighting")
 HEADS = "assembling"  # the examination-level experiment whose saved heads are shown (notebook 04)
-
-
-class ExplorerError(Exception):
-    """Outputs the explorer needs are missing or inconsistent; the message says what, where, and what to run."""
-
-
-@dataclass(frozen=True)
-class ClipAttention:
-    """One video through the model of one fold: its frames, recorded prediction and every TSA layer's attention."""
-
-    task: str
-    fold: int
-    video: str
-    patient: str
-    exam: str
-    side: str
-    label: int
-    prob: float  # recorded out-of-fold probability of class 1 (severe)
-    pred: int
-    frames: np.ndarray  # (T, S, S, 3) uint8
-    attention: dict[str, np.ndarray]  # TSA module -> (heads, H', W', T', T'); rows: queries, softmax over keys
-
-
-@dataclass(frozen=True)
-class AttentionView:
-    """What the explorer draws for one (layer, head, position) choice on one clip."""
-
-    layer: str
-    head: int | None  # None: mean over heads
-    position: tuple[int, int] | None  # (h, w) on the H' x W' grid; None: mean over positions
-    matrix: np.ndarray  # (T', T') attention of query step (row) to key step (column)
-    received: np.ndarray  # (T',) attention each step receives: the column mean of `matrix`
-    spatial: np.ndarray  # (T', H', W') attention each step receives at every position
-    frame_step: np.ndarray  # (T,) the attention step each frame falls in
-    frame_maps: np.ndarray  # (T, S, S) `spatial` upsampled onto each frame
-
-
-@dataclass(frozen=True)
-class TaskWeights:
-    """Task weights of the assembling heads of one fold for one examination (Eq. 8, Eq. 12-13)."""
-
-    exam: str
-    fold: int
-    tasks: tuple[str, ...]
-    present: np.ndarray  # (M,) bool: the examination has features of the task
-    pixel: np.ndarray  # (T', H', W', M) pixel-wise attention weights α_{t,h,w,m} of this examination
-    vector: np.ndarray  # (M,) global α_m of vector weighting
-    source: str  # how the heads were obtained
-
-
-def attention_matrix(att: np.ndarray, head: int | None, position: tuple[int, int] | None) -> np.ndarray:
-    """The (T', T') temporal attention (Eq. 6) of one head (None: mean of heads) at one position (None: mean).
-
-    `att` is one clip's (heads, H', W', T', T') softmax attention of a TSA block.
-    """
-    heads, h_dim, w_dim = att.shape[:3]
-    a = att.mean(axis=0) if head is None else att[_checked(head, heads, "head")]
-    if position is None:
-        return a.mean(axis=(0, 1))
-    h, w = position
-    return a[_checked(h, h_dim, "row h"), _checked(w, w_dim, "column w")]
-
-
-def received_attention(att: np.ndarray, head: int | None) -> np.ndarray:
-    """(T', H', W'): at every position, the attention each key step receives, averaged over the query steps."""
-    a = att.mean(axis=0) if head is None else att[_checked(head, att.shape[0], "head")]
-    return a.mean(axis=-2).transpose(2, 0, 1)
-
-
-def frame_steps(n_frames: int, n_steps: int) -> np.ndarray:
-    """(T,) the attention step, of T' evenly strided steps, that each of T frames falls in."""
-    return np.arange(n_frames) * n_steps // n_frames
-
-
-def upsample_maps(spatial: np.ndarray, steps: np.ndarray, size: int) -> np.ndarray:
-    """(T, S, S): each frame's (H', W') map of its step, bilinearly upsampled to the frame size."""
-    maps = torch.from_numpy(np.ascontiguousarray(spatial[steps], dtype=np.float32))[:, None]  # (T, 1, H', W')
-    return F.interpolate(maps, size=(size, size), mode="bilinear", align_corners=False)[:, 0].numpy()
-
-
-def clip_attention(model: torch.nn.Module, frames: np.ndarray, **about) -> ClipAttention:
-    """`frames` (T, S, S, 3) uint8 through a TSA `model`: its attention in every TSA layer. `about`: the other
-    fields of ClipAttention (task, fold, video, patient, exam, side, label, prob, pred; a new video that no
-    one rated has label -1)."""
-    from pdlib.data import to_model_input
-    from pdlib.models import attention_weights
-    from pdlib.train import all_views
-
-    views = clip_views(model)  # K > 1: each window is scored on its own, as in training and `train.infer`
-    clip = all_views(torch.from_numpy(np.ascontiguousarray(frames))[None], views)  # (K, T/K, S, S, 3)
-    att = attention_weights(model, to_model_input(clip, train=False))  # each (K, heads, H', W', t, t)
-    if views > 1:  # its attention: one block per window, none across two
-        att = {name: _block_diagonal(list(a))[None] for name, a in att.items()}
-    fields = {"task": "", "fold": 0, "video": "", "patient": "", "exam": "", "side": "", "label": -1,
-              "prob": float("nan"), "pred": -1} | about
-    return ClipAttention(**fields, frames=frames, attention={name: a[0].float().numpy() for name, a in att.items()})
-
-
-def _block_diagonal(blocks: list[torch.Tensor]) -> torch.Tensor:
-    """(..., t, t) blocks -> (..., K t, K t) with the blocks on the diagonal and zeros elsewhere."""
-    t = blocks[0].shape[-1]
-    out = blocks[0].new_zeros((*blocks[0].shape[:-2], t * len(blocks), t * len(blocks)))
-    for k, block in enumerate(blocks):
-        out[..., k * t:(k + 1) * t, k * t:(k + 1) * t] = block
-    return out
-
-
-def attention_view(clip: ClipAttention, layer: str, head: int | None = None,
-                   position: tuple[int, int] | None = None) -> AttentionView:
-    """Attention matrix, received-attention curve and per-frame maps of one TSA layer of a clip."""
-    if layer not in clip.attention:
-        raise ExplorerError(f"{layer!r} is not a TSA layer of this model; layers: {', '.join(clip.attention)}")
-    att = clip.attention[layer]
-    matrix = attention_matrix(att, head, position)
-    spatial = received_attention(att, head)
-    steps = frame_steps(len(clip.frames), att.shape[-1])
-    return AttentionView(layer, head, position, matrix, matrix.mean(axis=0), spatial, steps,
-                         upsample_maps(spatial, steps, clip.frames.shape[1]))
-
-
-def longest_layer(clip: ClipAttention) -> str:
-    """The TSA layer with the most time steps (the most to see over time)."""
-    return max(clip.attention, key=lambda name: clip.attention[name].shape[-1])
-
-
-def _checked(index: int, size: int, name: str) -> int:
-    if not 0 <= index < size:
-        raise ValueError(f"{name} = {index} is out of range: expected 0..{size - 1}")
-    return index
 
 
 class ExplorerState:
@@ -368,104 +245,6 @@ def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return buf.getvalue()
-
-
-def describe(view: AttentionView) -> str:
-    """The choice a view shows, in words: layer, head, position."""
-    head = "mean of heads" if view.head is None else f"head {view.head}"
-    where = "mean over positions" if view.position is None else f"position h={view.position[0]}, w={view.position[1]}"
-    return f"{view.layer} · {head} · {where}"
-
-
-def one_step_note(view: AttentionView, n_frames: int) -> str:
-    """Why a layer's attention is trivial, in words ('' when it is not): one time step leaves nothing to compare."""
-    if len(view.matrix) > 1:
-        return ""
-    return (f"{view.layer} has one time step: the network's temporal strides pool all {n_frames} frames of the "
-            f"clip into it, so its attention matrix is 1 × 1 (the step attends only to itself, weight 1) and "
-            f"every frame receives the same attention. Earlier layers keep more steps (with 16 frames layer3 has "
-            f"2, with 32 frames 4); a model trained on more frames (the `frames` parameter) shows attention over "
-            f"time.")
-
-
-def matrix_figure(view: AttentionView, n_frames: int) -> Figure:
-    """Heatmap of the T' x T' attention matrix: row = query step, column = key step."""
-    fig = Figure(figsize=(4.6, 4.0))
-    ax = fig.add_subplot()
-    im = ax.imshow(view.matrix, cmap="viridis", vmin=0.0, vmax=max(float(view.matrix.max()), 1e-6))
-    ax.set_xlabel(f"key step (1 step = {n_frames / len(view.matrix):g} frames)")
-    ax.set_ylabel("query step")
-    ax.set_title(describe(view), fontsize=9)
-    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="attention (softmax weight)")
-    if len(view.matrix) == 1:
-        ax.text(0, 0, "one time step:\nnothing to compare", ha="center", va="center", color="white", fontsize=9)
-    return fig
-
-
-def filmstrip_figure(clip: ClipAttention, view: AttentionView) -> Figure:
-    """Frames (chosen position boxed), frames under their attention-received map, and the received curve.
-
-    The three rows share the horizontal axis: the curve's points sit under the frames they belong to.
-    """
-    n_frames, size = clip.frames.shape[:2]
-    shown = np.unique(np.linspace(0, n_frames - 1, min(n_frames, MAX_FILMSTRIP)).round().astype(int))
-    n = len(shown)
-    frames = clip.frames[shown] / 255.0  # (n, S, S, 3)
-    heat = colormaps["inferno"](view.frame_maps[shown] / max(float(view.frame_maps.max()), 1e-6))[..., :3]
-    strip, overlay = (np.concatenate(list(a), axis=1) for a in (frames, 0.45 * frames + 0.55 * heat))  # (S, nS, 3)
-    fig = Figure(figsize=(min(0.9 * n + 1.5, 16), 4.2))
-    top, mid, curve = fig.subplots(3, 1, sharex=True, gridspec_kw={"height_ratios": (1, 1, 1.2), "hspace": 0.08})
-    for ax, image, title in ((top, strip, "frames"), (mid, overlay, "attention\nreceived")):
-        ax.imshow(image, extent=(0, n * size, size, 0), aspect="auto", interpolation="nearest")
-        ax.set_yticks([])
-        ax.set_ylabel(title, fontsize=8)
-    if view.position is not None:
-        h_dim, w_dim = view.spatial.shape[1:]
-        ch, cw = size / h_dim, size / w_dim
-        for col in range(n):
-            top.add_patch(Rectangle((col * size + view.position[1] * cw, view.position[0] * ch), cw, ch,
-                                    fill=False, edgecolor="cyan", linewidth=1.2))
-    centres = (np.arange(n) + 0.5) * size
-    x = (np.interp(np.arange(n_frames), shown, np.arange(n)) + 0.5) * size  # every frame, in strip coordinates
-    curve.plot(x, view.received[view.frame_step], drawstyle="steps-mid", color="tab:red")
-    curve.plot(centres, view.received[view.frame_step[shown]], "o", color="tab:red", markersize=3)
-    curve.axhline(1.0 / len(view.received), color="grey", linestyle=":", linewidth=1, label="uniform")
-    curve.set_xlim(0, n * size)
-    curve.set_xticks(centres, [str(t) for t in shown], fontsize=7)
-    curve.set_xlabel("frame")
-    curve.set_ylabel("attention\nreceived", fontsize=8)
-    curve.legend(fontsize=7, loc="upper right")
-    fig.suptitle(f"When and where attention goes: {describe(view)}", fontsize=9)
-    return fig
-
-
-def weights_figure(weights: TaskWeights) -> Figure:
-    """One examination's pixel-wise attention weights (Eq. 12-13) beside the global vector weights (Eq. 8).
-
-    Left: per task, the pixel-wise weight averaged over the feature points (whiskers: lowest and highest
-    point) and vector weighting's α_m; right: the pixel-wise weights per time step, averaged over positions.
-    """
-    m = len(weights.tasks)
-    points = weights.pixel.reshape(-1, m)  # (T'H'W', M)
-    mean, x = points.mean(axis=0), np.arange(m)
-    names = [t if p else f"{t}\n(missing)" for t, p in zip(weights.tasks, weights.present, strict=True)]
-    fig = Figure(figsize=(10, 3.4))
-    bars, over_time = fig.subplots(1, 2, gridspec_kw={"width_ratios": (1.4, 1)})
-    bars.bar(x - 0.2, mean, 0.4, yerr=[mean - points.min(axis=0), points.max(axis=0) - mean], capsize=3,
-             color="#4c72b0", label=f"pixel-wise attention, examination {weights.exam}")
-    bars.bar(x + 0.2, weights.vector, 0.4, color="#dd8452", label="vector weighting (every examination)")
-    bars.axhline(1.0 / m, color="grey", linestyle=":", linewidth=1, label=f"uniform 1/{m}")
-    bars.set_xticks(x, names, fontsize=8)
-    bars.set_ylabel("task weight α")
-    bars.legend(fontsize=7)
-    im = over_time.imshow(weights.pixel.mean(axis=(1, 2)).T, aspect="auto", cmap="viridis", vmin=0.0)  # (M, T')
-    over_time.set_yticks(x, weights.tasks, fontsize=8)
-    over_time.set_xticks(np.arange(weights.pixel.shape[0]))
-    over_time.set_xlabel("time step t' of layer4")
-    over_time.set_title("pixel-wise weights over time", fontsize=9)
-    fig.colorbar(im, ax=over_time, fraction=0.046, pad=0.04)
-    fig.suptitle(f"Task weights of fold {weights.fold}'s assembling heads", fontsize=10)
-    return fig
 
 
 class AttentionExplorer:

@@ -7,21 +7,18 @@ import numpy as np
 import pytest
 from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs, write_video
 
-from pdlib.models import build_model, save_model
-from pdlib.widgets import (
-    AttentionExplorer,
+from pdlib.attention import (
     ClipAttention,
     ExplorerError,
-    ExplorerState,
     attention_matrix,
     attention_view,
-    build_explorer,
     frame_steps,
     longest_layer,
     one_step_note,
     received_attention,
-    url_parameters,
 )
+from pdlib.models import build_model, save_model
+from pdlib.widgets import AttentionExplorer, ExplorerState, build_explorer, url_parameters
 
 
 @pytest.fixture(scope="module")
@@ -72,9 +69,9 @@ def test_a_model_scoring_windows_as_views_shows_one_block_of_attention_per_windo
     """ClipSpec views: the model never sees two windows together, so neither does its attention."""
     import torch
 
+    from pdlib.attention import clip_attention
     from pdlib.data import ClipSpec, to_model_input
     from pdlib.models import attention_weights
-    from pdlib.widgets import clip_attention
 
     torch.manual_seed(0)
     model = build_model("r3d18_tsa", 2, clip=ClipSpec(64, 32, "windows2", views=True), widen=0.25)
