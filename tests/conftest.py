@@ -1,8 +1,9 @@
 """What several test modules read and is slow to make, made once per pytest run (session scope).
 
 - `smoke_outputs`: a fresh `pdlib reproduce --profile smoke` in a temporary outputs folder; its `<outputs>/smoke`
-  tree (about 100 s on a 2-core CPU, the longest step of `make test`). tests/test_notebooks.py asserts on it
-  and starts its other runs (unusable videos, PD4T, interrupted and resumed) from its data and models.
+  tree (3-6 minutes on a 2-core CPU, the longest step of `make test`). Only tests/test_notebooks.py reads it (its
+  tables, and the interrupted and resumed run of notebook 02 compared to it), so under pytest-xdist's
+  `--dist loadfile` it is made once, on one worker; tests/test_dataset_runs.py makes its own smaller start.
 - `explorer_outputs`: the outputs folder holding tests/explorer_fixture.py's fake `smoke` run (tiny TSA models,
   videos, predictions, features, heads), read by tests/test_widgets.py and tests/test_scoring.py.
 

@@ -21,17 +21,14 @@ import numpy as np
 import pandas as pd
 import psutil
 import pytest
-import yaml
+from suite_runs import KINEMATICS, ROOT, copy_suite, read_printed, read_table, reproduce
 
 from pdlib import metrics
 from pdlib.params import load_params
-from pdlib.tasks import SETTINGS
 
 # Every test here reads the session's smoke run, and only tests here do: under pytest-xdist (`make test`, --dist
 # loadfile) this file runs on one worker, so the run is made once, while the other worker takes other files.
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-KINEMATICS = SETTINGS["kinematics"][0]
 
 # notebook -> (tables, figures) it must write on the smoke profile
 EXPECTED: dict[str, tuple[list[str], list[str]]] = {
@@ -115,34 +112,22 @@ def test_notebook_outputs_exist_and_are_finite(smoke_outputs, notebook):
         assert (smoke_outputs / "figures" / f"{name}.pdf").is_file()
 
 
-def _table(outputs: Path, name: str) -> pd.DataFrame:
-    """A table's tidy numeric CSV."""
-    return pd.read_csv(outputs / "tables" / f"{name}.csv")
-
-
-def _printed(outputs: Path, name: str) -> pd.DataFrame:
-    """A table as printed (its Markdown), every cell a string."""
-    rows = [[c.strip() for c in line.strip().strip("|").split("|")]
-            for line in (outputs / "tables" / f"{name}.md").read_text().splitlines() if line.startswith("|")]
-    return pd.DataFrame(rows[2:], columns=rows[0])
-
-
 @pytest.mark.slow
 def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
-    t2 = _printed(smoke_outputs, "table_ii_pretraining")
+    t2 = read_printed(smoke_outputs, "table_ii_pretraining")
     assert list(t2.columns) == ["Method (scratch)", "SynAct top-1 (%)"]  # UCF-101, HMDB-51: in the caption, once
     assert "Not run: UCF-101, HMDB-51" in (smoke_outputs / "tables" / "table_ii_pretraining.md").read_text()
     methods = ["Probe (motion + appearance, logistic)", "I3D ResNet-18", "TSA ResNet-18"]
     assert list(t2["Method (scratch)"]) == methods
-    numbers = _table(smoke_outputs, "table_ii_pretraining")
+    numbers = read_table(smoke_outputs, "table_ii_pretraining")
     assert list(numbers.columns) == ["dataset", "method", "top1_pct_mean", "top1_pct_std", "splits"]
     assert list(numbers["method"]) == methods and (numbers["splits"] == 3).all()
-    splits = _table(smoke_outputs, "table_ii_pretraining_splits")
+    splits = read_table(smoke_outputs, "table_ii_pretraining_splits")
     assert sorted(splits["split"].unique()) == [1, 2, 3] and splits["top1_pct"].between(0, 100).all()
     assert (splits["arch"] == "probe").sum() == 3  # the yardstick, on each split's own clips
     assert numbers["top1_pct_mean"].tolist() == pytest.approx(splits.groupby("method", sort=False)["top1_pct"].mean())
 
-    t3 = _printed(smoke_outputs, "table_iii_transfer")
+    t3 = read_printed(smoke_outputs, "table_iii_transfer")
     assert list(t3.columns) == ["Method", "Metric", "finger", "hand"]
     assert list(t3["Method"].unique()) == ["I3D (scratch)", "I3D (SynAct)", KINEMATICS]  # I3D (Kinetics): caption
     assert list(t3.loc[t3["Method"] == "I3D (scratch)", "Metric"]) == \
@@ -150,7 +135,7 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
          "Spearman ρ", "Spearman ρ 95% CI", "MAE", "κ (quadratic)"]
     md3 = (smoke_outputs / "tables" / "table_iii_transfer.md").read_text()
     assert md3.count("no Kinetics checkpoint") == 1 and "Not run: I3D (Kinetics)" in md3
-    n3 = _table(smoke_outputs, "table_iii_transfer")
+    n3 = read_table(smoke_outputs, "table_iii_transfer")
     scratch = n3[(n3["setting"] == "I3D (scratch)") & n3["task"].notna()].set_index("task")  # the estimator printed
     assert t3.loc[t3["Method"] == "I3D (scratch)"].set_index("Metric").loc["MCC", "finger"] == \
         f"{scratch.loc['finger', 'mcc']:.2f}"
@@ -161,20 +146,20 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
         [KINEMATICS, "finger"], [KINEMATICS, "hand"]]
     assert "no Kinetics checkpoint" in n3.loc[n3["task"].isna(), "note"].iloc[0]
 
-    t5 = _printed(smoke_outputs, "table_v_task_level")
+    t5 = read_printed(smoke_outputs, "table_v_task_level")
     assert list(t5["task"]) == ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic", "average"]
     settings = ("I3D (SynAct)", "TSA (SynAct)", "Probe (motion energy, logistic)", KINEMATICS)
     assert list(t5.columns) == ["task", "n", *[f"{s} MCC [95% CI]" for s in settings],
                                 "SynPD oracle MCC"]  # pivoted: one estimator and its CI, fits a page
     md5 = (smoke_outputs / "tables" / "table_v_task_level.md").read_text()
     assert md5.count("no Kinetics checkpoint") == 1 and "pooled MCC [95% CI]" in md5
-    details = _printed(smoke_outputs, "table_v_task_level_details")
+    details = read_printed(smoke_outputs, "table_v_task_level_details")
     assert list(details.columns) == ["Method", "Metric", *t5["task"][:-1]] and list(details["Method"].unique()) == [
         *settings]
     assert list(details.loc[details["Method"] == "TSA (SynAct)", "Metric"]) == [
         "n", "acc (%)", "precision", "recall", "MCC", "MCC 95% CI", "MCC p-value", "MCC fold mean±sd",
         "MCC / oracle MCC", "Spearman ρ", "Spearman ρ 95% CI", "MAE", "κ (quadratic)"]
-    numeric = _table(smoke_outputs, "table_v_task_level")
+    numeric = read_table(smoke_outputs, "table_v_task_level")
     ran = numeric[numeric["task"].notna()]
     assert len(ran) == 28 and numeric.loc[numeric["task"].isna(), "setting"].tolist() == ["I3D (Kinetics)"]
     for col in ("acc_pct", "mcc", "ci_lo", "ci_hi", "p_value", "mcc_fold_mean", "oracle_mcc", "of_ceiling"):
@@ -196,7 +181,7 @@ def test_task_level_tables_have_the_study_rows_and_columns(smoke_outputs):
     assert (ran["ci_lo"] <= ran["mcc"] + 1e-9).all()  # the printed MCC lies in the CI printed beside it
     assert (ran["mcc"] <= ran["ci_hi"] + 1e-9).all()
     assert ran["p_value"].between(0, 1).all()
-    agreement = _printed(smoke_outputs, "table_v_agreement").set_index("task")  # agreement with the rater
+    agreement = read_printed(smoke_outputs, "table_v_agreement").set_index("task")  # agreement with the rater
     assert f"{KINEMATICS} Spearman ρ [95% CI]" in agreement.columns and f"{KINEMATICS} MAE" in agreement.columns
     assert "TSA (SynAct) Spearman ρ [95% CI]" in agreement.columns and "TSA (SynAct) MAE" not in agreement.columns
     rho = ran.set_index(["setting", "task"])
@@ -230,14 +215,14 @@ def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
       tests/test_learning.py's held-out check, and the byte-identical rerun on one machine is
       test_interrupted_and_killed_runs_resume_to_the_same_tables'.
     """
-    t2 = _table(smoke_outputs, "table_ii_pretraining").set_index("method")
-    splits = _table(smoke_outputs, "table_ii_pretraining_splits")
+    t2 = read_table(smoke_outputs, "table_ii_pretraining").set_index("method")
+    splits = read_table(smoke_outputs, "table_ii_pretraining_splits")
     assert splits.groupby("method", sort=False)["test"].apply(list).to_dict() == {m: [12, 12, 12] for m in t2.index}
     one_flip = 100 / 12 / 3  # of a mean top-1 over three splits of 12 test clips
     assert t2["top1_pct_mean"].iloc[0] == pytest.approx(36.111, abs=one_flip + 0.01)  # the probe
     assert t2["top1_pct_mean"].between(0, 100).all()
 
-    t5 = _table(smoke_outputs, "table_v_task_level").dropna(subset=["task"])
+    t5 = read_table(smoke_outputs, "table_v_task_level").dropna(subset=["task"])
     tasks = ["finger", "hand", "pronation", "toe", "leg", "postural", "kinetic"]
     assert t5.groupby("setting", sort=False)["task"].apply(list).to_dict() == {
         "I3D (SynAct)": tasks, "TSA (SynAct)": tasks, "Probe (motion energy, logistic)": tasks, KINEMATICS: tasks}
@@ -252,15 +237,15 @@ def test_the_seeded_smoke_run_gives_its_recorded_numbers(smoke_outputs):
     assert kinematics["mcc_fold_mean"].mean() == pytest.approx(0.3326, abs=max(flips) / len(tasks) + 1e-3)
     assert kinematics["mcc"].mean() > 0.4
 
-    t8 = _table(smoke_outputs, "table_viii_assembling")
+    t8 = read_table(smoke_outputs, "table_viii_assembling")
     assert len(t8) == 5 and t8["mcc_mean"].between(-1, 1).all()
 
 
 @pytest.mark.slow
 def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs):
-    t7 = _printed(smoke_outputs, "table_vii_single_task")
+    t7 = read_printed(smoke_outputs, "table_vii_single_task")
     assert list(t7.columns) == ["Task", "Input", "Exams", "Accuracy (%)", "MCC", "Rank"]  # no fraction printed
-    n7 = _table(smoke_outputs, "table_vii_single_task")
+    n7 = read_table(smoke_outputs, "table_vii_single_task")
     assert list(n7.columns) == ["task", "input", "exams", "acc_pct_mean", "acc_pct_std", "mcc_mean", "mcc_std",
                                 "rank"]
     assert t7["Accuracy (%)"].tolist() == [f"{m:.1f}±{s:.1f}" for m, s in zip(n7["acc_pct_mean"], n7["acc_pct_std"],
@@ -272,10 +257,10 @@ def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs)
     methods = ["single task baseline", "vector averaging", "vector weighting",
                "channel-wise attention weighting", "pixel-wise attention weighting"]
     for name, heads in (("table_viii_assembling", "assembling"), ("table_ix_slight_vs_severe", "slight_vs_severe")):
-        printed = _printed(smoke_outputs, name)
+        printed = read_printed(smoke_outputs, name)
         assert list(printed["Method"]) == methods
         assert list(printed.columns) == ["Method", "Input", "Tasks", "Exams", "Patients", "Accuracy (%)", "MCC"]
-        t = _table(smoke_outputs, name)
+        t = read_table(smoke_outputs, name)
         md = (smoke_outputs / "tables" / f"{name}.md").read_text()
         assert f"baseline ({t.loc[0, 'tasks']}, {t.loc[0, 'input']}) on the {t.loc[0, 'exams']} examinations" in md
         assert f"on {t.loc[1, 'exams']} examinations of {t.loc[1, 'patients']} patients" in md
@@ -285,61 +270,6 @@ def test_examination_level_tables_have_the_study_rows_and_columns(smoke_outputs)
         saved = sorted(p.name for p in (smoke_outputs / "heads" / heads).glob("*.safetensors"))
         assert saved == sorted(f"{m}.safetensors" for m in ("single_task", "vector_averaging", "vector_weighting",
                                                              "channel_attention", "pixel_attention"))
-
-
-def _copy_suite(dest: Path, profile: str, params: dict) -> Path:
-    """A suite root beside the repository's: its notebooks and one params file."""
-    (dest / "params").mkdir(parents=True)
-    shutil.copytree(ROOT / "notebooks", dest / "notebooks")
-    (dest / "params" / f"{profile}.yaml").write_text(yaml.safe_dump(params))
-    return dest
-
-
-def _reproduce(root: Path, outputs: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PDLIB_OUTPUTS": str(outputs), "PDLIB_ROOT": str(root)}
-    return subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", *args], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=900)
-
-
-@pytest.mark.slow
-def test_every_notebook_runs_on_a_dataset_with_unusable_videos(smoke_outputs, tmp_path):
-    """Defect: one unusable video stopped notebook 00. Now notebooks 00 and 02 run on the rest, list the
-    unusable videos with their reason and count them in the tables. (Notebook 01's models are the smoke
-    run's; 02 runs the two tasks that hold the unusable videos, finger and hand: the other five would only
-    repeat the smoke run's; 03-06 read only 02's outputs, in which the unusable videos are rows without
-    prediction: the examination level's masking of a missing task is tests/test_exam_level.py's.)"""
-    data = shutil.copytree(smoke_outputs / "data" / "synpd", tmp_path / "mine")
-    videos = pd.read_csv(data / "videos.csv", dtype=str, keep_default_na=False)
-    finger = videos.index[videos["task"] == "finger"]
-    half = data / videos.loc[finger[0], "video"]
-    half.write_bytes(half.read_bytes()[: half.stat().st_size // 2])  # truncated before its index (moov)
-    (data / videos.loc[finger[1], "video"]).write_text("not a video\n" * 10)
-    (data / videos.loc[finger[2], "video"]).unlink()
-    videos.loc[videos.index[videos["task"] == "hand"][0], "video"] = "videos"  # a directory
-    videos.to_csv(data / "videos.csv", index=False)
-    params = load_params("smoke", ROOT) | {"profile": "mine", "dataset": str(data), "tasks": ["finger", "hand"]}
-    root = _copy_suite(tmp_path / "suite", "mine", params)
-    shutil.copytree(smoke_outputs / "models" / "pretrained", tmp_path / "out" / "mine" / "models" / "pretrained")
-    res = _reproduce(root, tmp_path / "out", "--profile", "mine", "--only", "00_dataset", "02_task_level")
-    assert res.returncode == 0, res.stderr[-4000:]
-    out = tmp_path / "out" / "mine"
-    unusable = _table(out, "unusable_videos")
-    assert unusable["row"].tolist() == [finger[0] + 2, videos.index[videos["task"] == "hand"][0] + 2,
-                                        finger[1] + 2, finger[2] + 2]
-    assert unusable["reason"].tolist() == [
-        "cannot open as a video container (Invalid data found when processing input)",
-        "a directory, not a video file",
-        "cannot open as a video container (Invalid data found when processing input)", "missing file"]
-    t4 = _table(out, "table_iv_class_counts").set_index("task")
-    assert t4.loc["finger", "unusable"] == 3 and t4.loc["hand", "unusable"] == 1 and t4["unusable"].sum() == 4
-    assert t4.loc["finger", "total"] == (videos["task"] == "finger").sum() - 3
-    numeric = _table(out, "table_v_task_level").dropna(subset=["task"]).set_index(["setting", "task"])
-    assert numeric.loc[("TSA (SynAct)", "finger"), "left_out"] == 3
-    assert numeric.loc[("TSA (SynAct)", "finger"), "n"] == t4.loc["finger", "total"]
-    t5 = _printed(out, "table_v_task_level").set_index("task")
-    assert t5.loc["finger", "n"] == f"{t4.loc['finger', 'total']} (+3 left out)"  # the same videos in every setting
-    preds = pd.read_csv(out / "predictions" / "tsa_synact" / "finger.csv", keep_default_na=False)
-    assert preds["note"].str.startswith("unusable video: ").sum() == 3
 
 
 def _start(root: Path, outputs: Path, *args: str) -> subprocess.Popen:
@@ -408,7 +338,7 @@ def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tm
     tasks = ["finger", "hand"]
     params = load_params("smoke", ROOT) | {"profile": "resume", "dataset": str(smoke_outputs / "data" / "synpd"),
                                            "tasks": tasks, "transfer_tasks": tasks}
-    root = _copy_suite(tmp_path / "suite", "resume", params)
+    root = copy_suite(tmp_path / "suite", "resume", params)
     out = tmp_path / "outputs"
     shutil.copytree(smoke_outputs / "models" / "pretrained", out / "resume" / "models" / "pretrained")
     only = ("--profile", "resume", "--only", "02_task_level")
@@ -428,13 +358,13 @@ def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tm
         os.kill(pid, signal.SIGKILL)
     run.communicate(timeout=120)
 
-    res = _reproduce(root, out, *only)
+    res = reproduce(root, out, *only)
     assert res.returncode == 0, res.stderr[-4000:]
     ours, theirs = out / "resume", smoke_outputs
     assert json.loads((ours / "runs.json").read_text())["02_task_level"]["status"] == "ok"
     for name in ("table_iii_transfer", "table_v_task_level"):
-        mine = _table(ours, name).dropna(subset=["task"])
-        full = _table(theirs, name)
+        mine = read_table(ours, name).dropna(subset=["task"])
+        full = read_table(theirs, name)
         full = full[full["task"].isin(tasks)].reset_index(drop=True)
         pd.testing.assert_frame_equal(mine.reset_index(drop=True), full, check_exact=True, obj=name)
     for pattern, equal, count in (("models/[!p]*/*/fold*.safetensors", _bytes_equal, 30),  # 2 tasks x 3 settings x 5
@@ -454,53 +384,3 @@ def test_check_targets_reads_every_table_it_quotes(smoke_outputs):
     rows = [line for line in res.stdout.splitlines() if line.startswith("| ")]
     assert rows[0] == "| finding | the study | this suite, smoke profile |" and len(rows) == 9
     assert all(line.count("|") == 4 for line in rows)
-
-
-def _pd4t_from_synpd(synpd: Path, dest: Path, tasks=("finger", "hand", "leg")) -> Path:
-    """A PD4T-shaped folder (Annotations/<Task>/{train,test}.csv headerless, Videos/<Task>/<side>/<visit>_<id>.mp4)
-    made of SynPD's videos and their true keypoints; every third patient in the test split."""
-    videos = pd.read_csv(synpd / "videos.csv", dtype=str)
-    patients = sorted(videos["patient"].unique())
-    test = set(patients[::3])
-    for task in tasks:
-        folder = {"finger": "Finger tapping", "hand": "Hand movement", "leg": "Leg agility"}[task]
-        rows = {"train": [], "test": []}
-        for v in videos[videos["task"] == task].itertuples():
-            visit, side = v.exam.replace("_", "-"), v.side.lower()
-            target = dest / "Videos" / folder / side / f"{visit}_{v.patient}.mp4"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(synpd / v.video, target)
-            shutil.copy((synpd / v.video).with_suffix(".keypoints.npz"), target.with_suffix(".keypoints.npz"))
-            rows["test" if v.patient in test else "train"].append(f"{visit}_{side}_{v.patient},75,{v.score}")
-        (dest / "Annotations" / folder).mkdir(parents=True)
-        for split, lines in rows.items():
-            (dest / "Annotations" / folder / f"{split}.csv").write_text("\n".join(lines) + "\n")
-    return dest
-
-
-@pytest.mark.slow
-def test_notebooks_00_and_02_run_on_a_pd4t_folder_with_its_official_split(smoke_outputs, tmp_path):
-    data = _pd4t_from_synpd(smoke_outputs / "data" / "synpd", tmp_path / "PD4T", tasks=("finger", "leg"))
-    tasks = ["finger", "leg"]
-    params = load_params("smoke", ROOT) | {"profile": "pd4t", "dataset": str(data), "dataset_format": "pd4t",
-                                           "tasks": tasks, "transfer_tasks": ["finger"]}
-    root = _copy_suite(tmp_path / "suite", "pd4t", params)
-    shutil.copytree(smoke_outputs / "models" / "pretrained", tmp_path / "out" / "pd4t" / "models" / "pretrained")
-    res = _reproduce(root, tmp_path / "out", "--profile", "pd4t", "--only", "00_dataset", "02_task_level")
-    assert res.returncode == 0, res.stderr[-4000:]
-    out = tmp_path / "out" / "pd4t"
-    assert not (out / "tables" / "table_vi_clinical.csv").exists()  # PD4T has no totals
-    t5 = _printed(out, "table_v_task_level")
-    assert list(t5["task"]) == [*tasks, "average"]
-    agreement = _printed(out, "table_v_agreement")
-    assert f"{KINEMATICS} Spearman ρ [95% CI]" in agreement.columns and f"{KINEMATICS} κ" in agreement.columns
-    assert "TSA (SynAct) Spearman ρ [95% CI]" in agreement.columns and f"{KINEMATICS} MAE" in agreement.columns
-    numeric = _table(out, "table_v_task_level").dropna(subset=["task"]).set_index(["setting", "task"])
-    videos = pd.concat(pd.read_csv(f, header=None) for f in (data / "Annotations").rglob("test.csv"))
-    finger_test = sum(1 for f in (data / "Annotations" / "Finger tapping").glob("test.csv") for _ in open(f))
-    assert numeric.loc[("TSA (SynAct)", "finger"), "n"] == finger_test  # scored: the test split only
-    assert numeric["spearman"].dropna().between(-1, 1).all()
-    assert numeric.xs("TSA (SynAct)")["n"].sum() == len(videos)
-    assert numeric.loc[(KINEMATICS, "finger"), "spearman"] > 0  # true keypoints rank the severity
-    assert [p.name for p in (out / "models" / "tsa_synact" / "finger").glob("fold*.safetensors")] == [
-        "fold0.safetensors"]  # one model per setting and task: trained on the official training split
