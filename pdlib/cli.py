@@ -62,7 +62,8 @@ def _kinematics(args) -> int:
 def _score(args) -> int:
     from pdlib.scoring import score_main
 
-    return score_main(args)
+    return score_main(args.paths, profile=args.profile, setting=args.setting, models=args.models, task=args.task or "",
+                      side=args.side or "", coverage=args.coverage, out=args.out, workers=args.workers)
 
 
 def _coverage(text: str) -> float:

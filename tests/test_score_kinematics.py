@@ -1,4 +1,4 @@
-"""`pdlib score` from keypoints (pdlib.score_kinematics): the kinematics setting's fold models refitted as the
+"""`pdlib score` from keypoints (pdlib.scoring.kinematics): the kinematics setting's fold models refitted as the
 cross-validation fitted them, their item score, P(severe) and conformal set beside (or instead of) the deep
 ensemble's, and landmark files given directly."""
 
@@ -12,8 +12,8 @@ import pytest
 from pdlib.cli import main as cli_main
 from pdlib.kinematics import feature_names
 from pdlib.layout import ClipSpec, Layout
-from pdlib.score_kinematics import KINEMATICS_COLUMNS, KinematicsModels, kinematics_columns
 from pdlib.scoring import class_probabilities
+from pdlib.scoring.kinematics import KINEMATICS_COLUMNS, KinematicsModels, kinematics_columns
 from pdlib.synth.recordings import make_synpd_landmarks
 from pdlib.task_level import TaskExperiment
 from pdlib.tracking import video_features

@@ -66,8 +66,8 @@ def test_conformal_sets_cover_at_the_nominal_rate_and_abstain_when_unsure():
 
 def test_videos_are_scored_by_the_mean_of_the_fold_models_loaded_once(run, monkeypatch):
     loads = []
-    load = scoring.load_model
-    monkeypatch.setattr(scoring, "load_model", lambda path: loads.append(path) or load(path))
+    load = scoring.videos.load_model  # TaskModels.load looks it up in pdlib.scoring.videos
+    monkeypatch.setattr(scoring.videos, "load_model", lambda path: loads.append(path) or load(path))
     models = scoring.TaskModels.load(run, SETTING, "finger")
     paths = videos_of(run, "finger")
     scores = scoring.score_videos(pd.DataFrame({"path": paths, "side": "L"}), models, 0.9, workers=1,

@@ -8,7 +8,7 @@ cross-validation did (`task_level.kinematics_cross_validate`): the cohort's kine
 side (patients not in fold k) with usable keypoints and a score. A new recording's features are scored by
 every fold model; their item-score distributions (P(score = 0..4)) are averaged: the predicted item score is
 the median of the average (`item_score_summary`), the expected score its mean, P(severe) = P(score >= 2).
-The confidence is the deep models' (`scoring.Conformal`, CV+): calibrated on the setting's out-of-fold
+The confidence is the deep models' (`scoring.conformal.Conformal`, CV+): calibrated on the setting's out-of-fold
 predictions (`layout.predictions("kinematics", task)`), each calibration row compared with the very fold model
 that held it out, which is valid because the refitted fold models are those models. A set of both classes
 (slight, severe) is "abstain". Research outputs on one's own cohort, not a diagnosis.
@@ -17,16 +17,16 @@ that held it out, which is valid because the refitted fold models are those mode
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pdlib.baselines import item_score_summary, ordinal_scores
+from pdlib.data import load_manifest
 from pdlib.folds import read_folds
 from pdlib.kinematics import TASK_CONVENTION, feature_names
 from pdlib.layout import Layout
-from pdlib.scoring import ABSTAIN, CALLS, SCORE_COLUMNS, Conformal, ScoreError, class_probabilities
+from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
 from pdlib.tracking import video_features
 
 KINEMATICS = "kinematics"
@@ -56,8 +56,6 @@ class KinematicsModels:
     def load(cls, layout: Layout, task: str) -> KinematicsModels:
         """From the run: its dataset (`layout.dataset_root`), folds (`layout.folds_csv`) and the kinematics
         setting's out-of-fold predictions; a ScoreError says which is missing or does not match."""
-        from pdlib.data import load_manifest
-
         if task not in TASK_CONVENTION:
             raise ScoreError(f"task {task!r} has no kinematics model (tasks: {', '.join(TASK_CONVENTION)})")
         path = layout.predictions(KINEMATICS, task)
@@ -176,88 +174,9 @@ def add_kinematics(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9,
     return out, meta
 
 
-DATASET_KEEP = ["video", "path", "task", "side", "patient", "exam", "score", "label", "kind", "mirrored", "width",
-                "height", "crop"]
-
-
-def request_rows(paths: list[str], task: str = "", side: str = "") -> pd.DataFrame:
-    """The rows `pdlib score` was asked for (video, path, task, side, kind "video" | "keypoints", and a dataset's
-    columns): one dataset folder's rows (videos.csv), or files and folders: a landmark file (`.landmarks.csv`,
-    `.keypoints.npz`) needs --task and --side (a recording holds both hands), a video --task, a folder its
-    video files. A request that cannot be served is a ScoreError in one line."""
-    from pdlib.data import load_manifest
-    from pdlib.landmarks import is_landmark_file
-
-    if len(paths) == 1 and (Path(paths[0]) / "videos.csv").is_file():
-        videos, _ = load_manifest(paths[0], scored=False)
-        return videos[[c for c in DATASET_KEEP if c in videos.columns]].reset_index(drop=True)
-    landmarks = [p for p in paths if is_landmark_file(p)]
-    if landmarks and not (task and side):
-        need = {"task": (task, "the task it shows"), "side": (side, "L or R, the patient's hand to score")}
-        missing = {w: h for w, (given, h) in need.items() if not given}
-        said = "; ".join(f"--{w}: {h}" for w, h in missing.items())
-        raise ScoreError(f"{landmarks[0]}: a landmark file given directly needs "
-                         f"{' and '.join(f'--{w}' for w in missing)} ({said})")
-    if not task:
-        raise ScoreError("--task is needed to score videos (or give one dataset folder with a videos.csv, "
-                         "which names each video's task)")
-    files = [Path(p) for p in landmarks] + video_paths([p for p in paths if not is_landmark_file(p)])
-    kind = ["keypoints" if is_landmark_file(p) else "video" for p in files]
-    return pd.DataFrame({"video": [str(p) for p in files], "path": [str(p) for p in files], "task": task,
-                         "side": side or "", "kind": kind})
-
-
 def kinematics_only(scores: pd.DataFrame) -> pd.DataFrame:
     """`add_kinematics`' frame as `--models kinematics` writes it: video, task, side, the kinematics columns,
     `note` (why a row has no prediction), then the rows' other columns (path and kind dropped)."""
     out = scores.rename(columns={"kinematics_note": "note"}).drop(columns=["path", "kind"], errors="ignore")
     first = ["video", "task", "side", *KINEMATICS_COLUMNS, "note"]
     return out[first + [c for c in out.columns if c not in first]]
-
-
-NO_VIDEO = "deep scoring needs a video: "  # the deep note of a row that names a landmark file
-
-
-def no_video_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """SCORE_COLUMNS rows without a deep prediction for rows that name landmark files, then their columns."""
-    out = rows.reset_index(drop=True).assign(prob_0=np.nan, prob_1=np.nan, pred=pd.NA, spread=np.nan, set="",
-                                             call="", note=NO_VIDEO + "this row names a landmark file")
-    return out[SCORE_COLUMNS + [c for c in out.columns if c not in SCORE_COLUMNS]]
-
-
-def unscored(scores: pd.DataFrame) -> pd.DataFrame:
-    """(video, why) of the rows without any prediction: an unusable video, a row without usable keypoints."""
-    deep = scores["call"] != "" if "call" in scores else pd.Series(False, index=scores.index)
-    kin = scores["kinematics_call"] != "" if "kinematics_call" in scores else pd.Series(False, index=scores.index)
-    bad = scores[~deep & ~kin & (scores["video"] != "")]
-    why = bad["note"].where(bad["note"] != "", bad.get("kinematics_note", ""))
-    if "kinematics_note" in bad:
-        why = why.where(~why.str.startswith(NO_VIDEO), bad["kinematics_note"])
-    return pd.DataFrame({"video": bad["video"], "why": why.str.removeprefix(UNUSABLE)})
-
-
-def video_paths(paths: list[str]) -> list[Path]:
-    """The videos named: files as given (a missing or unreadable one is reported by decoding), and the video
-    files under each folder; a folder without one is a ScoreError."""
-    from pdlib.data.pd4t import VIDEO_EXTENSIONS
-
-    found = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            inside = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file())
-            if not inside:
-                raise ScoreError(f"{p}: no video file in this folder (looked for {', '.join(VIDEO_EXTENSIONS)})")
-            found += inside
-        else:
-            found.append(p)
-    return found
-
-
-def run_dataset(profile: str) -> str:
-    """The run's dataset (params/<profile>.yaml's `dataset`; "": its SynPD), which the kinematics model refits on."""
-    from pdlib.params import ReproduceError, load_params
-
-    try:
-        return load_params(profile).get("dataset", "")
-    except ReproduceError:  # a run whose profile has no params file here: its SynPD
-        return ""

@@ -1,0 +1,211 @@
+"""What `pdlib score` and notebook 06 ask for: the rows of a request (one dataset folder, or video and landmark
+files and folders of a task), scored by the deep setting's fold ensemble (`pdlib.scoring.videos`), the
+examination-level heads (`pdlib.scoring.exams`) and the kinematics model (`pdlib.scoring.kinematics`); the
+scores written as CSV and JSON, and `score_main`, the command's work (its arguments parsed by `pdlib.cli`).
+
+These are research outputs on one's own cohort, not a diagnosis.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pdlib.data import load_manifest
+from pdlib.data.pd4t import VIDEO_EXTENSIONS
+from pdlib.landmarks import is_landmark_file
+from pdlib.layout import Layout
+from pdlib.params import ReproduceError, load_params
+from pdlib.scoring.conformal import ScoreError
+from pdlib.scoring.exams import score_exams
+from pdlib.scoring.kinematics import KINEMATICS, UNUSABLE, add_kinematics, kinematics_only
+from pdlib.scoring.videos import SCORE_COLUMNS, TaskModels, score_videos
+from pdlib.tasks import TASKS
+from pdlib.train import TrainConfig
+
+DATASET_KEEP = ["video", "path", "task", "side", "patient", "exam", "score", "label", "kind", "mirrored", "width",
+                "height", "crop"]
+
+
+def request_rows(paths: list[str], task: str = "", side: str = "") -> pd.DataFrame:
+    """The rows `pdlib score` was asked for (video, path, task, side, kind "video" | "keypoints", and a dataset's
+    columns): one dataset folder's rows (videos.csv), or files and folders: a landmark file (`.landmarks.csv`,
+    `.keypoints.npz`) needs --task and --side (a recording holds both hands), a video --task, a folder its
+    video files. A request that cannot be served is a ScoreError in one line."""
+    if len(paths) == 1 and (Path(paths[0]) / "videos.csv").is_file():
+        videos, _ = load_manifest(paths[0], scored=False)
+        return videos[[c for c in DATASET_KEEP if c in videos.columns]].reset_index(drop=True)
+    landmarks = [p for p in paths if is_landmark_file(p)]
+    if landmarks and not (task and side):
+        need = {"task": (task, "the task it shows"), "side": (side, "L or R, the patient's hand to score")}
+        missing = {w: h for w, (given, h) in need.items() if not given}
+        said = "; ".join(f"--{w}: {h}" for w, h in missing.items())
+        raise ScoreError(f"{landmarks[0]}: a landmark file given directly needs "
+                         f"{' and '.join(f'--{w}' for w in missing)} ({said})")
+    if not task:
+        raise ScoreError("--task is needed to score videos (or give one dataset folder with a videos.csv, "
+                         "which names each video's task)")
+    files = [Path(p) for p in landmarks] + video_paths([p for p in paths if not is_landmark_file(p)])
+    kind = ["keypoints" if is_landmark_file(p) else "video" for p in files]
+    return pd.DataFrame({"video": [str(p) for p in files], "path": [str(p) for p in files], "task": task,
+                         "side": side or "", "kind": kind})
+
+
+NO_VIDEO = "deep scoring needs a video: "  # the deep note of a row that names a landmark file
+
+
+def no_video_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """SCORE_COLUMNS rows without a deep prediction for rows that name landmark files, then their columns."""
+    out = rows.reset_index(drop=True).assign(prob_0=np.nan, prob_1=np.nan, pred=pd.NA, spread=np.nan, set="",
+                                             call="", note=NO_VIDEO + "this row names a landmark file")
+    return out[SCORE_COLUMNS + [c for c in out.columns if c not in SCORE_COLUMNS]]
+
+
+def unscored(scores: pd.DataFrame) -> pd.DataFrame:
+    """(video, why) of the rows without any prediction: an unusable video, a row without usable keypoints."""
+    deep = scores["call"] != "" if "call" in scores else pd.Series(False, index=scores.index)
+    kin = scores["kinematics_call"] != "" if "kinematics_call" in scores else pd.Series(False, index=scores.index)
+    bad = scores[~deep & ~kin & (scores["video"] != "")]
+    why = bad["note"].where(bad["note"] != "", bad.get("kinematics_note", ""))
+    if "kinematics_note" in bad:
+        why = why.where(~why.str.startswith(NO_VIDEO), bad["kinematics_note"])
+    return pd.DataFrame({"video": bad["video"], "why": why.str.removeprefix(UNUSABLE)})
+
+
+def video_paths(paths: list[str]) -> list[Path]:
+    """The videos named: files as given (a missing or unreadable one is reported by decoding), and the video
+    files under each folder; a folder without one is a ScoreError."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            inside = sorted(f for f in p.rglob("*") if f.suffix.lower() in VIDEO_EXTENSIONS and f.is_file())
+            if not inside:
+                raise ScoreError(f"{p}: no video file in this folder (looked for {', '.join(VIDEO_EXTENSIONS)})")
+            found += inside
+        else:
+            found.append(p)
+    return found
+
+
+def run_dataset(profile: str) -> str:
+    """The run's dataset (params/<profile>.yaml's `dataset`; "": its SynPD), which the kinematics model refits on."""
+    try:
+        return load_params(profile).get("dataset", "")
+    except ReproduceError:  # a run whose profile has no params file here: its SynPD
+        return ""
+
+
+def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: float = 0.9,
+                  config: TrainConfig | None = None, workers: int | None = None,
+                  progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
+    """Score every video of a dataset folder (docs/DATASET.md; `score` may be empty) with the models of its
+    tasks: the scores of all tasks (with the manifest's patient, exam, score and label) and, for every
+    examination with a usable video of each task, its examination-level rows (`score_exams`); and the
+    task models used."""
+    videos, exams = load_manifest(root, scored=False)
+    if "kind" not in videos:  # PD4T's layout: videos only
+        videos["kind"] = "video"
+    tasks = [t for t in TASKS if ((videos["task"] == t) & (videos["kind"] == "video")).any()]
+    if not (videos["task"].isin(TASKS)).any():
+        raise ScoreError(f"{root}: videos.csv lists no video of the study's tasks ({', '.join(TASKS)})")
+    models = [TaskModels.load(layout, setting, t) for t in tasks]
+    keep = [c for c in ("video", "path", "side", "patient", "exam", "score", "label", "crop", "kind", "mirrored",
+                        "width", "height") if c in videos]
+    parts = [score_videos(videos.loc[(videos["task"] == m.task) & (videos["kind"] == "video"), keep], m, coverage,
+                          config, workers, progress) for m in models]
+    scores = pd.concat([*parts, no_video_rows(videos[videos["kind"] != "video"])], ignore_index=True)
+    given = ~exams["total_from_items"] | ~exams["exam"].isin(videos.loc[videos["score"].isna(), "exam"])
+    totals = exams.loc[given].set_index("exam")["total"]  # a total summed over missing scores is not known
+    return pd.concat([scores, score_exams(scores, layout, coverage, totals)], ignore_index=True), models
+
+
+def run_and_setting(profile: str = "default", setting: str | None = None,
+                    models: str | None = None) -> tuple[Layout, str]:
+    """(the run's layout, the setting) from `models` (`pdlib score --models`: a setting's folder of trained models,
+    or "kinematics") or `profile` and `setting` (default: the profile's `setting`)."""
+    if models and models != "kinematics":
+        unit = Path(models).resolve()
+        if not unit.is_dir() or unit.parent.name != "models":
+            raise ScoreError(f"--models {models}: expected a setting's folder of trained models, "
+                             "outputs/<profile>/models/<setting>, or kinematics")
+        return Layout(unit.parents[1].name, run_dataset(unit.parents[1].name), outputs=unit.parents[2]), unit.name
+    layout = Layout(profile, run_dataset(profile))
+    return layout, models or setting or load_params(profile).get("setting", "tsa_synact")
+
+
+def score_request(paths: list[str], layout: Layout, setting: str, task: str = "", side: str = "",
+                  coverage: float = 0.9, workers: int | None = None,
+                  progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
+    """What `pdlib score` and notebook 06 score: one dataset folder (every task of it), or video and landmark
+    files and folders of `task` (filmed on `side`). Videos are scored by the deep setting's fold models,
+    landmark files not (no video); beside, every row of a task whose kinematics setting was run gets the
+    kinematics model's columns from its keypoints (`pdlib.scoring.kinematics`). `setting` "kinematics": that
+    model alone (`kinematics_only` columns; no deep model, nothing decoded). Returns the scores (`.attrs
+    ["kinematics"]`: the kinematics models' meta) and the deep task models used."""
+    rows = request_rows(paths, task, side)
+    models: list[TaskModels] = []
+    if setting == KINEMATICS:
+        scores, meta = add_kinematics(rows, layout, coverage, required=True)
+        scores = kinematics_only(scores)
+    else:
+        if len(paths) == 1 and (Path(paths[0]) / "videos.csv").is_file():
+            scores, models = score_dataset(paths[0], layout, setting, coverage, workers=workers, progress=progress)
+        else:
+            videos = rows[rows["kind"] == "video"]
+            models = [TaskModels.load(layout, setting, task)] if len(videos) else []
+            parts = [score_videos(videos, m, coverage, workers=workers, progress=progress) for m in models]
+            scores = pd.concat([*parts, no_video_rows(rows[rows["kind"] != "video"])], ignore_index=True)
+        scores, meta = add_kinematics(scores, layout, coverage)
+    scores.attrs["kinematics"] = meta
+    return scores, models
+
+
+def score_main(paths: list[str], profile: str = "default", setting: str | None = None, models: str | None = None,
+               task: str = "", side: str = "", coverage: float = 0.9, out: str | Path | None = None,
+               workers: int | None = None) -> int:
+    """`pdlib score` (its options as arguments: `run_and_setting`, `score_request`; `out`: the output folder,
+    default the run's `scores/`): 0 every row scored (by the deep models or the kinematics model), 1 some rows
+    without any prediction (named with the reason, the others scored), 2 a request that cannot be served
+    (ScoreError, said in one line)."""
+    layout, setting = run_and_setting(profile, setting, models)
+    scores, used = score_request(paths, layout, setting, task, side, coverage, workers)
+    out = Path(out) if out else layout.dir("scores")
+    meta = meta_of(used, coverage) if used else {
+        "profile": layout.profile, "setting": setting, "coverage": coverage, "tasks": {},
+        "conformal": "CV+ on the out-of-fold predictions", "note": "research outputs, not a diagnosis"}
+    csv, js = write_scores(scores, out, meta | {"kinematics": scores.attrs.get("kinematics", {})})
+    _print(scores)
+    print(f"scores of {len(scores)} videos ({setting}, coverage {coverage}): {csv}, {js}")
+    bad = unscored(scores)
+    for r in bad.itertuples():
+        print(f"  unusable {r.video}: {r.why}")
+    return 1 if len(bad) else 0
+
+
+def write_scores(scores: pd.DataFrame, out: Path, meta: dict) -> tuple[Path, Path]:
+    """`<out>/scores.csv` (one row per video) and `<out>/scores.json` ({"meta": ..., "videos": rows})."""
+    out.mkdir(parents=True, exist_ok=True)
+    csv, js = out / "scores.csv", out / "scores.json"
+    scores.to_csv(csv, index=False)
+    records = json.loads(scores.to_json(orient="records"))
+    js.write_text(json.dumps({"meta": meta, "videos": records}, indent=2, default=str))
+    return csv, js
+
+
+def meta_of(models: list[TaskModels], coverage: float) -> dict:
+    """What made a scores file: the run, setting, each task's folds, clip spec and calibration videos."""
+    return {"profile": models[0].layout.profile, "setting": models[0].setting, "coverage": coverage,
+            "conformal": "CV+ on the out-of-fold predictions", "note": "research outputs, not a diagnosis",
+            "tasks": {m.task: {"folds": sorted(m.models), "clip": m.spec.as_dict(),
+                               "calibration_videos": m.conformal(coverage).n} for m in models}}
+
+
+def _print(scores: pd.DataFrame) -> None:
+    shown = scores.assign(**{c: scores[c].round(3) for c in ("prob_1", "spread", "kinematics_prob") if c in scores})
+    cols = [c for c in ("video", "task", "side", "prob_1", "spread", "set", "call", "kinematics_score",
+                        "kinematics_prob", "kinematics_set", "kinematics_call") if c in shown]
+    print(shown[cols].rename(columns={"prob_1": "P(severe)", "kinematics_prob": "kinematics P(severe)"}
+                             ).to_string(index=False))
