@@ -14,6 +14,8 @@ from pdlib.data import load_manifest
 from pdlib.kinematics import HAND_LANDMARKS, keypoints_path
 from pdlib.landmarks import load_keypoints, read_landmarks
 from pdlib.synth import make_synpd
+from pdlib.synth.filming import film_recording
+from pdlib.synth.recordings import two_handed_recording
 from pdlib.tracking import TrackingUnavailable, keypoint_files, track_dataset, track_video
 
 
@@ -207,3 +209,56 @@ def test_a_pd4t_gait_video_is_skipped_not_a_crash(finger_videos, tmp_path):
     assert report.loc["finger", "status"] == "tracked"
     videos, _ = load_manifest(root)
     assert keypoint_files(videos, tmp_path / "cache")[videos["task"].tolist().index("gait")] is None
+
+
+def _filmed_bouts(tmp_path, seed: int, seconds: float = 4.0, fps: int = 30):
+    """A two-handed recording (pdlib.synth.recordings) cut to the first `seconds` of each hand's taps (0.5 s of
+    the raise before), its hands drawn and filmed (pdlib.synth.filming) at 640x360, listed for side L and R.
+    Returns (dataset folder, {side: (frame times (s) of its cut, (n, 2) its true wrist, (n, 2) the other
+    hand's, (n,) its hand size in pixels)})."""
+    det, truth = two_handed_recording(1.0, 2.0, np.random.default_rng(seed), fps=fps, width=640, height=360)
+    frames = np.unique(det["t"])
+    keep = np.zeros(len(frames), bool)
+    for side in "LR":
+        keep |= (frames >= truth[side]["taps_start"] - 0.5) & (frames < truth[side]["taps_start"] + seconds)
+    times = dict(zip(frames[keep], np.arange(keep.sum()) / fps, strict=True))  # the cut, re-timed
+    cut = det[det["t"].isin(times)].assign(t=lambda d: d["t"].map(times))
+    root = tmp_path / "filmed"
+    film_recording(cut, root / "videos" / "rec.mp4", 640, 360, fps)
+    (root / "videos.csv").write_text("video,patient,exam,task,side,score\nvideos/rec.mp4,P1,E1,finger,L,1\n"
+                                     "videos/rec.mp4,P1,E1,finger,R,2\n")
+    (root / "exams.csv").write_text("exam,patient,condition\nE1,P1,\n")
+    wrist = cut[cut["landmark"] == 0].pivot(index="t", columns="track", values=["x", "y"])
+    mcp = cut[cut["landmark"] == 9].pivot(index="t", columns="track", values=["x", "y"])
+    out = {}
+    for side in "LR":
+        own, other = truth[side]["track"], 1 - truth[side]["track"]
+        t0 = times[frames[keep & (frames >= truth[side]["taps_start"] - 0.5)][0]]
+        span = wrist.index[(wrist.index >= t0) & (wrist.index < t0 + seconds + 0.5)]
+        xy = {k: wrist.loc[span, [("x", k), ("y", k)]].to_numpy() for k in (own, other)}
+        size = np.linalg.norm(mcp.loc[span, [("x", own), ("y", own)]].to_numpy() - xy[own], axis=1)
+        out[side] = (span.to_numpy(), xy[own], xy[other], size)
+    return root, out
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mediapipe") is None,
+                    reason="MediaPipe not installed (pip install -e '.[pose]'; no wheel for Python 3.13)")
+def test_mediapipe_on_a_filmed_two_handed_recording_gives_each_row_its_own_hand(tmp_path):
+    """Real MediaPipe on a film of drawn hands, one tapping while the other rests in view, then the other way:
+    `pdlib track` tracks the file once for its two rows and each row's side gets its own hand, by position
+    (the patient's right hand on the picture's left), during its taps. MediaPipe was trained on people: it
+    finds these drawn hands in most frames of this film, and its landmarks on them are coarse (about 0.1-0.3
+    hand sizes at the wrist), so the film tests the hand chosen, not the features' values."""
+    root, truth = _filmed_bouts(tmp_path, seed=0)
+    report = track_dataset(root, tmp_path / "cache", progress=False)
+    assert report["status"].tolist() == ["tracked", "cached"], report
+    for side in "LR":
+        t, own, other, size = truth[side]
+        kp = load_keypoints(report.loc[0, "keypoints"], "finger", side)
+        at = np.searchsorted(kp.t, t - 1e-6)
+        found = kp.xy[at, HAND_LANDMARKS.index("wrist"), :2]
+        seen = np.isfinite(found).all(axis=1)
+        assert seen.mean() >= 0.5, f"{side}: its hand found in {seen.mean():.0%} of its tapping frames"
+        mine = np.linalg.norm(found[seen] - own[seen], axis=1) / size[seen]
+        theirs = np.linalg.norm(found[seen] - other[seen], axis=1) / size[seen]
+        assert (mine < theirs).all() and np.median(mine) < 0.5, (side, np.median(mine), theirs.min())
