@@ -246,10 +246,12 @@ def _filmed_bouts(tmp_path, seed: int, seconds: float = 4.0, fps: int = 30):
 def test_mediapipe_on_a_filmed_two_handed_recording_gives_each_row_its_own_hand(tmp_path):
     """Real MediaPipe on a film of drawn hands, one tapping while the other rests in view, then the other way:
     `pdlib track` tracks the file once for its two rows and each row's side gets its own hand, by position
-    (the patient's right hand on the picture's left), during its taps. MediaPipe was trained on people: it
-    finds these drawn hands in most frames of this film, and its landmarks on them are coarse (about 0.1-0.3
-    hand sizes at the wrist), so the film tests the hand chosen, not the features' values."""
-    root, truth = _filmed_bouts(tmp_path, seed=0)
+    (the patient's right hand on the picture's left), during its taps. MediaPipe was trained on people and
+    finds these flat drawn hands in some poses only: of seeds 1-6 it found both hands through their taps on
+    seed 5 only, one hand on three others (2026-12-06; where it found a hand, the right row got it on every
+    seed). Seed 5's film holds both, so the choice is tested on both sides; its landmarks on drawn hands are
+    coarse (0.1-0.2 hand sizes at the wrist), so the film tests the hand chosen, not the features' values."""
+    root, truth = _filmed_bouts(tmp_path, seed=5)
     report = track_dataset(root, tmp_path / "cache", progress=False)
     assert report["status"].tolist() == ["tracked", "cached"], report
     for side in "LR":
