@@ -34,7 +34,7 @@ from pdlib.layout import Layout
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.metrics import task_rank
 from pdlib.models.heads import METHOD_INPUT, METHODS, AssemblingHead, build_assembler, task_weights
-from pdlib.tasks import TASKS
+from pdlib.tasks import DEFAULT_SETTING, TASKS
 from pdlib.tracking import video_features
 
 INPUTS: tuple[str, ...] = ("avgpool", "layer4")
@@ -396,7 +396,7 @@ class ExamExperiment:
     an examination class scheme, the head recipe, repeats and seed. Each step is one call."""
 
     layout: Layout
-    feature_setting: str = "tsa_synact"
+    feature_setting: str = DEFAULT_SETTING
     scheme: str = "cutoffs"
     slight_vs_severe: bool = False
     head: HeadConfig = field(default_factory=HeadConfig)

@@ -22,7 +22,8 @@ from pdlib.attention import (
     clip_attention,
 )
 from pdlib.layout import ClipSpec, Layout
-from pdlib.tasks import PREDICTION_COLUMNS, TASKS
+from pdlib.scoring.conformal import DEFAULT_COVERAGE
+from pdlib.tasks import DEFAULT_SETTING, PREDICTION_COLUMNS, TASKS
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "
@@ -41,7 +42,7 @@ class ExplorerState:
     is read from each model's saved config. Attention is computed once per (task, fold, video).
     """
 
-    def __init__(self, profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
+    def __init__(self, profile: str, setting: str = DEFAULT_SETTING, root: str | Path | None = None,
                  dataset: str | Path = ""):
         self.profile, self.setting = profile, setting
         self.layout = Layout(profile, dataset, outputs=root)
@@ -175,7 +176,7 @@ class ExplorerState:
                 raise ExplorerError(str(err)) from None
         return self._heads[method]
 
-    def score(self, path: str, task: str, coverage: float = 0.9) -> tuple[pd.Series, ClipAttention]:
+    def score(self, path: str, task: str, coverage: float = DEFAULT_COVERAGE) -> tuple[pd.Series, ClipAttention]:
         """A new video scored as `pdlib score` does (the task's fold models as an ensemble, the conformal call),
         and its attention under the first fold's model. Mistakes come back as an ExplorerError in words."""
         from pdlib.data import read_clip

@@ -35,6 +35,7 @@ import pandas as pd
 from scipy import signal
 
 from pdlib.repetitive import REPETITIVE, Analysis, Movement, analyse_signal, on_grid
+from pdlib.tasks import TREMOR_TASKS
 
 HAND_LANDMARKS: tuple[str, ...] = (
     "wrist", "thumb_cmc", "thumb_mcp", "thumb_ip", "thumb_tip", "index_finger_mcp", "index_finger_pip",
@@ -50,7 +51,6 @@ POSE_LANDMARKS: tuple[str, ...] = (
 CONVENTIONS = {"hand": HAND_LANDMARKS, "pose": POSE_LANDMARKS}
 TASK_CONVENTION = {"finger": "hand", "hand": "hand", "pronation": "hand", "toe": "pose", "leg": "pose",
                    "postural": "pose", "kinetic": "pose"}
-TREMOR_TASKS = ("postural", "kinetic")
 # The landmarks each task's signal needs (pose names without their side: the video's side is added).
 NEEDS = {"finger": ("wrist", "middle_finger_mcp", "thumb_tip", "index_finger_tip"),
          "hand": ("wrist", "middle_finger_mcp", "index_finger_tip", "middle_finger_tip", "ring_finger_tip",

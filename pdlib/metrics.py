@@ -228,13 +228,20 @@ def quadratic_kappa(y_true, y_pred, labels: list[int] | None = None) -> float:
         return float(cohen_kappa_score(y_true, y_pred, weights="quadratic", labels=labels))
 
 
+def prob_matrix(preds: pd.DataFrame) -> np.ndarray | None:
+    """(N, K) class probabilities of a predictions or scores frame: its `prob_<c>` columns in class order; None
+    when it has none (a binary frame's `prob` = P(class 1); the kinematics setting's prob_score_<s> are item
+    scores, not classes)."""
+    found = {int(m[1]): c for c in preds.columns if (m := re.fullmatch(r"prob_(\d+)", str(c)))}
+    return preds[[found[k] for k in sorted(found)]].to_numpy(float) if found else None
+
+
 def brier(preds: pd.DataFrame) -> float:
     """Brier score of out-of-fold probabilities: `prob` for binary frames, `prob_<c>` columns otherwise."""
     preds = usable(preds)
-    prob_cols = sorted((c for c in preds.columns if re.fullmatch(r"prob_\d+", c)), key=lambda c: int(c[5:]))
-    if prob_cols:
-        return float(brier_score_loss(preds["label"], preds[prob_cols].to_numpy(),
-                                      labels=list(range(len(prob_cols)))))
+    probs = prob_matrix(preds)
+    if probs is not None:
+        return float(brier_score_loss(preds["label"], probs, labels=list(range(probs.shape[1]))))
     return float(brier_score_loss(preds["label"], preds["prob"], pos_label=1))
 
 

@@ -5,6 +5,8 @@ import numpy as np
 
 # Order of the study's tables (Table IV/V); the assembling heads index tasks in this order.
 TASKS: tuple[str, ...] = ("finger", "hand", "pronation", "toe", "leg", "postural", "kinetic")
+# The tremor items (3.15, 3.16): held poses, scored by tremor amplitude rather than by repetitive movement.
+TREMOR_TASKS: tuple[str, ...] = ("postural", "kinetic")
 
 # MDS-UPDRS-III item numbers, for reports.
 ITEMS: dict[str, str] = {
@@ -37,6 +39,9 @@ SETTINGS: dict[str, tuple[str, str, str | None]] = {
     "kinematics": ("Kinematics (keypoints, ordinal)", "kinematics", None),  # the pose-based family's row
 }
 PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
+# The setting scored, explored and fed to the examination level by default. params/default.yaml's `setting` and
+# `feature_setting` keys must equal it (tests/test_params.py checks).
+DEFAULT_SETTING = "tsa_synact"
 
 # An out-of-fold prediction file (predictions/<setting>/<task>.csv): these columns first, then prob_<c> per class.
 PREDICTION_COLUMNS = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]

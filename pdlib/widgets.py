@@ -30,7 +30,7 @@ from pdlib.attention import (
 )
 from pdlib.attention_figures import filmstrip_figure, matrix_figure, weights_figure
 from pdlib.explorer import ExplorerState
-from pdlib.tasks import ITEMS, TASK_CLASSES
+from pdlib.tasks import DEFAULT_SETTING, ITEMS, TASK_CLASSES
 
 __all__ = ["AttentionExplorer", "ExplorerState", "build_explorer", "url_parameters"]
 
@@ -257,7 +257,7 @@ def url_parameters(**defaults: str) -> dict[str, str]:
     return {key: query[key][-1] if key in query else value for key, value in defaults.items()}
 
 
-def build_explorer(profile: str, setting: str = "tsa_synact", root: str | Path | None = None,
+def build_explorer(profile: str, setting: str = DEFAULT_SETTING, root: str | Path | None = None,
                    dataset: str = "") -> widgets.Widget:
     """The attention explorer of `<root>/<profile>` for one model setting (notebooks/attention_explorer).
 

@@ -13,16 +13,19 @@ population the set holds the true class in about `coverage` of the videos (guara
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from pdlib.metrics import prob_matrix
 from pdlib.tasks import TASK_CLASSES
 
 ABSTAIN = "abstain"
 CALLS = {c: name.split()[0] for c, name in TASK_CLASSES.items()}  # 0: "slight", 1: "severe"
+# The coverage of every scoring entry point, `pdlib score --coverage` and the explorer. params/default.yaml's
+# `coverage` key must equal it (tests/test_params.py checks).
+DEFAULT_COVERAGE = 0.9
 
 
 class ScoreError(ValueError):
@@ -32,9 +35,9 @@ class ScoreError(ValueError):
 
 def class_probabilities(preds: pd.DataFrame) -> np.ndarray:
     """(N, K) class probabilities of prediction rows: the `prob_<c>` columns, or binary `prob` = P(class 1)."""
-    found = {int(m[1]): c for c in preds.columns if (m := re.fullmatch(r"prob_(\d+)", str(c)))}
-    if found:  # not the kinematics setting's prob_score_<s> (item scores): its classes are in `prob`
-        return preds[[found[k] for k in sorted(found)]].to_numpy(float)
+    probs = prob_matrix(preds)  # not the kinematics setting's prob_score_<s> (item scores): its classes are in `prob`
+    if probs is not None:
+        return probs
     p1 = preds["prob"].to_numpy(float)
     return np.stack([1.0 - p1, p1], axis=1)
 

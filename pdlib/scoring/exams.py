@@ -21,7 +21,7 @@ from pdlib.folds import exam_classes
 from pdlib.kinematics import exam_features
 from pdlib.layout import Layout
 from pdlib.models.heads import METHODS
-from pdlib.scoring.conformal import ABSTAIN, Conformal, ScoreError, class_probabilities
+from pdlib.scoring.conformal import ABSTAIN, DEFAULT_COVERAGE, Conformal, ScoreError, class_probabilities
 from pdlib.scoring.videos import TaskModels
 from pdlib.tracking import video_features
 from pdlib.train import TrainConfig
@@ -76,8 +76,8 @@ def _exam_kinematics(scores: pd.DataFrame, exams: list[str], tasks: list[str], l
                          tasks)
 
 
-def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9, totals: pd.Series | None = None,
-                config: TrainConfig | None = None) -> pd.DataFrame:
+def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = DEFAULT_COVERAGE,
+                totals: pd.Series | None = None, config: TrainConfig | None = None) -> pd.DataFrame:
     """Examination rows (same columns; `task` "examination" or "slight_vs_severe") from the assembling heads
     notebooks 04 and 05 saved (the method with the best out-of-fold MCC), for every examination of `scores`
     with a usable video of each task they assemble: the heads' mean class probabilities over folds and

@@ -26,7 +26,7 @@ from pdlib.data import load_manifest
 from pdlib.folds import read_folds
 from pdlib.kinematics import TASK_CONVENTION, feature_names
 from pdlib.layout import Layout
-from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
+from pdlib.scoring.conformal import ABSTAIN, CALLS, DEFAULT_COVERAGE, Conformal, ScoreError, class_probabilities
 from pdlib.tracking import video_features
 
 KINEMATICS = "kinematics"
@@ -111,7 +111,8 @@ class KinematicsModels:
         return out
 
 
-def kinematics_columns(rows: pd.DataFrame, models: KinematicsModels, coverage: float = 0.9) -> pd.DataFrame:
+def kinematics_columns(rows: pd.DataFrame, models: KinematicsModels,
+                       coverage: float = DEFAULT_COVERAGE) -> pd.DataFrame:
     """KINEMATICS_COLUMNS and `kinematics_note` for the rows (columns video, path, task, side; optional
     mirrored, width, height) of the models' task, index as given. Keypoints: a row's own (a landmark file, or
     one beside its video), else `pdlib track`'s in the run's cache; a row without usable keypoints (none, the
@@ -142,7 +143,7 @@ def kinematics_columns(rows: pd.DataFrame, models: KinematicsModels, coverage: f
     return out
 
 
-def add_kinematics(scores: pd.DataFrame, layout: Layout, coverage: float = 0.9,
+def add_kinematics(scores: pd.DataFrame, layout: Layout, coverage: float = DEFAULT_COVERAGE,
                    required: bool = False) -> tuple[pd.DataFrame, dict]:
     """`scores` (rows with video, path, task, side) with the kinematics columns of every row of a task whose
     kinematics setting was run (others: no prediction, a note why), and the models' meta. `required`: a task

@@ -19,11 +19,11 @@ from pdlib.data.pd4t import VIDEO_EXTENSIONS
 from pdlib.landmarks import is_landmark_file
 from pdlib.layout import Layout
 from pdlib.params import ReproduceError, load_params
-from pdlib.scoring.conformal import ScoreError
+from pdlib.scoring.conformal import DEFAULT_COVERAGE, ScoreError
 from pdlib.scoring.exams import score_exams
 from pdlib.scoring.kinematics import KINEMATICS, UNUSABLE, add_kinematics, kinematics_only
 from pdlib.scoring.videos import SCORE_COLUMNS, TaskModels, score_videos
-from pdlib.tasks import TASKS
+from pdlib.tasks import DEFAULT_SETTING, TASKS
 from pdlib.train import TrainConfig
 
 DATASET_KEEP = ["video", "path", "task", "side", "patient", "exam", "score", "label", "kind", "mirrored", "width",
@@ -98,7 +98,7 @@ def run_dataset(profile: str) -> str:
         return ""
 
 
-def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: float = 0.9,
+def score_dataset(root: str | Path, layout: Layout, setting: str, coverage: float = DEFAULT_COVERAGE,
                   config: TrainConfig | None = None, workers: int | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
     """Score every video of a dataset folder (docs/DATASET.md; `score` may be empty) with the models of its
@@ -133,11 +133,11 @@ def run_and_setting(profile: str = "default", setting: str | None = None,
                              "outputs/<profile>/models/<setting>, or kinematics")
         return Layout(unit.parents[1].name, run_dataset(unit.parents[1].name), outputs=unit.parents[2]), unit.name
     layout = Layout(profile, run_dataset(profile))
-    return layout, models or setting or load_params(profile).get("setting", "tsa_synact")
+    return layout, models or setting or load_params(profile).get("setting", DEFAULT_SETTING)
 
 
 def score_request(paths: list[str], layout: Layout, setting: str, task: str = "", side: str = "",
-                  coverage: float = 0.9, workers: int | None = None,
+                  coverage: float = DEFAULT_COVERAGE, workers: int | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
     """What `pdlib score` and notebook 06 score: one dataset folder (every task of it), or video and landmark
     files and folders of `task` (filmed on `side`). Videos are scored by the deep setting's fold models,
@@ -164,7 +164,7 @@ def score_request(paths: list[str], layout: Layout, setting: str, task: str = ""
 
 
 def score_main(paths: list[str], profile: str = "default", setting: str | None = None, models: str | None = None,
-               task: str = "", side: str = "", coverage: float = 0.9, out: str | Path | None = None,
+               task: str = "", side: str = "", coverage: float = DEFAULT_COVERAGE, out: str | Path | None = None,
                workers: int | None = None) -> int:
     """`pdlib score` (its options as arguments: `run_and_setting`, `score_request`; `out`: the output folder,
     default the run's `scores/`): 0 every row scored (by the deep models or the kinematics model), 1 some rows

@@ -20,7 +20,7 @@ from torch import nn
 from pdlib.data import ClipDataset, ClipSpec, cache_clips
 from pdlib.layout import Layout
 from pdlib.models import load_model
-from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
+from pdlib.scoring.conformal import ABSTAIN, CALLS, DEFAULT_COVERAGE, Conformal, ScoreError, class_probabilities
 from pdlib.tasks import TASKS
 from pdlib.train import TrainConfig, predict
 
@@ -72,8 +72,8 @@ class TaskModels:
         return {k: predict(m, clips, config) for k, m in self.models.items()}
 
 
-def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = 0.9, config: TrainConfig | None = None,
-                 workers: int | None = None, progress: bool = True) -> pd.DataFrame:
+def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = DEFAULT_COVERAGE,
+                 config: TrainConfig | None = None, workers: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Score the videos (rows with `path`, and `video`, `side` and whatever else to keep) with `models`.
 
     Returns SCORE_COLUMNS (prob_<c>: the ensemble's P(class c); set: the conformal set's classes, e.g. "0 1";

@@ -21,7 +21,7 @@ from pdlib.synth.render import (
     write_video,
 )
 from pdlib.synth.scenes import random_look, task_scene
-from pdlib.tasks import TASKS, task_label
+from pdlib.tasks import TASKS, TREMOR_TASKS, task_label
 
 VERSION = "synpd-2"  # 2: each video's true keypoints beside it (the videos are those of synpd-1)
 
@@ -46,7 +46,6 @@ ITEM_MODEL: dict[str, tuple[float, float, float, float]] = {
     "pronation": (1.0, 0.23, 0.35, 0.40), "toe": (1.0, 0.29, 0.35, 0.42),
     "leg": (0.8, 0.00, 0.35, 0.40), "postural": (0.45, 0.40, 0.30, 0.35),
     "kinetic": (0.45, 0.25, 0.30, 0.35)}
-TREMOR_TASKS = ("postural", "kinetic")
 
 
 @dataclass(frozen=True)
