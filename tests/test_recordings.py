@@ -236,3 +236,25 @@ def test_noisy_two_handed_features_agree_with_the_clean_bout(smoke):
     rel = pd.DataFrame(rel)
     assert (rel[["amplitude_mean", "frequency_hz"]] <= 0.10).all().all()  # every row
     assert (rel.median() <= 0.10).all() and ((rel[["amplitude_cv", "rhythm_cv"]] <= 0.10).mean() >= 0.75).all()
+
+
+def test_a_hand_at_rest_is_lost_for_seconds_never_through_its_bout():
+    """With each hand's raised span given, the tracker also loses a resting hand for seconds (0-80% of its
+    rest), as MediaPipe loses a hand on the knee; through its bout a hand stays found as before."""
+    lost_at_rest = []
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        clean, truth = two_handed_recording(1.0, 2.0, rng)
+        raised = {truth[s]["track"]: (truth[s]["start"], truth[s]["end"]) for s in "LR"}
+        noisy = tracker_noise(clean, rng, 1920, 1080, raised)
+        wrist = noisy[noisy["landmark"] == 0]
+        times = np.unique(clean["t"])
+        times = times[times >= 0.5]  # after the lone early first frame
+        for side, on_left in (("R", True), ("L", False)):
+            seen = np.isin(times, wrist.loc[(wrist["x"] < 0.5) == on_left, "t"])
+            bout = (times >= truth[side]["start"]) & (times <= truth[side]["end"])
+            assert seen[bout].mean() >= 0.85, (seed, side, seen[bout].mean())
+            lost_at_rest.append(1 - seen[~bout].mean())
+            runs = np.diff(np.flatnonzero(np.diff(np.r_[1, seen[~bout].astype(int), 1])))[::2]
+            assert lost_at_rest[-1] < 0.1 or runs.max() >= 15  # lost for 0.5 s or more at a time
+    assert max(lost_at_rest) >= 0.4 and min(lost_at_rest) < 0.4

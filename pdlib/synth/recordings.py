@@ -16,12 +16,13 @@ import numpy as np
 import pandas as pd
 
 from pdlib.kinematics import Keypoints
+from pdlib.synth.csv_numbers import write_csv
 from pdlib.synth.motion import smooth_noise
 from pdlib.synth.render import prepare_output, stable_seed
 from pdlib.synth.synpd import CUTS, _latent_exams, _size, synpd_cohort
 from pdlib.tasks import TASKS
 
-VERSION = "synpd-landmarks-1"
+VERSION = "synpd-landmarks-2"
 COLUMNS = ["t", "track", "landmark", "x", "y", "z"]
 N_LANDMARKS = 21
 
@@ -313,9 +314,30 @@ def _absent(rng: np.random.Generator, times: np.ndarray, frame: np.ndarray, trac
     return gone & (frame > 0)
 
 
-def tracker_noise(detections: pd.DataFrame, rng: np.random.Generator, width: int, height: int) -> pd.DataFrame:
+def _unseen_at_rest(rng: np.random.Generator, times: np.ndarray, frame: np.ndarray, track: np.ndarray,
+                    raised: dict[int, tuple[float, float]]) -> np.ndarray:
+    """(D,) the detections of a hand at rest (outside its `raised` span (s), per track) that the tracker misses:
+    per hand a share of 0-80% of its resting time, in runs of 0.5-4 s (a hand on the knee, turned or at the
+    picture's edge, is lost for seconds at a time, as on real recordings)."""
+    gone = np.zeros(len(frame), bool)
+    for k, (start, end) in raised.items():
+        rest = np.flatnonzero((times < start) | (times > end))
+        if not len(rest):
+            continue
+        target, lost = rng.uniform(0.0, 0.8) * len(rest), np.zeros(len(times), bool)
+        while lost[rest].sum() < target:
+            at = rest[rng.integers(len(rest))]
+            lost[at:at + int(rng.uniform(0.5, 4.0) / max(np.median(np.diff(times)), 1e-3))] = True
+        gone |= (track == k) & lost[frame] & np.isin(frame, rest)
+    return gone
+
+
+def tracker_noise(detections: pd.DataFrame, rng: np.random.Generator, width: int, height: int,
+                  raised: dict[int, tuple[float, float]] | None = None) -> pd.DataFrame:
     """What MediaPipe makes of true detections (pixels, COLUMNS): landmark jitter of 1% of the hand size per
-    frame and coordinate, absent detections (`_absent`: missing rows), 1-3 spurious hands for 1-6 frames each,
+    frame and coordinate, absent detections (`_absent`: missing rows; with `raised`, each track's span (s)
+    off the knee, also seconds-long losses of a hand at rest: `_unseen_at_rest`), 1-3 spurious hands for 1-6
+    frames each,
     the track ids of the two hands swapped 3-6 times (a frame's detections are numbered 0.. in the order
     the tracker lists them), x / width, y / height and z / width (normalised as MediaPipe writes them) and
     the first frame 0.5 s before the rest. Rows by t, track, landmark; frames with no hand are absent."""
@@ -324,6 +346,8 @@ def tracker_noise(detections: pd.DataFrame, rng: np.random.Generator, width: int
     hand = pd.Series(size).groupby(track).transform("median").to_numpy()
     xyz = xyz + rng.normal(0.0, 1.0, xyz.shape) * 0.01 * hand[:, None, None]
     keep = ~_absent(rng, times, frame, track)
+    if raised:
+        keep &= ~_unseen_at_rest(rng, times, frame, track, raised)
     flips = np.zeros(len(times), int)
     flips[rng.choice(np.arange(1, len(times)), min(int(rng.integers(3, 7)), len(times) - 1), replace=False)] = 1
     key = np.where(np.cumsum(flips)[frame] % 2 == 1, -track, track).astype(float)
@@ -361,33 +385,6 @@ def cohort_latents(size: str, seed: int, cohort: tuple | None = None) -> dict[st
     raise RuntimeError(f"cohort_latents: no attempt reproduces SynPD's cohort (size={size!r}, seed={seed})")
 
 
-def _digits(v: np.ndarray, decimals: int) -> np.ndarray:
-    """(N, W) ASCII of numbers as "%.{decimals}f" writes them (no "-0"), 0 bytes where a shorter one leaves room."""
-    scaled = np.round(np.abs(v) * 10.0 ** decimals).astype(np.int64)
-    places = max(len(str(int(scaled.max(initial=0)))), decimals + 1)
-    digits = scaled[:, None] // 10 ** np.arange(places - 1, -1, -1, dtype=np.int64) % 10
-    shown = np.cumsum(digits, axis=1) > 0
-    shown[:, places - decimals - 1:] = True  # no leading zeros; the units digit on
-    text = np.where(shown, digits + 48, 0).astype(np.uint8)
-    sign = np.where((v < 0) & (scaled > 0), 45, 0).astype(np.uint8)[:, None]  # "-"
-    dot = np.full((len(v), 1 if decimals else 0), 46, np.uint8)
-    return np.hstack([sign, text[:, :places - decimals], dot, text[:, places - decimals:]])
-
-
-def write_csv(df: pd.DataFrame, path: str | Path, decimals: dict[str, int]) -> None:
-    """Numeric columns as CSV with fixed decimals per column (0 if not given), formatted in numpy (a
-    recording's 50,000 rows in ~0.1 s, where pandas' float formatting takes seconds); same bytes each time."""
-    blocks = []
-    for name in df.columns:
-        codes, values = pd.factorize(df[name].to_numpy(float))  # t, track and landmark repeat
-        repeats = len(values) < len(df) // 2
-        text = _digits(values if repeats else df[name].to_numpy(float), decimals.get(name, 0))
-        blocks += [text[codes] if repeats else text, np.full((len(df), 1), 44, np.uint8)]
-    blocks[-1] = np.full((len(df), 1), 10, np.uint8)
-    body = np.concatenate(blocks, axis=1).ravel()
-    Path(path).write_bytes((",".join(df.columns) + "\n").encode() + body[body != 0].tobytes())
-
-
 def _write_exam(out: Path, exam: str, severity: np.ndarray, rng: np.random.Generator, noisy: bool) -> dict:
     """One examination's recording `recordings/<exam>/finger.landmarks.csv` (noisy: normalised, 6 decimals;
     else pixels, 3) and per side its clean bout `finger_<side>.keypoints.npz`; returns the truth."""
@@ -396,7 +393,8 @@ def _write_exam(out: Path, exam: str, severity: np.ndarray, rng: np.random.Gener
     (out / "recordings" / exam).mkdir(parents=True, exist_ok=True)
     truth["video"] = f"recordings/{exam}/finger.landmarks.csv"
     digits = 6 if noisy else 3
-    write_csv(tracker_noise(detections, rng, width, height) if noisy else detections, out / truth["video"],
+    raised = {truth[side]["track"]: (truth[side]["start"], truth[side]["end"]) for side in ("L", "R")}
+    write_csv(tracker_noise(detections, rng, width, height, raised) if noisy else detections, out / truth["video"],
               {"t": 4, "x": digits, "y": digits, "z": digits})
     for side in ("L", "R"):
         truth[side]["keypoints"] = f"recordings/{exam}/finger_{side}.keypoints.npz"
