@@ -5,6 +5,8 @@ import logging
 import sys
 from pathlib import Path
 
+from pdlib.tasks import DEFAULT_COVERAGE
+
 
 def _reproduce(args) -> int:
     from pdlib.run import reproduce
@@ -199,7 +201,7 @@ def parser() -> argparse.ArgumentParser:
                     "`setting`, tsa_synact)")
     sc.add_argument("--models", help="a setting's models folder, outputs/<profile>/models/<setting>, instead of "
                     "--profile and --setting; or `kinematics`: the run's kinematics model alone (no video decoded)")
-    sc.add_argument("--coverage", type=_coverage, default=0.9,
+    sc.add_argument("--coverage", type=_coverage, default=DEFAULT_COVERAGE,
                     help="how often the prediction set must hold the true class (default: %(default)s)")
     sc.add_argument("--out", help="output folder (default: outputs/<profile>/scores)")
     sc.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")

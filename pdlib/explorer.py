@@ -22,8 +22,7 @@ from pdlib.attention import (
     clip_attention,
 )
 from pdlib.layout import ClipSpec, Layout
-from pdlib.scoring.conformal import DEFAULT_COVERAGE
-from pdlib.tasks import DEFAULT_SETTING, PREDICTION_COLUMNS, TASKS
+from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING, PREDICTION_COLUMNS, TASKS
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "

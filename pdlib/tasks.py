@@ -42,6 +42,9 @@ PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
 # The setting scored, explored and fed to the examination level by default. params/default.yaml's `setting` and
 # `feature_setting` keys must equal it (tests/test_params.py checks).
 DEFAULT_SETTING = "tsa_synact"
+# How often a conformal prediction set must hold the true class, in every scoring entry point (`pdlib score
+# --coverage`, 06, the explorer); params/default.yaml's `coverage` key must equal it (tests/test_params.py).
+DEFAULT_COVERAGE = 0.9
 
 # An out-of-fold prediction file (predictions/<setting>/<task>.csv): these columns first, then prob_<c> per class.
 PREDICTION_COLUMNS = ["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]

@@ -202,11 +202,9 @@ def test_a_run_keeps_progress_and_kernel_noise_out_of_its_notebooks(tmp_path):
 
 def test_default_yaml_matches_code_defaults():
     """params/default.yaml's setting and coverage are the code's own defaults (pdlib.tasks.DEFAULT_SETTING,
-    pdlib.scoring.conformal.DEFAULT_COVERAGE), and so is `pdlib score --coverage`'s (kept a literal: the CLI
-    imports pdlib.scoring, and torch with it, only when it scores)."""
+    pdlib.tasks.DEFAULT_COVERAGE), and so is `pdlib score --coverage`'s."""
     from pdlib.cli import parser
-    from pdlib.scoring.conformal import DEFAULT_COVERAGE
-    from pdlib.tasks import DEFAULT_SETTING
+    from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING
 
     params = load_params("default", ROOT)
     assert params["setting"] == params["feature_setting"] == DEFAULT_SETTING

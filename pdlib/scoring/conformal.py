@@ -23,9 +23,6 @@ from pdlib.tasks import TASK_CLASSES
 
 ABSTAIN = "abstain"
 CALLS = {c: name.split()[0] for c, name in TASK_CLASSES.items()}  # 0: "slight", 1: "severe"
-# The coverage of every scoring entry point, `pdlib score --coverage` and the explorer. params/default.yaml's
-# `coverage` key must equal it (tests/test_params.py checks).
-DEFAULT_COVERAGE = 0.9
 
 
 class ScoreError(ValueError):

@@ -21,8 +21,9 @@ from pdlib.folds import exam_classes
 from pdlib.kinematics import exam_features
 from pdlib.layout import Layout
 from pdlib.models.heads import METHODS
-from pdlib.scoring.conformal import ABSTAIN, DEFAULT_COVERAGE, Conformal, ScoreError, class_probabilities
+from pdlib.scoring.conformal import ABSTAIN, Conformal, ScoreError, class_probabilities
 from pdlib.scoring.videos import TaskModels
+from pdlib.tasks import DEFAULT_COVERAGE
 from pdlib.tracking import video_features
 from pdlib.train import TrainConfig
 

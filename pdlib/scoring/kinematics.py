@@ -26,7 +26,8 @@ from pdlib.data import load_manifest
 from pdlib.folds import read_folds
 from pdlib.kinematics import TASK_CONVENTION, feature_names
 from pdlib.layout import Layout
-from pdlib.scoring.conformal import ABSTAIN, CALLS, DEFAULT_COVERAGE, Conformal, ScoreError, class_probabilities
+from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
+from pdlib.tasks import DEFAULT_COVERAGE
 from pdlib.tracking import video_features
 
 KINEMATICS = "kinematics"

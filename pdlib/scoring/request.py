@@ -19,11 +19,11 @@ from pdlib.data.pd4t import VIDEO_EXTENSIONS
 from pdlib.landmarks import is_landmark_file
 from pdlib.layout import Layout
 from pdlib.params import ReproduceError, load_params
-from pdlib.scoring.conformal import DEFAULT_COVERAGE, ScoreError
+from pdlib.scoring.conformal import ScoreError
 from pdlib.scoring.exams import score_exams
 from pdlib.scoring.kinematics import KINEMATICS, UNUSABLE, add_kinematics, kinematics_only
 from pdlib.scoring.videos import SCORE_COLUMNS, TaskModels, score_videos
-from pdlib.tasks import DEFAULT_SETTING, TASKS
+from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING, TASKS
 from pdlib.train import TrainConfig
 
 DATASET_KEEP = ["video", "path", "task", "side", "patient", "exam", "score", "label", "kind", "mirrored", "width",

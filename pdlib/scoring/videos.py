@@ -20,8 +20,8 @@ from torch import nn
 from pdlib.data import ClipDataset, ClipSpec, cache_clips
 from pdlib.layout import Layout
 from pdlib.models import load_model
-from pdlib.scoring.conformal import ABSTAIN, CALLS, DEFAULT_COVERAGE, Conformal, ScoreError, class_probabilities
-from pdlib.tasks import TASKS
+from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
+from pdlib.tasks import DEFAULT_COVERAGE, TASKS
 from pdlib.train import TrainConfig, predict
 
 SCORE_COLUMNS = ["video", "task", "side", "prob_0", "prob_1", "pred", "spread", "set", "call", "note"]

@@ -319,16 +319,17 @@ def _unseen_at_rest(rng: np.random.Generator, times: np.ndarray, frame: np.ndarr
     """(D,) the detections of a hand at rest (outside its `raised` span (s), per track) that the tracker misses:
     per hand a share of 0-80% of its resting time, in runs of 0.5-4 s (a hand on the knee, turned or at the
     picture's edge, is lost for seconds at a time, as on real recordings)."""
-    gone = np.zeros(len(frame), bool)
+    gone, step = np.zeros(len(frame), bool), max(float(np.median(np.diff(times))), 1e-3)
     for k, (start, end) in raised.items():
-        rest = np.flatnonzero((times < start) | (times > end))
+        resting = (times < start) | (times > end)
+        rest = np.flatnonzero(resting)
         if not len(rest):
             continue
         target, lost = rng.uniform(0.0, 0.8) * len(rest), np.zeros(len(times), bool)
         while lost[rest].sum() < target:
             at = rest[rng.integers(len(rest))]
-            lost[at:at + int(rng.uniform(0.5, 4.0) / max(np.median(np.diff(times)), 1e-3))] = True
-        gone |= (track == k) & lost[frame] & np.isin(frame, rest)
+            lost[at:at + int(rng.uniform(0.5, 4.0) / step)] = True
+        gone |= (track == k) & (lost & resting)[frame]
     return gone
 
 
