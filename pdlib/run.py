@@ -72,11 +72,17 @@ def _kernel_options() -> dict:
     into the notebook, so pdlib.progress's bars (on `sys.__stderr__`) show there, live, and only there
     (Python's `sys.stdout`/`sys.stderr`, warnings included, still go to the notebook). The kernel manager
     provisions CurveZMQ keys where pyzmq can (`transport_encryption`), so the kernel's messages are encrypted
-    and it no longer warns "Kernel is running over TCP without encryption"."""
+    and it no longer warns "Kernel is running over TCP without encryption".
+
+    `IPKernelApp.log_level=CRITICAL`: the kernel's own log (not the notebook's output) stays off the terminal.
+    jupyter_client 8 interrupts (SIGINT) every kernel it shuts down; when that lands while the kernel is still
+    handling a message, ipykernel logs "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel." to fd 2 after
+    a notebook that succeeded (seen once in CI, under load). A cell's error still reaches papermill, the
+    executed copy and this run's message."""
     import zmq
     from traitlets.config import Config
 
-    options: dict = {"extra_arguments": ["--IPKernelApp.capture_fd_output=False"]}
+    options: dict = {"extra_arguments": ["--IPKernelApp.capture_fd_output=False", "--IPKernelApp.log_level=CRITICAL"]}
     if zmq.has("curve"):
         options["config"] = Config({"KernelManager": {"transport_encryption": "auto"}})
     return options
