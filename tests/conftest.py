@@ -31,6 +31,16 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+# Files queued first under `--dist loadfile`: the scheduler hands files out in collection order, so the longest
+# (tests/test_notebooks.py, the smoke run: about 360 s) starts at once on one worker while the other works through
+# the rest; collected in file-name order it began last and left the other worker idle for about a minute.
+FIRST = ("test_notebooks.py", "test_dataset_runs.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST))
+
+
 @pytest.fixture(scope="session")
 def smoke_outputs(tmp_path_factory) -> Path:
     """Runs `pdlib reproduce --profile smoke` once per session, writing into a temporary outputs folder;
