@@ -18,15 +18,14 @@ Features are standardised per channel with the training examinations' present ta
 import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
-from safetensors.torch import load_file, save_file
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from pdlib.data import load_manifest
+from pdlib.exam_heads import channel_stats, probabilities, save_heads, save_standardisation, standardise
 from pdlib.features import load_exam_features
 from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, read_folds
 from pdlib.kinematics import exam_features
@@ -136,22 +135,6 @@ def feature_tasks(layout: Layout, setting: str) -> tuple[list[str], list[str]]:
     return present, [t for t in TASKS if t not in present]
 
 
-def channel_stats(x: np.ndarray, mask: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel (axis 2) mean and std (+1e-6) of the training examinations' present tasks."""
-    ref = x[train][mask[train]]  # (P, C, ...)
-    axes = (0, *range(2, ref.ndim))
-    return ref.mean(axis=axes), ref.std(axis=axes) + 1e-6  # (C,)
-
-
-def standardise(x: np.ndarray, mask: np.ndarray, stats: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Features (E, M, C, ...) standardised per channel with `stats` (channel_stats); missing tasks = 0."""
-    mu, sd = stats
-    shape = (1, 1, -1) + (1,) * (x.ndim - 3)
-    out = (x - mu.reshape(shape)) / sd.reshape(shape)
-    out[~mask] = 0.0
-    return out.astype(np.float32)
-
-
 def _exam_table(exams: pd.DataFrame, folds: pd.Series, scheme: str, slight_vs_severe: bool
                 ) -> tuple[pd.DataFrame, list[dict]]:
     """(exam -> patient, label, fold of the labelled examinations with a fold, the ones without a fold)."""
@@ -245,7 +228,7 @@ def cross_validate_heads(data: AssemblingData, method: str, feature: str, tasks:
     feature: "avgpool" or "layer4" (Table I's input type of `method`).
     tasks: the tasks assembled (default all of `data.tasks`); with one task and method "single_task" this is
     the baseline of Table VII, evaluated on the examinations that have that task. keep_heads: return the
-    fitted heads too (to save them, `save_heads`).
+    fitted heads too (to save them, `exam_heads.save_heads`).
     """
     config = config or HeadConfig()
     device = config.torch_device()
@@ -270,7 +253,7 @@ def cross_validate_heads(data: AssemblingData, method: str, feature: str, tasks:
                 with torch.no_grad():
                     logits = head(x[te], m[te])
                     pred = logits.argmax(dim=1).cpu().numpy()
-                    prob = torch.softmax(logits.float(), dim=1).cpu().numpy()  # (E_test, K)
+                    prob = probabilities(logits)  # (E_test, K)
                 w = task_weights(head, x[te], m[te]).cpu()
                 w = w.reshape(-1, len(tasks)).mean(dim=0).numpy() if w.dim() > 1 else w.numpy()  # (M,)
                 preds.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "exam": fd.exam[use][test],
@@ -322,61 +305,6 @@ def assembling_results(data: AssemblingData, baseline: tuple[str, str], config: 
     weights = pd.concat([res.weights.assign(method=m) for m, res in runs.items() if m != "single_task"],
                         ignore_index=True)
     return results, weights, runs
-
-
-def save_heads(path: Path, method: str, result: CVResult, tasks: tuple[str, ...], config: HeadConfig) -> Path:
-    """Write every fitted head of one method: `<path>.safetensors` (keys fold<k>.repeat<r>.<param>) and
-    `<path>.json` (what `build_assembler` needs to rebuild them, and the tasks in order)."""
-    if not result.heads:
-        raise ValueError(f"save_heads({method}): the result holds no heads (cross_validate_heads(keep_heads=True))")
-    state = {f"fold{k}.repeat{r}.{name}": t.detach().contiguous()
-             for (k, r), head in result.heads.items() for name, t in head.state_dict().items()}
-    head = next(iter(result.heads.values()))
-    meta = {"method": method, "in_shape": list(head.pdlib_in_shape), "num_classes": head.pdlib_num_classes,
-            "options": config.head_options(), "tasks": list(tasks),
-            "runs": [[k, r] for k, r in result.heads]}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Path(f"{path}.json").write_text(json.dumps(meta, indent=2))
-    save_file(state, f"{path}.safetensors")
-    return Path(f"{path}.safetensors")
-
-
-def save_standardisation(path: Path, data: AssemblingData) -> Path:
-    """What heads saved with `save_heads` need to see new examinations as they saw theirs: per fold, the
-    training examinations' channel mean and std of each input (`fold<k>.<input>.mean|std`), and the classes."""
-    arrays = {f"fold{fd.fold}.{i}.{name}": v for fd in data.folds for i, stats in fd.stats.items()
-              for name, v in zip(("mean", "std"), stats, strict=True)}
-    np.savez(path, class_names=np.asarray(data.class_names, dtype=str), **arrays)
-    return path
-
-
-def load_standardisation(path: Path) -> tuple[tuple[str, ...], dict[int, dict[str, tuple[np.ndarray, np.ndarray]]]]:
-    """(class names, {fold: {input: (mean, std)}}) written by `save_standardisation`."""
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no standardisation statistics at {path}: run notebooks/04_assembling.ipynb "
-                                "(and 05) again")
-    with np.load(path) as f:
-        stats: dict[int, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
-        for key in f.files:
-            if key.startswith("fold") and key.endswith(".mean"):
-                fold, inp, _ = key.split(".")
-                stats.setdefault(int(fold[4:]), {})[inp] = (f[key], f[key[:-5] + ".std"])
-        return tuple(str(c) for c in f["class_names"]), stats
-
-
-def load_heads(path: Path) -> tuple[dict[tuple[int, int], AssemblingHead], dict]:
-    """The heads `save_heads` wrote, {(fold, repeat): head in eval mode}, and their metadata."""
-    if not Path(f"{path}.json").is_file():
-        raise FileNotFoundError(f"no assembling heads at {path}.json: run notebooks/04_assembling.ipynb first")
-    meta = json.loads(Path(f"{path}.json").read_text())
-    state = load_file(f"{path}.safetensors")
-    heads = {}
-    for k, r in meta["runs"]:
-        head = build_assembler(meta["method"], tuple(meta["in_shape"]), meta["num_classes"], **meta["options"])
-        prefix = f"fold{k}.repeat{r}."
-        head.load_state_dict({n.removeprefix(prefix): t for n, t in state.items() if n.startswith(prefix)})
-        heads[k, r] = head.eval()
-    return heads, meta
 
 
 def weight_summary(weights: pd.DataFrame, method: str = "vector_weighting") -> pd.DataFrame:
@@ -470,7 +398,8 @@ class ExamExperiment:
         self.layout.current(self.layout.heads(name), stamp)
         for method, result in runs.items():
             tasks = (baseline[0],) if method == "single_task" else self.data.tasks
-            save_heads(self.layout.head_file(name, method), method, result, tasks, self.head)
+            save_heads(self.layout.head_file(name, method), method, result.heads, tasks, self.head.head_options())
             result.predictions.to_csv(self.layout.head_predictions(name, method), index=False)
-        save_standardisation(self.layout.head_standardisation(name), self.data)
+        save_standardisation(self.layout.head_standardisation(name), self.data.class_names,
+                             {fd.fold: fd.stats for fd in self.data.folds})
         return results, weights

@@ -166,7 +166,7 @@ class ExplorerState:
                            f"{self.layout.heads(HEADS)}")
 
     def _saved_heads(self, method: str) -> dict:
-        from pdlib.exam_level import load_heads
+        from pdlib.exam_heads import load_heads
 
         if method not in self._heads:
             try:

@@ -28,17 +28,11 @@ def clip_features(model: nn.Module, dataset: Dataset, config: TrainConfig | None
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
-def extract_task_features(model: nn.Module, dataset: Dataset, path: str | Path,
-                          config: TrainConfig | None = None) -> Path:
-    """Write `path` (.npz) with `exam` (E,) ids, `avgpool` (E, d) and `layer4` (E, C, T', H', W') from one fold's
-    task model, for every examination in `dataset` (all videos of one task, both sides of the fold: the
-    assembling heads train and test within the fold, Sec. III-C). The left and right videos of an
-    examination are averaged. Returns `path`; whether an existing file is current is the caller's rule.
-    """
-    tasks = dataset.meta["task"].unique()
-    if len(tasks) != 1:
-        raise ValueError(f"extract_task_features: expected the videos of one task, found tasks {list(tasks)}")
-    path = Path(path)
+def exam_task_features(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """An examination's features from its videos, for training (notebook 02) and scoring (`pdlib score`) alike:
+    `exam` (E,) ids in order of first appearance in `dataset.meta["exam"]`, `avgpool` (E, d) and `layer4`
+    (E, C, T', H', W') of one fold's task model, the left and right videos of an examination averaged."""
     exam_codes, exams = pd.factorize(dataset.meta["exam"].astype(str))
     counts = np.bincount(exam_codes, minlength=len(exams)).astype(np.float32)
     avgpool = layer4 = None
@@ -53,9 +47,23 @@ def extract_task_features(model: nn.Module, dataset: Dataset, path: str | Path,
         start += len(a)
     avgpool /= counts[:, None]
     layer4 /= counts.reshape(-1, *[1] * (layer4.ndim - 1))
+    return np.asarray(exams, dtype=str), avgpool, layer4
+
+
+def extract_task_features(model: nn.Module, dataset: Dataset, path: str | Path,
+                          config: TrainConfig | None = None) -> Path:
+    """Write `path` (.npz) with `exam_task_features` (`exam`, `avgpool`, `layer4`) of one fold's task model for
+    every examination in `dataset` (all videos of one task, both sides of the fold: the assembling heads train
+    and test within the fold, Sec. III-C). Returns `path`; whether an existing file is current is the caller's
+    rule."""
+    tasks = dataset.meta["task"].unique()
+    if len(tasks) != 1:
+        raise ValueError(f"extract_task_features: expected the videos of one task, found tasks {list(tasks)}")
+    path = Path(path)
+    exams, avgpool, layer4 = exam_task_features(model, dataset, config)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, exam=np.asarray(exams, dtype=str), avgpool=avgpool, layer4=layer4)
+    np.savez(tmp, exam=exams, avgpool=avgpool, layer4=layer4)
     tmp.replace(path)
     return path
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from pdlib import exam_level, plots, tables
+from pdlib.exam_heads import SavedHeads
 from pdlib.exam_level import HeadConfig
 from pdlib.layout import Layout
 from pdlib.tasks import TASKS
@@ -177,13 +178,19 @@ def test_experiment_saves_the_baseline_as_data_and_every_fitted_head(fake, tmp_p
     results = experiment.single_task()
     assert experiment.baseline == exam_level.best_single_task(results) and experiment.baseline[0] == "hand"
     table, weights = experiment.assemble("assembling")
-    heads, meta = exam_level.load_heads(run.head_file("assembling", "vector_weighting"))
-    assert sorted(heads) == [(k, r) for k in range(5) for r in range(2)] and meta["tasks"] == list(TASKS)
+    saved = SavedHeads.load(run, "assembling", "vector_weighting")
+    assert sorted(saved.heads) == [(k, r) for k in range(5) for r in range(2)] and saved.tasks == list(TASKS)
     refit = exam_level.cross_validate_heads(data, "vector_weighting", "avgpool", None, CONFIG, 2, 0, keep_heads=True)
     fd = data.folds[1]
     x, m = torch.from_numpy(fd.avgpool), torch.from_numpy(fd.mask)
     with torch.no_grad():
-        torch.testing.assert_close(heads[1, 1](x, m), refit.heads[1, 1](x, m))
+        torch.testing.assert_close(saved.heads[1, 1](x, m), refit.heads[1, 1](x, m))
+        refit_probs = torch.softmax(refit.heads[1, 1](x, m), dim=1).numpy()
+    # The path scoring takes: raw features of fold 1's task models, standardised with fold 1's saved statistics.
+    mu, sd = fd.stats["avgpool"]
+    raw = fd.avgpool * sd.reshape(1, 1, -1) + mu.reshape(1, 1, -1)
+    np.testing.assert_allclose(saved.predict(raw, fd.mask, 1)[1], refit_probs, atol=1e-5)
+    assert saved.input == "avgpool" and saved.class_names == data.class_names and saved.folds == list(range(5))
     stamp = run.recipe(run.heads("assembling"))
     assert stamp["baseline"] == list(experiment.baseline) and stamp["baseline_unit"] == run.digest(run.baseline_unit)
     assert stamp["feature_units"] == {t: run.digest(run.feature_unit(setting, t)) for t in TASKS}

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import torch
 from sklearn.metrics import matthews_corrcoef
 
 from pdlib.data import ClipDataset, cache_clips
-from pdlib.exam_level import load_heads, load_standardisation, standardise
-from pdlib.features import clip_features
+from pdlib.exam_heads import SavedHeads
+from pdlib.features import exam_task_features
 from pdlib.folds import exam_classes
 from pdlib.kinematics import exam_features
 from pdlib.layout import Layout
@@ -44,27 +43,26 @@ def best_method(layout: Layout, experiment: str) -> str:
     return max(mcc, key=mcc.get)
 
 
-def _exam_clips(scores: pd.DataFrame, exams: list[str], models: dict[str, TaskModels]
-                ) -> dict[str, tuple[ClipDataset, np.ndarray]]:
-    """Per task, the usable clips of the examinations (decoded already: read from the cache) and their exam."""
+def _exam_clips(scores: pd.DataFrame, exams: list[str], models: dict[str, TaskModels]) -> dict[str, ClipDataset]:
+    """Per task, the usable clips of the examinations (decoded already: read from the cache), their rows as meta."""
     out = {}
     for task, m in models.items():
         rows = scores[(scores["task"] == task) & scores["exam"].isin(exams) & (scores["call"] != "")]
         status = cache_clips(list(rows["path"]), m.spec, m.layout.cache_dir, progress=False)
-        out[task] = (ClipDataset.from_files(list(status["cache"]), np.zeros(len(rows), int), rows),
-                     rows["exam"].to_numpy(str))
+        out[task] = ClipDataset.from_files(list(status["cache"]), np.zeros(len(rows), int), rows)
     return out
 
 
-def _exam_features(clips: dict[str, tuple[ClipDataset, np.ndarray]], exams: list[str],
+def _exam_features(clips: dict[str, ClipDataset], exams: list[str],
                    models: dict[str, TaskModels], fold: int, config: TrainConfig) -> dict[str, np.ndarray]:
-    """(E, M, ...) avgpool and layer4 of the examinations under fold `fold`'s task models (sides averaged)."""
+    """(E, M, ...) avgpool and layer4 of the examinations under fold `fold`'s task models: each task's
+    `exam_task_features`, as notebook 02 extracted them for training (sides averaged)."""
     out: dict[str, np.ndarray] = {}
-    for m, (task, (dataset, exam_of)) in enumerate(clips.items()):
-        for name, x in zip(("avgpool", "layer4"), clip_features(models[task].models[fold], dataset, config),
-                           strict=True):
-            per_exam = np.stack([x[exam_of == e].mean(axis=0) for e in exams])
-            out.setdefault(name, np.zeros((len(exams), len(clips), *x.shape[1:]), np.float32))[:, m] = per_exam
+    for m, (task, dataset) in enumerate(clips.items()):
+        ids, *feats = exam_task_features(models[task].models[fold], dataset, config)
+        order = pd.Index(ids).get_indexer(exams)
+        for name, x in zip(("avgpool", "layer4"), feats, strict=True):
+            out.setdefault(name, np.zeros((len(exams), len(clips), *x.shape[1:]), np.float32))[:, m] = x[order]
     return out
 
 
@@ -91,33 +89,29 @@ def score_exams(scores: pd.DataFrame, layout: Layout, coverage: float = DEFAULT_
         if not layout.head_standardisation(experiment).is_file():
             continue
         method = best_method(layout, experiment)
-        heads, meta = load_heads(layout.head_file(experiment, method))
-        classes, stats = load_standardisation(layout.head_standardisation(experiment))
+        heads = SavedHeads.load(layout, experiment, method)
         recipe = layout.recipe(layout.heads(experiment))
         have = scores[scores["call"] != ""].groupby("exam")["task"].agg(set)
-        exams = sorted(e for e, tasks in have.items() if set(meta["tasks"]) <= tasks)
+        exams = sorted(e for e, tasks in have.items() if set(heads.tasks) <= tasks)
         if not exams:
             continue
-        models = {t: TaskModels.load(layout, recipe["features"], t) for t in meta["tasks"]}
+        models = {t: TaskModels.load(layout, recipe["features"], t) for t in heads.tasks}
         clips = _exam_clips(scores, exams, models)
-        inp = "layer4" if len(meta["in_shape"]) > 2 else "avgpool"
-        mask = np.ones((len(exams), len(meta["tasks"])), bool)
-        kinematic = _exam_kinematics(scores, exams, meta["tasks"], layout) if recipe.get("kinematics") else None
+        mask = np.ones((len(exams), len(heads.tasks)), bool)
+        kinematic = _exam_kinematics(scores, exams, heads.tasks, layout) if recipe.get("kinematics") else None
         per_fold = {}
-        for k in sorted(stats):
-            feats = _exam_features(clips, exams, models, k, config)[inp]
-            if kinematic is not None and inp == "avgpool":  # heads trained with kinematics (notebook 04's option)
+        for k in heads.folds:
+            feats = _exam_features(clips, exams, models, k, config)[heads.input]
+            if kinematic is not None and heads.input == "avgpool":  # heads trained with kinematics (notebook 04)
                 feats = np.concatenate([feats, kinematic], axis=2)
-            if list(feats.shape[1:]) != list(meta["in_shape"]):
-                raise ScoreError(f"{layout.heads(experiment)}: the heads take features {tuple(meta['in_shape'])} "
-                                 f"but fold {k}'s task models give {feats.shape[1:]}: rerun notebooks 02-05 "
-                                 f"(`pdlib reproduce --profile {layout.profile} --from 02_task_level`)")
-            x = torch.from_numpy(standardise(feats, mask, stats[k][inp]))
-            with torch.no_grad():
-                per_fold[k] = np.stack([torch.softmax(head(x, torch.from_numpy(mask)).float(), dim=1).numpy()
-                                        for (fold, _), head in heads.items() if fold == k])  # (repeats, E, K)
+            try:
+                per_fold[k] = heads.predict(feats, mask, k)  # (repeats, E, K)
+            except ValueError as err:
+                raise ScoreError(f"{layout.heads(experiment)}: {err} from fold {k}'s task models: rerun notebooks "
+                                 f"02-05 (`pdlib reproduce --profile {layout.profile} --from 02_task_level`)"
+                                 ) from None
         rows = _exam_rows(scores, exams, per_fold, _exam_conformal(layout, experiment, method, coverage),
-                          classes, label, f"{method} heads of {experiment}")
+                          heads.class_names, label, f"{method} heads of {experiment}")
         if totals is not None:
             known = exam_classes(totals.dropna(), recipe["scheme"], recipe["slight_vs_severe"])
             rows["label"] = pd.array(rows["exam"].map(known), dtype="Int64")
