@@ -369,16 +369,17 @@ class ExamExperiment:
         refitted every time (seconds), so the unit is only stamped: a stale one is cleared first."""
         results = single_task_results(self.data, self.head, self.repeats, self.seed)
         task, inp = best_single_task(results)
-        self.layout.current(self.layout.baseline_unit, self.baseline_recipe)
+        self.layout.reuse_or_reset(self.layout.baseline_unit, self.baseline_recipe)
         self.layout.baseline.write_text(json.dumps({"task": task, "input": inp}, indent=2))
         return results
 
     @property
     def baseline(self) -> tuple[str, str]:
         """(task, input) of the single-task baseline chosen by notebook 03 from the same features and head
-        recipe (the staleness rule: a choice made from other ones is removed, and notebook 03 must run again)."""
+        recipe (the staleness rule: a choice made from other ones is refused, read-only, and notebook 03 must run
+        again, which replaces it)."""
         path = self.layout.baseline
-        if not (self.layout.current(self.layout.baseline_unit, self.baseline_recipe) and path.is_file()):
+        if not (self.layout.is_current(self.layout.baseline_unit, self.baseline_recipe) and path.is_file()):
             raise FileNotFoundError(f"no single-task baseline at {path} for these features and head settings: "
                                     "run notebooks/03_single_task_baseline.ipynb first (its Table VII picks it)")
         saved = json.loads(path.read_text())
@@ -395,7 +396,7 @@ class ExamExperiment:
                  **({"kinematics": True} if self.kinematics else {}),
                  "feature_units": self.feature_units, "baseline": baseline,
                  "baseline_unit": self.layout.digest(self.layout.baseline_unit)}
-        self.layout.current(self.layout.heads(name), stamp)
+        self.layout.reuse_or_reset(self.layout.heads(name), stamp)
         for method, result in runs.items():
             tasks = (baseline[0],) if method == "single_task" else self.data.tasks
             save_heads(self.layout.head_file(name, method), method, result.heads, tasks, self.head.head_options())

@@ -100,7 +100,7 @@ def load_or_make_folds(layout: Layout, videos: pd.DataFrame, n_splits: int = 5, 
     given = layout.dataset_root / "folds.csv"
     if "split" in videos.columns:  # a dataset with an official split (PD4T): test fold 0, train fold -1
         stamp = {"split": digest(videos[["patient", "split"]].to_csv(index=False))}
-        if not (layout.current(layout.folds, stamp) and layout.folds_csv.is_file()):
+        if not (layout.reuse_or_reset(layout.folds, stamp) and layout.folds_csv.is_file()):
             split_folds(videos).to_csv(layout.folds_csv)
         return read_folds(layout.folds_csv)
     if given.is_file():
@@ -108,7 +108,7 @@ def load_or_make_folds(layout: Layout, videos: pd.DataFrame, n_splits: int = 5, 
     else:
         cols = [c for c in ("video", "patient", "task", "label", "score") if c in videos.columns]
         stamp = {"n_splits": n_splits, "seed": seed, "videos": digest(videos[cols].to_csv(index=False))}
-    if layout.current(layout.folds, stamp) and layout.folds_csv.is_file():
+    if layout.reuse_or_reset(layout.folds, stamp) and layout.folds_csv.is_file():
         return read_folds(layout.folds_csv)
     if given.is_file():
         fold = _given_folds(given, videos, n_splits)

@@ -2,9 +2,10 @@
 
 A run is a profile and a dataset. `Layout(profile, dataset)` names every path under `outputs/<profile>/`
 (dataset, folds, clip cache, models, predictions, features, heads, tables, figures); nothing else in
-pdlib formats an artefact path. The staleness rule is `Layout.current`, the same for every artefact: a
-unit folder holds a `recipe.json`; when the recipe asked for equals it the unit is reused (and a killed
-run resumes inside it), otherwise the folder and what was derived from it are removed and rebuilt.
+pdlib formats an artefact path. The staleness rule is `Layout.reuse_or_reset` (a read-only check, `is_current`,
+then a `reset`), the same for every artefact: a unit folder holds a `recipe.json`; when the recipe asked for
+equals it the unit is reused (and a killed run resumes inside it), otherwise the folder and what was derived
+from it are removed and rebuilt.
 A recipe names what it consumed by identity: an upstream unit by `Layout.digest` (the digest of its
 recipe), so a changed upstream recipe makes every unit that consumed it stale, and nothing else.
 
@@ -218,23 +219,28 @@ class Layout:
         return self.base / "index.md"
 
     # ---- the staleness rule ----
-    def current(self, unit: Path, recipe: dict, derived: Sequence[Path] = ()) -> bool:
-        """True when `unit` was made by `recipe` (its recipe.json says so): reuse it, resume inside it.
-
-        Otherwise the unit folder and the `derived` artefacts (files or folders made from it) are removed,
-        the unit is recreated with the new recipe.json, and False is returned: rebuild it.
-        """
+    def is_current(self, unit: Path, recipe: dict) -> bool:
+        """True when `unit` was made by `recipe` (its recipe.json says so). Reads only."""
         path = unit / RECIPE
-        text = recipe_text(recipe)
-        if path.is_file() and path.read_text() == text:
-            return True
+        return path.is_file() and path.read_text() == recipe_text(recipe)
+
+    def reset(self, unit: Path, recipe: dict, derived: Sequence[Path] = ()) -> None:
+        """Remove the unit folder and the `derived` artefacts (files or folders made from it), recreate the unit
+        and stamp it with `recipe` (its recipe.json): it is to be rebuilt."""
         for stale in (unit, *derived):
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
             else:
                 stale.unlink(missing_ok=True)
         unit.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        (unit / RECIPE).write_text(recipe_text(recipe))
+
+    def reuse_or_reset(self, unit: Path, recipe: dict, derived: Sequence[Path] = ()) -> bool:
+        """The staleness rule at a unit's start: True when it is current (reuse it, resume inside it); else
+        `reset` it (and `derived`) and return False: rebuild it."""
+        if self.is_current(unit, recipe):
+            return True
+        self.reset(unit, recipe, derived)
         return False
 
     def digest(self, unit: Path) -> str:

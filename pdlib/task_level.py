@@ -115,7 +115,7 @@ class Pretraining:
     def trained(self, source: str, arch: str, split: int, clips: pd.DataFrame) -> bool:
         """Whether the unit of `arch` on `split` holds a model made by this recipe (the staleness rule)."""
         unit = self.layout.pretrained(source, arch, split)
-        current = self.layout.current(unit, self.stamp(arch, clips, split))
+        current = self.layout.reuse_or_reset(unit, self.stamp(arch, clips, split))
         return current and self.layout.saved(self.layout.pretrained_model(source, arch, split))
 
     def _model(self, source: str, arch: str, split: int, clips: pd.DataFrame, train: ClipDataset,
@@ -241,7 +241,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
     than two; prob is the positive class's probability for binary tasks, else the predicted class's) and
     saves fold models, their histories and epoch checkpoints (removed once the fold is done; a killed run
     resumes from it) at the layout's fold paths. Fold k is seeded
-    with config.seed + k. With `resume` (the caller's `Layout.current` found the unit current), a fold whose
+    with config.seed + k. With `resume` (the caller's `Layout.reuse_or_reset` found the unit current), a fold whose
     model and predictions were written is skipped. A fold whose training side has a single class is not
     trained: its videos get a `note` and no prediction (and a warning); so do the unusable videos listed
     in `dataset.skipped` (note "unusable video: <reason>").
@@ -497,7 +497,7 @@ class TaskExperiment:
         arch, pretrained, options, _ = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features
-            resume = self.layout.current(self.layout.task_unit(setting, task), self.unit_recipe(setting, task),
+            resume = self.layout.reuse_or_reset(self.layout.task_unit(setting, task), self.unit_recipe(setting, task),
                                          derived=[self.layout.predictions(setting, task),
                                                   self.layout.feature_unit(setting, task)])
             preds[task] = cross_validate(self.task(task), self.folds,
@@ -516,7 +516,8 @@ class TaskExperiment:
                    for t in tasks if not self.has_videos(t)]
         for task in [t for t in tasks if self.has_videos(t)]:
             unit = self.layout.feature_unit(setting, task)
-            resume = self.layout.current(unit, {"models": self.layout.digest(self.layout.task_unit(setting, task))})
+            models = self.layout.digest(self.layout.task_unit(setting, task))
+            resume = self.layout.reuse_or_reset(unit, {"models": models})
             clips = None  # the task's clips, loaded once when a fold's features are missing
             for k in held_out(self.folds):
                 model_path, npz = self.layout.fold_model(setting, task, k), self.layout.features(setting, task, k)

@@ -68,7 +68,7 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
     videos = pd.DataFrame(rows)
     videos.to_csv(data / "videos.csv", index=False)
     exams.to_csv(data / "exams.csv", index=False)
-    layout.current(layout.folds, {"fixture": "folds"})
+    layout.reuse_or_reset(layout.folds, {"fixture": "folds"})
     pd.Series(folds, name="fold").rename_axis("patient").to_csv(layout.folds_csv)
     if not models:
         return base
@@ -81,7 +81,7 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
         out.parent.mkdir(parents=True, exist_ok=True)
         preds[["video", "patient", "exam", "task", "side", "label", "fold", "prob", "pred", "note"]].to_csv(
             out, index=False)
-        layout.current(layout.feature_unit(setting, task), {"fixture": task})
+        layout.reuse_or_reset(layout.feature_unit(setting, task), {"fixture": task})
         for k in sorted(set(folds.values())):
             save_model(tiny_tsa(seed=10 * t + k), layout.fold_model(setting, task, k))
             feats = layout.features(setting, task, k)
@@ -89,7 +89,7 @@ def build_outputs(outputs: Path, profile: str = "smoke", setting: str = "tsa_syn
             layer4 = rng.normal(size=(len(exams), *FEATURE_SHAPE)).astype(np.float32)
             np.savez(feats, exam=exams["exam"].to_numpy(str), layer4=layer4, avgpool=layer4.mean(axis=(2, 3, 4)))
     experiment = ExamExperiment(layout, setting, head=HeadConfig(epochs=5), repeats=1)
-    layout.current(layout.baseline_unit, experiment.baseline_recipe)  # what notebook 03 leaves
+    layout.reuse_or_reset(layout.baseline_unit, experiment.baseline_recipe)  # what notebook 03 leaves
     layout.baseline.write_text(json.dumps({"task": TASKS[0], "input": "avgpool"}))
     experiment.assemble("assembling")
     return base

@@ -37,7 +37,7 @@ def fake(tmp_path_factory):
         keep = exams["exam"] != "e29"
         if task == "toe":
             keep &= exams["exam"] != "e04"
-        layout.current(layout.feature_unit("tsa_synact", task), {"fake": task})  # what notebook 02 stamps
+        layout.reuse_or_reset(layout.feature_unit("tsa_synact", task), {"fake": task})  # what notebook 02 stamps
         for k in range(5):
             avg = rng.normal(size=(N_EXAMS, D)).astype(np.float32)
             l4 = rng.normal(size=(N_EXAMS, *MAP)).astype(np.float32)
@@ -195,6 +195,7 @@ def test_experiment_saves_the_baseline_as_data_and_every_fitted_head(fake, tmp_p
     assert stamp["baseline"] == list(experiment.baseline) and stamp["baseline_unit"] == run.digest(run.baseline_unit)
     assert stamp["feature_units"] == {t: run.digest(run.feature_unit(setting, t)) for t in TASKS}
     # Notebook 03's choice belongs to its features and head recipe: with other features it is refused, by name.
-    run.current(run.feature_unit(setting, "hand"), {"fake": "hand, remade"})
+    run.reuse_or_reset(run.feature_unit(setting, "hand"), {"fake": "hand, remade"})
     with pytest.raises(FileNotFoundError, match="for these features and head settings: run notebooks/03"):
         _ = experiment.baseline
+    assert run.baseline.is_file()  # reading the choice refused it and removed nothing
