@@ -53,7 +53,7 @@ def main() -> None:
         ok = status["ok"].to_numpy(bool)
         clips = ClipDataset.from_files(list(status.loc[ok, "cache"]), np.zeros(int(ok.sum()), int), todo[ok])
         y = todo.loc[ok, "label"].astype(int).to_numpy()
-        probs = models.probabilities(clips, config)  # {fold: (N, 2)}
+        probs = models.fold_probabilities(clips, config)  # {fold: (N, 2)}
         alone = [matthews_corrcoef(y, p.argmax(1)) for p in probs.values()]
         mean = np.mean(list(probs.values()), axis=0)
         sets, right = models.conformal(COVERAGE).sets(probs), mean.argmax(1) == y

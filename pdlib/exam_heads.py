@@ -1,7 +1,7 @@
 """The assembling heads of an examination-level experiment, as saved and as used on examinations.
 
 One owner for how a head turns examination features into class probabilities: the training folds' per-channel
-standardisation (`channel_stats`, `standardise`) and the softmax (`probabilities`). Notebooks 03-05
+standardisation (`channel_stats`, `standardise`) and the softmax (`head_probabilities`). Notebooks 03-05
 (`pdlib.exam_level`) fit, evaluate and save heads with them; `pdlib score` (`pdlib.scoring.exams`) and the
 explorer load them back (`SavedHeads`), so a new examination is seen exactly as fold k's test examinations were.
 
@@ -42,7 +42,7 @@ def standardise(x: np.ndarray, mask: np.ndarray, stats: Stats) -> np.ndarray:
     return out.astype(np.float32)
 
 
-def probabilities(logits: torch.Tensor) -> np.ndarray:
+def head_probabilities(logits: torch.Tensor) -> np.ndarray:
     """(E, K) class probabilities of a head's logits: their softmax, in float32."""
     return torch.softmax(logits.detach().float(), dim=1).cpu().numpy()
 
@@ -140,4 +140,4 @@ class SavedHeads:
         x = torch.from_numpy(standardise(features, mask, self.stats[fold][self.input]))
         m = torch.from_numpy(mask)
         with torch.no_grad():
-            return np.stack([probabilities(head(x, m)) for (k, _), head in self.heads.items() if k == fold])
+            return np.stack([head_probabilities(head(x, m)) for (k, _), head in self.heads.items() if k == fold])

@@ -25,7 +25,7 @@ import torch
 from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from pdlib.data import load_manifest
-from pdlib.exam_heads import channel_stats, probabilities, save_heads, save_standardisation, standardise
+from pdlib.exam_heads import channel_stats, head_probabilities, save_heads, save_standardisation, standardise
 from pdlib.features import load_exam_features
 from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, read_folds
 from pdlib.kinematics import exam_features
@@ -253,7 +253,7 @@ def cross_validate_heads(data: AssemblingData, method: str, feature: str, tasks:
                 with torch.no_grad():
                     logits = head(x[te], m[te])
                     pred = logits.argmax(dim=1).cpu().numpy()
-                    prob = probabilities(logits)  # (E_test, K)
+                    prob = head_probabilities(logits)  # (E_test, K)
                 w = task_weights(head, x[te], m[te]).cpu()
                 w = w.reshape(-1, len(tasks)).mean(dim=0).numpy() if w.dim() > 1 else w.numpy()  # (M,)
                 preds.append(pd.DataFrame({"repeat": r, "fold": fd.fold, "exam": fd.exam[use][test],

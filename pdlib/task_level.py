@@ -51,7 +51,7 @@ def method_label(arch: str) -> str:
     return f"{'TSA' if arch.endswith('_tsa') else 'I3D'} ResNet-{depth}"
 
 
-def recipe(config: TrainConfig, clip: ClipSpec, **extra) -> dict:
+def training_recipe(config: TrainConfig, clip: ClipSpec, **extra) -> dict:
     """The recipe stamp of a trained artefact: the training settings, the clip spec and what else made it."""
     return {**{k: getattr(config, k) for k in ("epochs", *RESUME_KEYS)}, "clip": clip.as_dict(), **extra}
 
@@ -109,7 +109,7 @@ class Pretraining:
 
     def stamp(self, arch: str, clips: pd.DataFrame, split: int) -> dict:
         """The recipe of `arch` pretrained on `split`: training settings, clip spec, options and the videos."""
-        return recipe(self.config, self.clip, arch=arch, split=split,
+        return training_recipe(self.config, self.clip, arch=arch, split=split,
                       videos=videos_identity(clips[clips[f"order{split}"].notna()]), **self.options)
 
     def trained(self, source: str, arch: str, split: int, clips: pd.DataFrame) -> bool:
@@ -158,7 +158,7 @@ def pretrained_checkpoint(layout: Layout, arch: str, source: str = "synact") -> 
     return layout.pretrained_model(source, arch, 1)
 
 
-def learning_curves(layout: Layout, source: str | None = None, setting: str | None = None) -> pd.DataFrame:
+def training_histories(layout: Layout, source: str | None = None, setting: str | None = None) -> pd.DataFrame:
     """Per-epoch histories of the saved models, long format (group, run, epoch, loss, val_*): the pretrained
     models of `source` (group = arch, run = split) or the fold models of a task-level `setting` (group =
     task, run = fold), so a reader sees convergence (Sec. V-B) instead of trusting it."""
@@ -472,8 +472,9 @@ class TaskExperiment:
         the pretrained checkpoint, the folds and the task's videos."""
         arch, _, options, pretrained = self._source(setting)
         _ = self.folds  # made (or found current) before the recipe names them
-        return recipe(self.config, self.clip, arch=arch, pretrained=pretrained, folds=folds_identity(self.layout),
-                      videos=videos_identity(self.clips[self.clips["task"] == task]), **options)
+        return training_recipe(self.config, self.clip, arch=arch, pretrained=pretrained,
+                               folds=folds_identity(self.layout),
+                               videos=videos_identity(self.clips[self.clips["task"] == task]), **options)
 
     def run_setting(self, setting: str, tasks: Sequence[str]) -> SettingResult:
         """Cross-validate one model setting on each task. A setting that cannot run (no Kinetics checkpoint

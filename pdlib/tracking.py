@@ -57,7 +57,7 @@ from pdlib.progress import progress_bar
 MEDIAPIPE = "0.10.14"
 MAX_HANDS = 2  # both hands are in view: the one that performs the task is chosen by position afterwards
 CACHE_FORMAT = "all-upright"  # every detection, pixels of the full upright frame (in the cache file's name)
-REPORT_COLUMNS = ["video", "task", "side", "status", "tracked", "frames", "keypoints"]
+TRACK_REPORT_COLUMNS = ["video", "task", "side", "status", "tracked", "frames", "keypoints"]
 
 # A landmarker: called with one upright RGB frame (H, W, 3) uint8, returns a list of detections (empty when
 # nothing was found), each (K, 3) or (K, 4) landmarks: x, y fractions of the frame's width and height, z in
@@ -337,7 +337,7 @@ def _track_row(v, file: Path | None, factory: Callable[[str], Landmarker] | None
 def track_dataset(root: str | Path, cache_dir: str | Path, landmarker_factory: Callable[[str], Landmarker] | None
                   = None, progress: bool = True) -> pd.DataFrame:
     """Track every video of a dataset folder (manifest format; `score` may be empty) into the cache, each file
-    once however many rows list it; returns one row per videos.csv row (REPORT_COLUMNS): status "own
+    once however many rows list it; returns one row per videos.csv row (TRACK_REPORT_COLUMNS): status "own
     keypoints", "cached", "tracked", "poorly tracked: ..." or "unusable: <reason>" ("skipped: ..." for a task
     without landmarks, PD4T's gait), the fraction of frames with the landmarks of the row's side's hand (or
     the body) its task needs, frames, the keypoints file.
@@ -362,7 +362,7 @@ def track_dataset(root: str | Path, cache_dir: str | Path, landmarker_factory: C
         if kp is not None and (fault := tracking_fault(kp, v.task)):
             row["status"] = f"poorly tracked: {fault}"
         rows.append(row)
-    return pd.DataFrame(rows, columns=REPORT_COLUMNS)
+    return pd.DataFrame(rows, columns=TRACK_REPORT_COLUMNS)
 
 
 def track_main(root: str, cache_dir: str | Path) -> int:

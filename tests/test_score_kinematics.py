@@ -65,7 +65,7 @@ def test_the_refitted_fold_models_are_the_cross_validations(run):
     rows = preds.merge(videos[["video", "side"]], on=["video", "side"]).assign(
         path=lambda d: [str(run.synth_dir("synpd") / v) for v in d["video"]])
     x = video_features(rows, run.cache_dir).reindex(columns=feature_names("finger")).to_numpy(float)
-    per_fold = models.probabilities(x)
+    per_fold = models.fold_probabilities(x)
     again = np.stack([per_fold[k][i] for i, k in enumerate(rows["fold"])])
     cols = [f"prob_score_{s}" for s in range(5)]
     np.testing.assert_allclose(again, rows[cols].to_numpy(float), atol=1e-6)

@@ -27,7 +27,7 @@ from pdlib.data.spec import ClipSpec
 from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip, file_fault
 from pdlib.progress import progress_bar
 
-REPORT_COLUMNS = ("video", "status", "reason")
+DECODE_REPORT_COLUMNS = ("video", "status", "reason")
 
 
 def content_hash(path: str | os.PathLike) -> str:
@@ -192,7 +192,7 @@ def write_report(status: pd.DataFrame, path: Path) -> pd.DataFrame:
     skipped = status.loc[~status["ok"], ["video", "reason"]].assign(status="skipped")
     warned = status.loc[status["ok"] & (status["warning"] != ""), ["video", "warning"]]
     warned = warned.rename(columns={"warning": "reason"}).assign(status="warning")
-    report = pd.concat([skipped, warned])[list(REPORT_COLUMNS)].reset_index(drop=True)
+    report = pd.concat([skipped, warned])[list(DECODE_REPORT_COLUMNS)].reset_index(drop=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(path, lambda p: report.to_csv(p, index=False))
     return report

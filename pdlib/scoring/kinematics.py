@@ -97,7 +97,7 @@ class KinematicsModels:
         return Conformal.calibrate(class_probabilities(cal), cal["label"].astype(int), cal["fold"].astype(int),
                                    coverage)
 
-    def probabilities(self, x_new: np.ndarray) -> dict[int, np.ndarray]:
+    def fold_probabilities(self, x_new: np.ndarray) -> dict[int, np.ndarray]:
         """Each fitted fold model's (n, 5) item-score probabilities of the rows of x_new (NaN rows stay NaN);
         a fold whose model cannot be fitted (its training side has one score) is left out."""
         out = {}
@@ -122,7 +122,7 @@ def kinematics_columns(rows: pd.DataFrame, models: KinematicsModels,
     x = table.reindex(columns=feature_names(models.task)).to_numpy(float, copy=True)
     notes = table["note"].fillna("").to_numpy(object)
     x[notes != ""] = np.nan
-    per_fold = models.probabilities(x)
+    per_fold = models.fold_probabilities(x)
     out = pd.DataFrame(index=rows.index, columns=[*KINEMATICS_COLUMNS, "kinematics_note"])
     if not per_fold:
         return out.assign(kinematics_set="", kinematics_call="",

@@ -67,7 +67,7 @@ class TaskModels:
         return Conformal.calibrate(class_probabilities(self.calibration), self.calibration["label"],
                                    self.calibration["fold"], coverage)
 
-    def probabilities(self, clips: ClipDataset, config: TrainConfig) -> dict[int, np.ndarray]:
+    def fold_probabilities(self, clips: ClipDataset, config: TrainConfig) -> dict[int, np.ndarray]:
         """Each fold model's class probabilities {fold: (N, K)}."""
         return {k: predict(m, clips, config) for k, m in self.models.items()}
 
@@ -91,7 +91,7 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = DEF
     per_fold = {k: np.full((len(rows), 2), np.nan) for k in models.models}
     if ok.any():
         clips = ClipDataset.from_files(list(status.loc[ok, "cache"]), np.zeros(int(ok.sum()), int), rows.loc[ok])
-        for k, p in models.probabilities(clips, config).items():
+        for k, p in models.fold_probabilities(clips, config).items():
             per_fold[k][ok] = p
     stacked = np.stack(list(per_fold.values()))  # (F, N, K)
     probs, spread = stacked.mean(axis=0), stacked.std(axis=0).max(axis=1)

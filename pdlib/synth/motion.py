@@ -49,14 +49,14 @@ def repetitive(t: np.ndarray, severity: float, rng: np.random.Generator, f0: flo
     return amplitude * decrement * (0.5 - 0.5 * np.cos(phase))
 
 
-def tremor_amplitude(severity: float | np.ndarray) -> float | np.ndarray:
+def severity_tremor_amplitude(severity: float | np.ndarray) -> float | np.ndarray:
     """Peak-to-peak tremor amplitude in cm for a latent severity, through items 3.15/3.16's thresholds."""
     return np.interp(np.clip(severity, 0.0, 4.5), *TREMOR_KNOTS)
 
 
 def tremor(t: np.ndarray, severity: float, rng: np.random.Generator, freq_hz: float) -> np.ndarray:
     """Tremor displacement (T, 2) in cm at freq_hz (4-6 Hz in PD), mostly vertical, waxing and waning."""
-    amp = tremor_amplitude(severity) / 2.0
+    amp = severity_tremor_amplitude(severity) / 2.0
     fps = 1.0 / float(t[1] - t[0]) if len(t) > 1 else 25.0
     envelope = 1.0 + 0.25 * smooth_noise(rng, len(t), fps, 0.4)
     phase = 2 * np.pi * freq_hz * t + 0.3 * smooth_noise(rng, len(t), fps, 1.0) + rng.uniform(0, 2 * np.pi)
