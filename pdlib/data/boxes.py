@@ -137,3 +137,27 @@ def boxes_identity(spec, clips: pd.DataFrame) -> dict:
 
     ok = clips.loc[clips["ok"], ["video", "side", "box"]].astype(str).sort_values(["video", "side"])
     return {"boxes": digest(ok.to_csv(index=False))}
+
+
+def track_missing(videos: pd.DataFrame, cache_dir: str | os.PathLike, landmarker_factory=None) -> str:
+    """Before keypoint crops of new videos (`pdlib score`): track, into `cache_dir`, the rows (columns path, task,
+    side) that have no keypoints yet, when MediaPipe is installed (or `landmarker_factory` is given). Returns ""
+    or the one line saying that keypoints are needed (MediaPipe missing): those videos keep their whole picture."""
+    from pdlib.tracking import TrackingUnavailable, _keypoints_file, _solutions, _track_row
+
+    missing = []
+    for row in videos.itertuples(index=False):
+        file = _keypoints_file(row.path, row.task, cache_dir) if Path(row.path).is_file() else None
+        if file is not None and not file.is_file():
+            missing.append((row, file))
+    if not missing:
+        return ""
+    if landmarker_factory is None:
+        try:
+            _solutions()
+        except TrackingUnavailable as err:
+            return (f"keypoint crops need keypoints: {len(missing)} video{'s' * (len(missing) > 1)} without them "
+                    f"scored on the whole picture (`pdlib track`, or keypoints beside the videos; {err})")
+    for row, file in missing:
+        _track_row(row, file, landmarker_factory)  # a video that cannot be tracked keeps its whole picture, noted
+    return ""
