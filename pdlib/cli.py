@@ -134,10 +134,10 @@ def parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("preprocess", help="decode every video once into a profile's clip cache",
                         description="Decode every video once into the clip cache that `pdlib reproduce --profile "
                                     "P` reads (outputs/P/cache), with the clip spec of params/P.yaml (frames, size, "
-                                    "clip_window, clip_crop) unless --frames, --size, --window or --crop say otherwise, and write a "
-                                    "report of the videos skipped or warned about. Exit codes: 0 every video "
-                                    "cached, 1 some videos skipped (listed), 2 a malformed dataset or invalid "
-                                    "arguments.")
+                                    "clip_window, clip_crop) unless --frames, --size, --window or --crop say "
+                                    "otherwise, and write a report of the videos skipped or warned about. Exit "
+                                    "codes: 0 every video cached, 1 some videos skipped (listed), 2 a malformed "
+                                    "dataset or invalid arguments.")
     pp.add_argument("dir")
     pp.add_argument("--profile", default="default",
                     help="the profile whose clip spec and cache to use (default: %(default)s)")
