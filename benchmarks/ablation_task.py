@@ -5,10 +5,12 @@ the default profile's recipe, next to the motion-energy probe on the same clips 
     python benchmarks/ablation_task.py --name x48c16 --frames 48 --time-crop 16
     python benchmarks/ablation_task.py --name xp16 --pretrain-epochs 16
     python benchmarks/ablation_task.py --name xw4x8 --frames 32 --window windows4
+    python benchmarks/ablation_task.py --name kp25 --crop keypoints --crop-margin 0.25 --seed 0
 
 The recipe is params/default.yaml's, read from it (r3d18 at width 0.25 with frame differences, 16 consecutive
-middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --window, --views, --time-crop, --epochs,
---lr and --seed change it.
+middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --window, --views, --crop,
+--crop-margin, --time-crop, --epochs, --lr and --seed change it (--crop keypoints: each clip cut to a square
+around the landmarks its task needs, `pdlib.data.boxes`; SynPD's true joints lie beside its videos).
 The run lives in outputs/<name>, whose data/ and cache/ link to outputs/default (run
 `pdlib reproduce --profile default --only 00_dataset 01_pretraining` first). The pretrained model is the
 default profile's (linked), unless --pretrain-epochs N > 0 pretrains TSA on split 1 of SynAct for N epochs
@@ -51,6 +53,11 @@ def main() -> None:
     ap.add_argument("--window", default=DEFAULT["clip_window"],
                     help="clip_window: 'middle', '' (spread), a start frame or windows<K> (default: %(default)s)")
     ap.add_argument("--views", action="store_true", help="with windows<K>: each window a view (clip_views)")
+    ap.add_argument("--crop", choices=["manifest", "keypoints", "none"], default=DEFAULT["clip_crop"],
+                    help="clip_crop: manifest (videos.csv's boxes), keypoints or none (default: %(default)s)")
+    ap.add_argument("--crop-margin", type=float, default=DEFAULT["clip_crop_margin"],
+                    help="clip_crop_margin: with --crop keypoints, the margin on each side as a fraction of the "
+                         "landmarks' box side (default: %(default)s)")
     ap.add_argument("--time-crop", type=int, default=DEFAULT["time_crop"])
     ap.add_argument("--epochs", type=int, default=DEFAULT["epochs"])
     ap.add_argument("--lr", type=float, default=DEFAULT["lr"])
@@ -74,15 +81,18 @@ def main() -> None:
     t1 = time.perf_counter()
     config = TrainConfig(epochs=a.epochs, batch_size=DEFAULT["batch_size"], lr=a.lr,
                          weight_decay=DEFAULT["weight_decay"], seed=a.seed, time_crop=a.time_crop, progress=False)
-    clip = ClipSpec(a.frames, DEFAULT["size"], a.window, views=a.views)
+    clip = ClipSpec(a.frames, DEFAULT["size"], a.window, a.crop, views=a.views, crop_margin=a.crop_margin)
     experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS)
     results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe", "kinematics")}
+    if clip.crop == "keypoints":
+        print(experiment.clips.attrs["whole"] or "every video cropped to its task's keypoints")
     t2 = time.perf_counter()
     numbers = tables.task_numbers(results, pd.read_csv(layout.ceiling_csv), n_boot=1000, n_resamples=99, seed=0)
     numbers = numbers.dropna(subset=["task"])
     mcc = numbers.pivot(index="task", columns="setting", values="mcc").reindex(a.tasks)
     low = numbers.pivot(index="task", columns="setting", values="ci_lo").reindex(a.tasks)
-    print(f"== {a.name}: frames {a.frames}, window {clip.window}{' (views)' if a.views else ''}, "
+    crop = f"crop {clip.crop}" + (f" (margin {clip.crop_margin})" if clip.crop == "keypoints" else "")
+    print(f"== {a.name}: frames {a.frames}, window {clip.window}{' (views)' if a.views else ''}, {crop}, "
           f"time_crop {a.time_crop}, epochs {a.epochs}, lr {a.lr}, "
           f"seed {a.seed}, pretrain epochs {a.pretrain_epochs or 'default'}: pretraining {t1 - t0:.0f} s, "
           f"task level {t2 - t1:.0f} s")

@@ -41,7 +41,10 @@ def _preprocess(args) -> int:
 
     params = load_params(args.profile)
     spec = ClipSpec.from_params({"frames": args.frames or params["frames"], "size": args.size or params["size"],
-                                 "clip_window": params.get("clip_window") if args.window is None else args.window})
+                                 "clip_window": params.get("clip_window") if args.window is None else args.window,
+                                 "clip_crop": args.crop or params.get("clip_crop", "manifest"),
+                                 "clip_crop_margin": params.get("clip_crop_margin", 0.25) if args.crop_margin is None
+                                 else args.crop_margin})
     cache = args.cache or Layout(args.profile).cache_dir
     return preprocess_main(args.dir, spec, cache, workers=args.workers)
 
@@ -131,10 +134,10 @@ def parser() -> argparse.ArgumentParser:
     pp = sub.add_parser("preprocess", help="decode every video once into a profile's clip cache",
                         description="Decode every video once into the clip cache that `pdlib reproduce --profile "
                                     "P` reads (outputs/P/cache), with the clip spec of params/P.yaml (frames, size, "
-                                    "clip_window) unless --frames, --size or --window say otherwise, and write a "
-                                    "report of the videos skipped or warned about. Exit codes: 0 every video "
-                                    "cached, 1 some videos skipped (listed), 2 a malformed dataset or invalid "
-                                    "arguments.")
+                                    "clip_window, clip_crop) unless --frames, --size, --window or --crop say "
+                                    "otherwise, and write a report of the videos skipped or warned about. Exit "
+                                    "codes: 0 every video cached, 1 some videos skipped (listed), 2 a malformed "
+                                    "dataset or invalid arguments.")
     pp.add_argument("dir")
     pp.add_argument("--profile", default="default",
                     help="the profile whose clip spec and cache to use (default: %(default)s)")
@@ -145,6 +148,13 @@ def parser() -> argparse.ArgumentParser:
     pp.add_argument("--window", default=None, help="'': frames spread over the whole video, as the study; "
                     "'middle' or a start frame: consecutive frames at the native rate (default: the profile's "
                     "clip_window)")
+    pp.add_argument("--crop", choices=["manifest", "keypoints", "none"], default=None,
+                    help="manifest: videos.csv's crop boxes; keypoints: a square around the landmarks the task "
+                         "needs (`pdlib track` first, or keypoints beside the videos); none: the whole frame "
+                         "(default: the profile's clip_crop)")
+    pp.add_argument("--crop-margin", type=float, default=None,
+                    help="with --crop keypoints: the margin on each side, a fraction of the landmarks' box side "
+                         "(default: the profile's clip_crop_margin)")
     pp.set_defaults(func=_preprocess)
 
     tr = sub.add_parser("track", help="keypoints of every video with MediaPipe (the kinematics row; extra .[pose])",

@@ -25,6 +25,7 @@ from pdlib.data import (
     preprocess_actions,
     task_clips,
 )
+from pdlib.data.boxes import boxes_identity
 from pdlib.features import extract_task_features
 from pdlib.folds import assert_patient_disjoint, folds_identity, held_out, load_or_make_folds
 from pdlib.kinematics import feature_names
@@ -472,9 +473,10 @@ class TaskExperiment:
         the pretrained checkpoint, the folds and the task's videos."""
         arch, _, options, pretrained = self._source(setting)
         _ = self.folds  # made (or found current) before the recipe names them
+        rows = self.clips[self.clips["task"] == task]
         return training_recipe(self.config, self.clip, arch=arch, pretrained=pretrained,
-                               folds=folds_identity(self.layout),
-                               videos=videos_identity(self.clips[self.clips["task"] == task]), **options)
+                               folds=folds_identity(self.layout), videos=videos_identity(rows),
+                               **boxes_identity(self.clip, rows), **options)
 
     def run_setting(self, setting: str, tasks: Sequence[str]) -> SettingResult:
         """Cross-validate one model setting on each task. A setting that cannot run (no Kinetics checkpoint

@@ -6,7 +6,7 @@ Layout of a cache folder (a run's is `Layout.cache_dir`, shared by the notebooks
         <blake2b>[_crop<x0>-<y0>-<x1>-<y1>].npy   (T, S, S, 3) uint8, np.load(mmap_mode="r") friendly
         <same stem>.json                          {"ok", "reason", "warnings", "frames", "header_frames",
                                                    "indices", "source"}; a failure has no .npy
-    report_<dataset>_<ClipSpec.tag>.csv          video, status (skipped | warning), reason
+    report_<dataset>_<ClipSpec.tag>[_crop-<mode>].csv  video, status (skipped | warning), reason
 The key is the blake2b-128 of the file's bytes; (size, mtime_ns) only spares re-hashing an unchanged
 file. A changed video, or changed sampling parameters, re-decodes only what changed; a failure is
 remembered too (decoding is deterministic), so a second run decodes nothing.
@@ -45,11 +45,13 @@ def clip_dir(cache_dir: str | os.PathLike, spec: ClipSpec) -> Path:
 
 
 def report_path(cache_dir: str | os.PathLike, dataset: str, spec: ClipSpec) -> Path:
-    """`<cache_dir>/report_<dataset>_<spec.tag>.csv`: the videos skipped or warned about.
+    """`<cache_dir>/report_<dataset>_<spec.tag>[_crop-<mode>].csv`: the videos skipped or warned about (the
+    crop mode named unless "manifest").
 
     The dataset's folder name is part of the name because several datasets may share one cache.
     """
-    return Path(cache_dir) / f"report_{dataset}_{spec.tag}.csv"
+    crop = "" if spec.crop == "manifest" else f"_crop-{spec.crop}"
+    return Path(cache_dir) / f"report_{dataset}_{spec.tag}{crop}.csv"
 
 
 def _stem(digest: str, crop) -> str:
@@ -142,7 +144,7 @@ def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: b
 def cache_clips(paths: list[str], spec: ClipSpec, cache_dir: str | os.PathLike, *, crops: list | None = None,
                 workers: int | None = None, progress: bool = True) -> pd.DataFrame:
     """Decode every video not yet in the cache (worker processes) as `spec` says; one row per path, in order.
-    `crops` (a box or None per path) are used only when `spec.crop`.
+    `crops` (a box or None per path: `pdlib.data.boxes.clip_boxes`) are used unless `spec.crop` is "none".
 
     Columns: path, ok, reason, warning ("; "-joined), decoded (True when decoded by this call), cache
     (the .npy, "" when skipped), frames (decoded frame count), hash. A video that cannot be used never
@@ -151,7 +153,7 @@ def cache_clips(paths: list[str], spec: ClipSpec, cache_dir: str | os.PathLike, 
     cache_dir = Path(cache_dir)
     out = clip_dir(cache_dir, spec)
     out.mkdir(parents=True, exist_ok=True)
-    crops = crops if crops is not None and spec.crop else [None] * len(paths)
+    crops = crops if crops is not None and spec.crop != "none" else [None] * len(paths)
     memo = _load_memo(cache_dir)
     results: list[dict | None] = [None] * len(paths)
     jobs = {}
@@ -203,26 +205,33 @@ def preprocess(root: str | os.PathLike, spec: ClipSpec, cache_dir: str | os.Path
     """Decode every video of a dataset once into the clip cache as `spec` says (docs/DATASET.md "Clips").
 
     `spec.window`: None spreads the frames over the whole video (the study); "middle" or a start frame takes
-    consecutive frames at the native rate (`read_clip`). `spec.crop`: use the manifest's `crop` boxes (when
-    it has them) or the whole frame. A run's cache is `Layout.cache_dir` (the notebooks' and `pdlib
-    preprocess`'s).
+    consecutive frames at the native rate (`read_clip`). `spec.crop`: "manifest" uses the manifest's `crop`
+    boxes (when it has them), "keypoints" a square around the landmarks the task needs (`pdlib.data.boxes`;
+    a video without usable keypoints keeps its whole picture, said in its warning), "none" the whole frame.
+    A run's cache is `Layout.cache_dir` (the notebooks' and `pdlib preprocess`'s).
 
     Returns the manifest's videos (rows naming a landmark file instead are left out) with ok, reason, warning,
-    decoded, cache, frames, hash (see
-    `cache_clips`); `.attrs["report"]` is the report CSV of skipped and warned-about videos
-    (`report_path`); `.attrs["spec"]` the spec. A second call decodes nothing. Raises DatasetError for a
-    malformed dataset.
+    decoded, cache, frames, hash (see `cache_clips`), box (the crop box used, None: whole picture) and
+    crop_note (why a keypoint crop kept the whole picture, "" otherwise); `.attrs["report"]` is the report CSV
+    of skipped and warned-about videos (`report_path`); `.attrs["spec"]` the spec; `.attrs["whole"]` the
+    one-line summary of the videos kept whole for want of keypoints ("" when none). A second call decodes
+    nothing. Raises DatasetError for a malformed dataset.
     """
+    from pdlib.data.boxes import add_notes, clip_boxes, whole_picture_line
     from pdlib.data.manifest import load_manifest
 
     root = Path(root).resolve()
     videos, _ = load_manifest(root)
     videos = videos[videos["kind"] == "video"].reset_index(drop=True)  # landmark files are not decoded
-    crops = list(videos["crop"]) if "crop" in videos.columns else None
+    crops, notes = clip_boxes(videos, spec, cache_dir)
     status = cache_clips(list(videos["path"]), spec, cache_dir, crops=crops, workers=workers, progress=progress)
+    status["warning"] = add_notes(status["warning"], notes)
+    status["box"] = pd.Series(crops if crops is not None else [None] * len(videos), dtype=object)
+    status["crop_note"] = notes
     result = pd.concat([videos.reset_index(drop=True), status.drop(columns="path")], axis=1)
     result.attrs["report"] = str(report_path(cache_dir, root.name, spec))
     result.attrs["spec"] = spec
+    result.attrs["whole"] = whole_picture_line(notes)
     write_report(result, Path(result.attrs["report"]))
     return result
 
@@ -246,6 +255,8 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
           f"{spec.tag} in {cache_dir}")
     for r in skipped.itertuples():
         print(f"  skipped {r.video}: {r.reason}")
+    if result.attrs["whole"]:
+        print(result.attrs["whole"])
     print(f"report: {result.attrs['report']}")
     if len(skipped) == len(result):
         print("error: no video of the dataset is usable")

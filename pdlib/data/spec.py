@@ -25,6 +25,20 @@ def parse_window(value: int | str | None) -> int | str | None:
                      f"(K windows spread over the video, e.g. windows4), found {value!r}")
 
 
+CROPS = ("manifest", "keypoints", "none")
+CROP_MARGIN = 0.25  # provisional: not yet chosen by measurement (issue 38)
+
+
+def parse_crop(value: bool | str) -> str:
+    """A clip crop setting: "manifest" (videos.csv's `crop` boxes; a saved recipe's True), "keypoints" or
+    "none" (the whole frame; a saved recipe's False)."""
+    if value is True or value is False:
+        return "manifest" if value else "none"
+    if value in CROPS:
+        return value
+    raise ValueError(f"clip crop: expected one of {', '.join(CROPS)}, found {value!r}")
+
+
 def window_count(window: int | str | None) -> int:
     """K of a "windows<K>" window (the clip is K windows of frames/K consecutive frames), 1 otherwise."""
     return int(window[7:]) if isinstance(window, str) and window.startswith("windows") else 1
@@ -35,19 +49,29 @@ class ClipSpec:
     """How a video becomes a clip (read_clip): T frames of S x S pixels, spread over the video (window None,
     the study), consecutive from a window ("middle" or a start frame), or K windows of T/K consecutive frames
     centred in K equal slices of the video ("windows<K>": the native rate locally, the whole video at once),
-    inside the manifest's crop box (crop True) or the whole frame."""
+    inside a crop box (`crop`: "manifest", the `crop` column of videos.csv; "keypoints", a square around the
+    landmarks the task's signal needs with `crop_margin`, `pdlib.data.boxes`; "none", the whole frame)."""
 
     frames: int
     size: int
     window: int | str | None = None
-    crop: bool = True
+    crop: str = "manifest"
     # With "windows<K>": each window is a view the model scores on its own (W = T/K frames): training sees one
     # window of each clip drawn anew every step, evaluation averages the K windows' outputs (multi-clip testing).
     views: bool = False
+    # With crop "keypoints": the margin around the landmarks' box, a fraction of its side on each side.
+    crop_margin: float = CROP_MARGIN
 
     def __post_init__(self):
         if self.frames < 1 or self.size < 1:
             raise ValueError(f"ClipSpec: expected frames >= 1 and size >= 1, found {self.frames}, {self.size}")
+        object.__setattr__(self, "crop", parse_crop(self.crop))
+        if not (isinstance(self.crop_margin, int | float) and 0 <= self.crop_margin <= 4):
+            raise ValueError(f"ClipSpec: expected a crop margin between 0 and 4 (a fraction of the box side), "
+                             f"found {self.crop_margin!r}")
+        if self.crop != "keypoints":  # the margin means nothing then: equal specs, equal recipes
+            object.__setattr__(self, "crop_margin", CROP_MARGIN)
+        object.__setattr__(self, "crop_margin", float(self.crop_margin))
         object.__setattr__(self, "window", parse_window(self.window))
         if self.frames % self.windows:
             raise ValueError(f"ClipSpec: {self.windows} windows need a number of frames divisible by "
@@ -61,10 +85,15 @@ class ClipSpec:
         return window_count(self.window)
 
     def as_dict(self) -> dict:
-        """The fields as a dict; `views` only when set, so the recipes of specs without views stay as they were."""
+        """The fields as a dict; `views` only when set and `crop_margin` only with keypoint crops, and crop
+        "manifest" / "none" written as the True / False they were before, so the recipes (and saved models) of
+        specs without these stay as they were."""
         fields = asdict(self)
         if not self.views:
             del fields["views"]
+        if self.crop != "keypoints":
+            del fields["crop_margin"]
+            fields["crop"] = self.crop == "manifest"
         return fields
 
     @property
@@ -76,12 +105,13 @@ class ClipSpec:
     @classmethod
     def from_params(cls, params: dict, prefix: str = "") -> ClipSpec:
         """The spec a profile's flat params name: `<prefix>frames`, `<prefix>size` and, for the task clips
-        (no prefix), `clip_window` and `clip_views`; prefix "pretrain_" gives pretraining's (spread over the
-        video)."""
+        (no prefix), `clip_window`, `clip_views`, `clip_crop` and `clip_crop_margin`; prefix "pretrain_" gives
+        pretraining's (spread over the video, the whole frame of an action)."""
         if prefix:
             return cls(int(params[f"{prefix}frames"]), int(params[f"{prefix}size"]))
         return cls(int(params["frames"]), int(params["size"]), params.get("clip_window", ""),
-                   views=bool(params.get("clip_views", False)))
+                   params.get("clip_crop", "manifest"), views=bool(params.get("clip_views", False)),
+                   crop_margin=params.get("clip_crop_margin", CROP_MARGIN))
 
     @classmethod
     def of_model(cls, model) -> ClipSpec:

@@ -18,6 +18,7 @@ import pandas as pd
 from torch import nn
 
 from pdlib.data import ClipDataset, ClipSpec, cache_clips
+from pdlib.data.boxes import add_notes, clip_boxes, track_missing
 from pdlib.layout import Layout
 from pdlib.models import load_model
 from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
@@ -78,15 +79,24 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = DEF
 
     Returns SCORE_COLUMNS (prob_<c>: the ensemble's P(class c); set: the conformal set's classes, e.g. "0 1";
     call: "slight", "severe" or "abstain") then the given columns; an unusable video keeps its row with no
-    probabilities and `note` "unusable video: <reason>". `.attrs["conformal"]` is the calibration used.
+    probabilities and `note` "unusable video: <reason>". Models trained on keypoint crops (`ClipSpec.crop`)
+    see each video's box by the same rule (`pdlib.data.boxes`; its keypoints tracked first when MediaPipe is
+    installed); a video without keypoints is scored on its whole picture, said in its note. `.attrs["conformal"]`
+    is the calibration used.
     """
     config = config or TrainConfig(progress=False)  # one decoding bar; no bar per fold model
     rows = videos.reset_index(drop=True).copy()
     rows["video"] = rows["video"] if "video" in rows.columns else rows["path"].astype(str)
     rows["side"] = rows["side"].fillna("") if "side" in rows.columns else ""
-    crops = list(rows["crop"]) if "crop" in rows.columns else None
+    rows["task"] = models.task
+    if models.spec.crop == "keypoints":  # the models saw their task's landmarks' box: so do new videos
+        line = track_missing(rows, models.layout.cache_dir)
+        if line:
+            print(line)
+    crops, notes = clip_boxes(rows, models.spec, models.layout.cache_dir)
     status = cache_clips(list(rows["path"]), models.spec, models.layout.cache_dir, crops=crops, workers=workers,
                          progress=progress)
+    status["warning"] = add_notes(status["warning"], notes)
     ok = status["ok"].to_numpy(bool)
     per_fold = {k: np.full((len(rows), 2), np.nan) for k in models.models}
     if ok.any():
@@ -97,7 +107,6 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = DEF
     probs, spread = stacked.mean(axis=0), stacked.std(axis=0).max(axis=1)
     conformal = models.conformal(coverage)
     sets = conformal.sets(per_fold)
-    rows["task"] = models.task
     rows[["prob_0", "prob_1"]] = probs
     rows["pred"] = pd.array([int(p.argmax()) if good else None for p, good in zip(probs, ok, strict=True)],
                             dtype="Int64")
