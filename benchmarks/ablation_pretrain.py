@@ -21,11 +21,12 @@ import torch
 from sklearn.metrics import matthews_corrcoef
 
 from pdlib.baselines import action_probe_top1
-from pdlib.data import ClipSpec, action_clips, load_manifest, preprocess, preprocess_actions, task_clips
+from pdlib.data import ClipSpec, action_clips, load_manifest, preprocess_actions, task_clips
 from pdlib.folds import load_or_make_folds
 from pdlib.layout import Layout
 from pdlib.models import build_model, save_model
 from pdlib.params import load_params
+from pdlib.preprocessing import preprocess
 from pdlib.synth import make_synact
 from pdlib.task_level import cross_validate
 from pdlib.train import TrainConfig, fit, predict, seed_everything

@@ -10,7 +10,7 @@ the default profile's recipe, next to the motion-energy probe on the same clips 
 The recipe is params/default.yaml's, read from it (r3d18 at width 0.25 with frame differences, 16 consecutive
 middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --window, --views, --crop,
 --crop-margin, --time-crop, --epochs, --lr and --seed change it (--crop keypoints: each clip cut to a square
-around the landmarks its task needs, `pdlib.data.boxes`; SynPD's true joints lie beside its videos).
+around the landmarks its task needs, `pdlib.boxes`; SynPD's true joints lie beside its videos).
 The run lives in outputs/<name>, whose data/ and cache/ link to outputs/default (run
 `pdlib reproduce --profile default --only 00_dataset 01_pretraining` first). The pretrained model is the
 default profile's (linked), unless --pretrain-epochs N > 0 pretrains TSA on split 1 of SynAct for N epochs

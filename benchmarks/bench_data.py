@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 from torch.utils.data import RandomSampler
 
-from pdlib.data import ClipDataset, ClipSpec, cache_clips, preprocess, to_model_input
+from pdlib.data import ClipDataset, ClipSpec, cache_clips, to_model_input
+from pdlib.preprocessing import preprocess
 from pdlib.train import TrainConfig, clip_loader
 
 

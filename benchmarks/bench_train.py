@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pdlib.data import ClipSpec, preprocess, task_clips
+from pdlib.data import ClipSpec, task_clips
 from pdlib.folds import patient_folds
 from pdlib.losses import ClassBalancedFocalLoss
 from pdlib.models import build_model
+from pdlib.preprocessing import preprocess
 from pdlib.synth import make_synpd
 from pdlib.train import TrainConfig, configure_backends, fit, model_input, predict, resolve_device
 

@@ -35,12 +35,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_models import MODES, train_step_ms  # noqa: E402  (the benchmark beside this file)
 from bench_train import compute_only  # noqa: E402
 
-from pdlib.data import ClipDataset, ClipSpec, preprocess, task_clips  # noqa: E402
+from pdlib.data import ClipDataset, ClipSpec, task_clips  # noqa: E402
 from pdlib.data.cache import default_workers  # noqa: E402
 from pdlib.folds import patient_folds  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model  # noqa: E402
 from pdlib.params import load_params  # noqa: E402
+from pdlib.preprocessing import preprocess  # noqa: E402
 from pdlib.synth import make_synpd  # noqa: E402
 from pdlib.synth.synact import SIZES as SYNACT_SIZES  # noqa: E402
 from pdlib.synth.synpd import synpd_cohort  # noqa: E402

@@ -35,9 +35,10 @@ def _check(args) -> int:
 
 
 def _preprocess(args) -> int:
-    from pdlib.data import ClipSpec, preprocess_main
+    from pdlib.data import ClipSpec
     from pdlib.layout import Layout
     from pdlib.params import load_params
+    from pdlib.preprocessing import preprocess_main
 
     params = load_params(args.profile)
     spec = ClipSpec.from_params({"frames": args.frames or params["frames"], "size": args.size or params["size"],

@@ -201,7 +201,7 @@ class ExplorerState:
 
     def _cached_clip(self, spec: ClipSpec, video: str) -> np.ndarray:
         """The video's clip from the clip cache the models were trained on (decoded now only if missing)."""
-        from pdlib.data import preprocess
+        from pdlib.preprocessing import preprocess
 
         if spec not in self._cached:
             status = preprocess(self.layout.dataset_root, spec, self.layout.cache_dir, progress=False)

@@ -16,22 +16,22 @@ import torch
 from torch import nn
 
 from pdlib.baselines import action_probe_top1, item_score_summary, motion_features, ordinal_scores, probe
+from pdlib.boxes import boxes_identity
 from pdlib.data import (
     ClipDataset,
     action_clips,
     content_hash,
     load_manifest,
-    preprocess,
     preprocess_actions,
     task_clips,
 )
-from pdlib.data.boxes import boxes_identity
 from pdlib.features import extract_task_features
 from pdlib.folds import assert_patient_disjoint, folds_identity, held_out, load_or_make_folds
 from pdlib.kinematics import feature_names
 from pdlib.layout import ClipSpec, Layout, digest
 from pdlib.models import build_model, load_model, load_pretrained, save_model
 from pdlib.paths import resolve
+from pdlib.preprocessing import preprocess
 from pdlib.tasks import PREDICTION_COLUMNS, PROBE_LABEL, SETTINGS
 from pdlib.tracking import video_features
 from pdlib.train import CHECKPOINT, RESUME_KEYS, TrainConfig, distributed, fit, predict, resolve_device, seed_everything

@@ -14,8 +14,9 @@ import pytest
 import yaml
 
 from pdlib.cli import main as cli_main
-from pdlib.data import check_dataset, load_manifest, preprocess, video_durations
+from pdlib.data import check_dataset, load_manifest, video_durations
 from pdlib.layout import ClipSpec
+from pdlib.preprocessing import preprocess
 from pdlib.synth.recordings import make_synpd_landmarks
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,10 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pdlib.data import ClipSpec, cache_clips, preprocess, read_clip
-from pdlib.data.boxes import MIN_SIDE, keypoint_box, keypoint_boxes, track_missing
+from pdlib.boxes import MIN_SIDE, keypoint_box, keypoint_boxes, track_missing
+from pdlib.data import ClipSpec, cache_clips, read_clip
 from pdlib.kinematics import HAND_LANDMARKS, NEEDS, POSE_LANDMARKS, Keypoints, keypoints_path
 from pdlib.layout import recipe_text
+from pdlib.preprocessing import preprocess
 from pdlib.synth import make_synpd
 from pdlib.synth.render import write_video
 from pdlib.synth.synpd import render_task

@@ -28,7 +28,6 @@ from pdlib.data import (
     load_manifest,
     parse_window,
     pd4t_clips,
-    preprocess,
     preprocess_actions,
     read_clip,
     report_path,
@@ -38,6 +37,7 @@ from pdlib.data import (
 )
 from pdlib.data.transforms import KINETICS_MEAN, KINETICS_STD
 from pdlib.data.video import window_indices
+from pdlib.preprocessing import preprocess
 
 
 def encode(path, codec="libx264", n=20, w=64, h=48, rate=25, pix_fmt="yuv420p", pts_ms=None, rotation=None,

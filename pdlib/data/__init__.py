@@ -11,7 +11,7 @@ _EXPORTS = {
     "pdlib.data.spec": ("ClipSpec", "parse_window"),
     "pdlib.data.manifest": ("DatasetError", "DatasetWarning", "dataset_format", "load_manifest"),
     "pdlib.data.check": ("CheckReport", "check_dataset", "check_main", "video_durations"),
-    "pdlib.data.cache": ("preprocess", "preprocess_main", "cache_clips", "content_hash", "report_path"),
+    "pdlib.data.cache": ("cache_clips", "content_hash", "report_path"),
     "pdlib.data.datasets": ("ClipDataset", "task_clips", "action_clips", "preprocess_actions", "pd4t_clips"),
     "pdlib.data.transforms": ("to_model_input", "KINETICS_MEAN", "KINETICS_STD"),
 }

@@ -50,7 +50,7 @@ class ClipSpec:
     the study), consecutive from a window ("middle" or a start frame), or K windows of T/K consecutive frames
     centred in K equal slices of the video ("windows<K>": the native rate locally, the whole video at once),
     inside a crop box (`crop`: "manifest", the `crop` column of videos.csv; "keypoints", a square around the
-    landmarks the task's signal needs with `crop_margin`, `pdlib.data.boxes`; "none", the whole frame)."""
+    landmarks the task's signal needs with `crop_margin`, `pdlib.boxes`; "none", the whole frame)."""
 
     frames: int
     size: int

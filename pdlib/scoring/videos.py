@@ -17,8 +17,8 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
+from pdlib.boxes import add_notes, clip_boxes, track_missing
 from pdlib.data import ClipDataset, ClipSpec, cache_clips
-from pdlib.data.boxes import add_notes, clip_boxes, track_missing
 from pdlib.layout import Layout
 from pdlib.models import load_model
 from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
@@ -80,7 +80,7 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = DEF
     Returns SCORE_COLUMNS (prob_<c>: the ensemble's P(class c); set: the conformal set's classes, e.g. "0 1";
     call: "slight", "severe" or "abstain") then the given columns; an unusable video keeps its row with no
     probabilities and `note` "unusable video: <reason>". Models trained on keypoint crops (`ClipSpec.crop`)
-    see each video's box by the same rule (`pdlib.data.boxes`; its keypoints tracked first when MediaPipe is
+    see each video's box by the same rule (`pdlib.boxes`; its keypoints tracked first when MediaPipe is
     installed); a video without keypoints is scored on its whole picture, said in its note. `.attrs["conformal"]`
     is the calibration used.
     """
