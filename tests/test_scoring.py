@@ -142,7 +142,7 @@ def test_a_dataset_folder_without_scores_is_scored_task_by_task(run, capsys, tmp
     exams = csv[csv["task"] == "examination"]
     assert sorted(exams["exam"]) == ["E0", "E1", "E2", "E3"] and (exams["video"] == "").all()
     probs = exams[["prob_0", "prob_1", "prob_2"]].astype(float).to_numpy()
-    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1.5e-3)  # each rounded to 3 decimals
     assert exams["label"].astype(int).tolist() == [0, 1, 2, 0]  # totals 12, 30, 55, 20
     assert set(exams["call"]) <= {"slight", "moderate", "severe", "abstain"}
     assert exams["note"].str.endswith("heads of assembling").all()
@@ -150,7 +150,7 @@ def test_a_dataset_folder_without_scores_is_scored_task_by_task(run, capsys, tmp
 
 @pytest.mark.parametrize("args, message", [
     (["--task", "tapping"], "argument --task: invalid choice: 'tapping'"),
-    (["--task", "finger", "--side", "X"], "argument --side: invalid choice: 'X'"),
+    (["--task", "finger", "--side", "X"], "argument --side: expected L, R or FILE:L / FILE:R, found 'X'"),
     (["--task", "finger", "--coverage", "90"], "argument --coverage: expected a number between 0 and 1"),
     (["--task", "toe"], "no trained models of setting 'tsa_synact' for task 'toe'"),
     ([], "--task is needed to score videos"),

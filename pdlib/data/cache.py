@@ -231,6 +231,7 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
     """`pdlib preprocess DIR [--profile P]`: 0 when every video is cached, 1 when some were skipped (listed),
     2 when the dataset is malformed or none of its videos is usable."""
     from pdlib.data.manifest import DatasetError
+    from pdlib.messages import count, exit_code
 
     try:
         result = preprocess(root, spec, cache_dir, workers)
@@ -241,7 +242,7 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
         print(f"{root}: no videos to decode (a dataset of landmark files needs none)")
         return 0
     skipped = result.loc[~result["ok"]]
-    print(f"{len(result)} videos: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} decoded "
+    print(f"{count(len(result), 'video')}: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} decoded "
           f"now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings; clips "
           f"{spec.tag} in {cache_dir}")
     for r in skipped.itertuples():
@@ -249,5 +250,4 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
     print(f"report: {result.attrs['report']}")
     if len(skipped) == len(result):
         print("error: no video of the dataset is usable")
-        return 2
-    return 1 if len(skipped) else 0
+    return exit_code(len(result), len(skipped))
