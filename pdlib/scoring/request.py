@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import DegenerateDataWarning
 
 from pdlib.data import load_manifest
 from pdlib.data.pd4t import VIDEO_EXTENSIONS
@@ -311,6 +313,12 @@ def agreement_lines(scores: pd.DataFrame, setting: str) -> list[str]:
     scores."""
     if "score" not in scores or not pd.to_numeric(scores["score"], errors="coerce").notna().any():
         return []
+    with warnings.catch_warnings():  # a CI over a few patients can be degenerate: then it is NaN, not said twice
+        warnings.simplefilter("ignore", DegenerateDataWarning)
+        return _agreement_lines(scores, setting)
+
+
+def _agreement_lines(scores: pd.DataFrame, setting: str) -> list[str]:
     lines = ["agreement with the clinicians' item scores (research outputs on your cohort, not a diagnosis):"]
     rows = scores[scores["video"] != ""].assign(score=lambda d: pd.to_numeric(d["score"], errors="coerce"))
     patient = rows["patient"] if "patient" in rows else rows["video"]
@@ -346,7 +354,9 @@ def meta_of(models: list[TaskModels], coverage: float) -> dict:
 
 def _print(scores: pd.DataFrame) -> None:
     shown = scores.assign(**{c: scores[c].round(3) for c in ("prob_1", "spread", "kinematics_prob") if c in scores})
+    kinematics = "kinematics_call" in shown and (shown["kinematics_call"].fillna("") != "").any()
     cols = [c for c in ("video", "task", "side", "prob_1", "spread", "set", "call", "kinematics_score",
-                        "kinematics_prob", "kinematics_set", "kinematics_call") if c in shown]
+                        "kinematics_prob", "kinematics_set", "kinematics_call")
+            if c in shown and (kinematics or not c.startswith("kinematics"))]  # no empty kinematics columns
     print(shown[cols].rename(columns={"prob_1": "P(severe)", "kinematics_prob": "kinematics P(severe)"}
                              ).to_string(index=False))
