@@ -99,7 +99,8 @@ def test_fig4_bins_integer_counts_and_score_names():
         ticks = ax.get_yticks()
         assert np.allclose(ticks, np.round(ticks)), f"fractional count ticks on {ax.get_title()}"
     legend = _legend_texts(fig)[1:]  # after (a)'s mean: the classes in the ticks' words
-    assert legend == ["class 0, slight: $S_t$ 0-1 (normal, slight)", "class 1, severe: $S_t$ 2-4 (mild, moderate, severe)"]
+    assert legend == ["class 0, slight: $S_t$ 0-1 (normal, slight)",
+                      "class 1, severe: $S_t$ 2-4 (mild, moderate, severe)"]
     _assert_legends_outside(fig, expect=2)
 
 

@@ -264,7 +264,8 @@ def _indices(pts, n: int, last_dur: int, frames: int, window, path: Path) -> tup
         try:
             return window_indices(n, frames, window), False
         except ValueError as e:  # a start beyond this video's end: this video is skipped, not the dataset
-            raise VideoDecodeError(f"{path}: the video has {count(n, 'frame')}, too few for the clip window ({e})") from e
+            raise VideoDecodeError(f"{path}: the video has {count(n, 'frame')}, too few for the clip window "
+                                   f"({e})") from e
     if pts is not None and len(pts) == n and all(p is not None for p in pts):
         return time_indices(np.sort(np.asarray(pts, dtype=np.int64)), last_dur, frames), True
     return sample_indices(n, frames), False
@@ -294,7 +295,8 @@ def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int 
     if n == 0:
         raise VideoDecodeError(f"{path}: no frame could be decoded")
     if header and n != header:
-        notes.append(f"header promises {count(header, 'frame')}, decoded {n}; sampled from the {count(n, 'decoded frame')}")
+        notes.append(f"header promises {count(header, 'frame')}, decoded {n}; sampled from the "
+                     f"{count(n, 'decoded frame')}")
     same_pts = pts is None or (None not in dec_pts and np.array_equal(np.sort(dec_pts), pts))
     same_plan = n == n_packets and same_pts
     if not same_plan:  # re-sample from the frames actually decoded (second pass)

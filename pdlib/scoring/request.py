@@ -183,11 +183,12 @@ def score_request(paths: list[str], layout: Layout, setting: str, task: str = ""
                   coverage: float = DEFAULT_COVERAGE, workers: int | None = None,
                   progress: bool = True) -> tuple[pd.DataFrame, list[TaskModels]]:
     """What `pdlib score` and notebook 06 score: one dataset folder (every task of it), or video and landmark
-    files and folders of `task` (filmed on `side`: one side, or FILE:SIDE per file, `file_sides`). Videos are scored by the deep setting's fold models,
-    landmark files not (no video); beside, every row of a task whose kinematics setting was run gets the
-    kinematics model's columns from its keypoints (`pdlib.scoring.kinematics`). `setting` "kinematics": that
-    model alone (`kinematics_only` columns; no deep model, nothing decoded). Returns the scores (`.attrs
-    ["kinematics"]`: the kinematics models' meta) and the deep task models used."""
+    files and folders of `task` (filmed on `side`: one side, or FILE:SIDE per file, `file_sides`). Videos are
+    scored by the deep setting's fold models, landmark files not (no video); beside, every row of a task whose
+    kinematics setting was run gets the kinematics model's columns from its keypoints
+    (`pdlib.scoring.kinematics`). `setting` "kinematics": that model alone (`kinematics_only` columns; no deep
+    model, nothing decoded). Returns the scores (`.attrs["kinematics"]`: the kinematics models' meta) and the
+    deep task models used."""
     rows = request_rows(paths, task, side)
     models: list[TaskModels] = []
     if setting == KINEMATICS:
