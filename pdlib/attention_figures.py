@@ -64,6 +64,11 @@ def filmstrip_figure(clip: ClipAttention, view: AttentionView) -> Figure:
     curve.set_xlabel("frame")
     curve.set_ylabel("attention\nreceived", fontsize=8)
     curve.legend(fontsize=7, loc="upper right")
+    if len(view.received) == 1:  # a flat curve is not a finding: say why it is flat
+        curve.text(0.5, 0.5, f"{view.layer.split('.')[0]} has one time step here: its attention cannot vary over "
+                   "time\n(every frame gets the same weight; a layer with more steps shows when attention goes)",
+                   transform=curve.transAxes, ha="center", va="center", fontsize=8,
+                   bbox={"facecolor": "white", "edgecolor": "tab:grey", "boxstyle": "round"})
     fig.suptitle(f"When and where attention goes: {describe(view)}", fontsize=9)
     return fig
 

@@ -5,6 +5,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pdlib.messages import EXIT_CODES, count, plain_warnings
 from pdlib.tasks import DEFAULT_COVERAGE
 
 
@@ -15,7 +16,7 @@ def _reproduce(args) -> int:
     total = sum(r.seconds for r in summary.runs)
     for r in summary.runs:
         print(f"  {r.name:32s} {r.seconds:8.1f} s")
-    print(f"{len(summary.runs)} notebooks in {total:.1f} s; index: {summary.index}")
+    print(f"{count(len(summary.runs), 'notebook')} in {total:.1f} s; index: {summary.index}")
     return 0
 
 
@@ -69,7 +70,14 @@ def _score(args) -> int:
     from pdlib.scoring import score_main
 
     return score_main(args.paths, profile=args.profile, setting=args.setting, models=args.models, task=args.task or "",
-                      side=args.side or "", coverage=args.coverage, out=args.out, workers=args.workers)
+                      side=args.side or [], coverage=args.coverage, out=args.out, workers=args.workers)
+
+
+def _side(text: str) -> str:
+    """argparse type of --side: L or R (every file), or FILE:L / FILE:R (that file, or every file of that folder)."""
+    if text.rpartition(":")[2] not in ("L", "R"):
+        raise argparse.ArgumentTypeError(f"expected L, R or FILE:L / FILE:R, found {text!r}")
+    return text
 
 
 def _coverage(text: str) -> float:
@@ -99,7 +107,8 @@ def parser() -> argparse.ArgumentParser:
                                 "(Yin et al., IEEE JBHI 2022): datasets, notebooks and tables.",
                                 epilog="`pdlib reproduce` runs --profile default unless told otherwise: the "
                                        "main run, about half an hour on a 2-core CPU; --profile smoke, a plumbing "
-                                       "check, under two minutes. `pdlib COMMAND --help` for each command.")
+                                       "check, under two minutes. `pdlib COMMAND --help` for each command. "
+                                       f"Exit codes of check, preprocess, track, kinematics and score: {EXIT_CODES}.")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("reproduce", help="execute the notebooks with params/<profile>.yaml")
@@ -121,12 +130,14 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed of the cohort and videos (default: %(default)s)")
     s.set_defaults(func=_synth)
 
-    c = sub.add_parser("check", help="validate a dataset folder (exit 0 ok, 1 unusable videos, 2 malformed)",
+    c = sub.add_parser("check", help="validate a dataset folder (exit 0 ok, 1 unusable videos, 2 malformed or "
+                                     "nothing usable)",
                        description="Validate a dataset folder: videos.csv and exams.csv (each fault named by file, "
                                    "row and column), every video (opened, first frame decoded) and every landmark "
                                    "file (read, the row's side's hand found); frame rates under 15 per second or "
                                    "variable are named. Exit codes: 0 every row usable, 1 some rows unusable "
-                                   "(named), 2 a malformed dataset.")
+                                   "(each named), 2 a malformed dataset (each fault named) or no usable row at "
+                                   "all: the rule of every command (README, \"Exit codes\").")
     c.add_argument("dir")
     c.add_argument("--unscored", action="store_true",
                    help="scores may be empty: the folder of new patients that `pdlib score` accepts")
@@ -138,7 +149,7 @@ def parser() -> argparse.ArgumentParser:
                                     "clip_window, clip_crop) unless --frames, --size, --window or --crop say "
                                     "otherwise, and write a report of the videos skipped or warned about. Exit "
                                     "codes: 0 every video cached, 1 some videos skipped (listed), 2 a malformed "
-                                    "dataset or invalid arguments.")
+                                    "dataset, invalid arguments or no usable video at all.")
     pp.add_argument("dir")
     pp.add_argument("--profile", default="default",
                     help="the profile whose clip spec and cache to use (default: %(default)s)")
@@ -165,7 +176,8 @@ def parser() -> argparse.ArgumentParser:
                                     "profile's cache, for the kinematics row of Tables III and V. A video with its "
                                     "own <name>.keypoints.npz beside it (SynPD) is not tracked. Exit codes: 0 every "
                                     "video has keypoints, 1 some are unusable or tracked in under half their frames "
-                                    "(named, with the fraction), 2 a malformed dataset or MediaPipe missing.")
+                                    "(named, with the fraction), 2 a malformed dataset, MediaPipe missing, or no "
+                                    "video with usable keypoints at all.")
     tr.add_argument("dir")
     tr.add_argument("--profile", default="default", help="the profile whose cache to use (default: %(default)s)")
     tr.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
@@ -178,7 +190,8 @@ def parser() -> argparse.ArgumentParser:
                                    "hesitations and halts, decrement; tremor frequency and amplitude), the fraction "
                                    "of frames tracked, the frame rate, the seconds measured and the rater's score, "
                                    "one CSV row per row. Exit codes: 0 every row measured, 1 some rows without "
-                                   "features (named, with the reason), 2 a malformed dataset.")
+                                   "features (named, with the reason), 2 a malformed dataset or no row with "
+                                   "features at all.")
     k.add_argument("dir")
     k.add_argument("--profile", default="default", help="the profile whose cache to read (default: %(default)s)")
     k.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
@@ -200,13 +213,18 @@ def parser() -> argparse.ArgumentParser:
                                     "model alone. Give video or landmark files (.landmarks.csv, .keypoints.npz) "
                                     "or folders and --task (and --side for a landmark file), or one dataset "
                                     "folder (videos.csv, exams.csv; `score` may be empty) to score every task. "
-                                    "Writes scores.csv and scores.json. Exit codes: 0 every row scored, 1 some "
-                                    "rows without any score (named; the others scored), 2 a request that cannot "
-                                    "be served. Research outputs, not a diagnosis.")
+                                    "Writes scores.csv (its columns: README, \"Score new videos\") and "
+                                    "scores.json; with clinicians' scores in the dataset, prints the agreement "
+                                    "with them. Exit codes: 0 every row scored, 1 some rows without any score "
+                                    "(each named; the others scored), 2 a request that cannot be served or no "
+                                    "row scored at all. Research outputs, not a diagnosis.")
     sc.add_argument("paths", nargs="+", metavar="VIDEO_OR_FOLDER")
     sc.add_argument("--task", choices=TASKS, help="the task the videos show (not needed for a dataset folder)")
-    sc.add_argument("--side", choices=["L", "R"], help="the body side the videos show (recorded in the output); "
-                    "for a landmark file, the patient's hand to score (needed)")
+    sc.add_argument("--side", action="append", type=_side, metavar="SIDE_OR_FILE:SIDE",
+                    help="the body side a file shows, L or R (recorded in the output; for a landmark file, the "
+                    "patient's hand to score, needed): `--side L` for every file, `--side FILE:R` for one file or "
+                    "folder (repeatable; `--side L --side f2.mp4:R`: f2.mp4 R, the others L); a dataset folder's "
+                    "sides are in its videos.csv")
     sc.add_argument("--profile", default="default", help="the run whose models score (default: %(default)s)")
     sc.add_argument("--setting", help="the task-level setting whose models score (default: the profile's "
                     "`setting`, tsa_synact)")
@@ -225,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     from pdlib.params import ReproduceError
 
     try:
-        return args.func(args)
+        with plain_warnings(args.command):
+            return args.func(args)
     except ReproduceError as err:
         print(f"pdlib {args.command}: error: {err}", file=sys.stderr)
         return 2

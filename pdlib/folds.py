@@ -10,6 +10,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from pdlib.data.pd4t import split_folds
 from pdlib.layout import Layout, digest
+from pdlib.messages import count
 from pdlib.tasks import task_label
 
 # Examination-level cut-offs of the study (Sec. V-D): slight [0, 23], moderate (23, 40], severe (40, ...).
@@ -63,8 +64,8 @@ def fold_scheme(folds: pd.Series, n_splits: int) -> str:
     if -1 in set(pd.Series(folds)):
         return "the official train/test split"
     if len(held) < n_splits and len(held) == pd.Series(folds).size:
-        return (f"leave-one-patient-out cross-validation ({len(held)} patients: fewer than the {n_splits} folds "
-                f"asked for)")
+        return (f"leave-one-patient-out cross-validation ({count(len(held), 'patient')}: fewer than the "
+                f"{n_splits} folds asked for)")
     return f"{len(held)}-fold patient-level cross-validation"
 
 

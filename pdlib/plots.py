@@ -98,8 +98,9 @@ def fig4_distributions(durations: pd.Series, score_counts: pd.Series, totals: pd
     b.set(xlabel="item score $S_t$ of a video (all seven tasks)", ylabel="videos",
           title="(b) task-level scores $S_t$")
     proxies = [plt.Rectangle((0, 0), 1, 1, color="tab:blue"), plt.Rectangle((0, 0), 1, 1, color="tab:orange")]
-    b.legend(proxies, ["class 0: slight ($S_t$ 0-1)", "class 1: severe ($S_t$ 2-4)"], frameon=False, ncol=2,
-             fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28))
+    words = [", ".join(SCORE_NAMES[s] for s in group) for group in ((0, 1), (2, 3, 4))]  # the ticks' words
+    b.legend(proxies, [f"class 0, slight: $S_t$ 0-1 ({words[0]})", f"class 1, severe: $S_t$ 2-4 ({words[1]})"],
+             frameon=False, ncol=1, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.28))
 
     t = np.asarray(totals, float)
     t = t[np.isfinite(t)]
@@ -271,11 +272,21 @@ def scoring_on_new_patients(table: pd.DataFrame, coverage: float) -> Figure:
              ncol=3)
     w = 0.38
     b.bar(x - w / 2, table["acc_pct_all"], w, color="tab:grey", label="all videos")
-    b.bar(x + w / 2, table["acc_pct_called"].fillna(0), w, color="tab:green", label="videos called")
+    called = table["acc_pct_called"].notna().to_numpy()
+    if called.any():  # a task where every video was abstained on has no bar, and says so
+        b.bar((x + w / 2)[called], table["acc_pct_called"][called], w, color="tab:green", label="videos called")
+        for xi in x[~called]:
+            b.text(xi + w / 2, 2, "none called", rotation=90, ha="center", va="bottom", fontsize=7)
+    else:  # no "videos called" bar anywhere: no legend entry for it, and the figure says why
+        b.text(0.5, 0.93, f"no video called at coverage {coverage:g}: every set held both classes",
+               transform=b.transAxes, ha="center", va="top", fontsize=8,
+               bbox={"facecolor": "white", "edgecolor": "tab:grey", "boxstyle": "round"})
     for xi, share in zip(x, table["abstained"], strict=True):
         b.text(xi, 102, f"{100 * share:.0f}%", ha="center", fontsize=7)
     b.set_xticks(x, names, rotation=30, ha="right")
-    b.set(ylim=(0, 112), ylabel="accuracy (%)", title="(b) accuracy; above: share abstained")
+    b.set_xlim(-0.6, len(x) - 0.4)  # the same with or without the called bars
+    b.set(ylim=(0, 122 if not called.any() else 112), ylabel="accuracy (%)",
+          title="(b) accuracy; above the bars: share abstained")
     b.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.42), ncol=2)
     return fig
 

@@ -51,8 +51,9 @@ def preprocess(root: str | os.PathLike, spec: ClipSpec, cache_dir: str | os.Path
 
 def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, workers: int | None = None) -> int:
     """`pdlib preprocess DIR [--profile P]`: 0 when every video is cached, 1 when some were skipped (listed),
-    2 when the dataset is malformed or none of its videos is usable."""
+    2 when the dataset is malformed or none of its videos is usable (`pdlib.messages.exit_code`)."""
     from pdlib.data.manifest import DatasetError
+    from pdlib.messages import count, exit_code
 
     try:
         result = preprocess(root, spec, cache_dir, workers)
@@ -63,8 +64,8 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
         print(f"{root}: no videos to decode (a dataset of landmark files needs none)")
         return 0
     skipped = result.loc[~result["ok"]]
-    print(f"{len(result)} videos: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} decoded "
-          f"now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings; clips "
+    print(f"{count(len(result), 'video')}: {int(result['ok'].sum())} cached ({int(result['decoded'].sum())} "
+          f"decoded now), {len(skipped)} skipped, {int((result['warning'] != '').sum())} with warnings; clips "
           f"{spec.tag} in {cache_dir}")
     for r in skipped.itertuples():
         print(f"  skipped {r.video}: {r.reason}")
@@ -73,5 +74,4 @@ def preprocess_main(root: str, spec: ClipSpec, cache_dir: str | os.PathLike, wor
     print(f"report: {result.attrs['report']}")
     if len(skipped) == len(result):
         print("error: no video of the dataset is usable")
-        return 2
-    return 1 if len(skipped) else 0
+    return exit_code(len(result), len(skipped))

@@ -52,6 +52,7 @@ from pdlib.landmarks import (
     own_keypoints,
     side_keypoints,
 )
+from pdlib.messages import count, exit_code
 from pdlib.progress import progress_bar
 
 MEDIAPIPE = "0.10.14"
@@ -367,7 +368,8 @@ def track_dataset(root: str | Path, cache_dir: str | Path, landmarker_factory: C
 
 def track_main(root: str, cache_dir: str | Path) -> int:
     """`pdlib track DATASET`: 0 every video has usable keypoints, 1 some do not (each named with the fraction
-    tracked or its fault), 2 a malformed dataset or MediaPipe missing."""
+    tracked or its fault), 2 a malformed dataset, MediaPipe missing, or no video with usable keypoints
+    (`pdlib.messages.exit_code`)."""
     from pdlib.data.manifest import DatasetError
 
     try:
@@ -381,12 +383,16 @@ def track_main(root: str, cache_dir: str | Path) -> int:
     bad = report[~report["status"].isin(["own keypoints", "cached", "tracked"])
                  & ~report["status"].str.startswith("skipped")]
     counts = report["status"].str.split(":").str[0].value_counts().to_dict()
-    print(f"{len(report)} videos: {', '.join(f'{n} {s}' for s, n in counts.items())}; keypoints in "
+    print(f"{count(len(report), 'video')}: {', '.join(f'{n} {s}' for s, n in counts.items())}; keypoints in "
           f"{Path(cache_dir) / 'keypoints'}")
     for r in bad.itertuples():
         print(f"  {r.video}: {r.status}")
     print(f"report: {out}")
-    return 1 if len(bad) else 0
+    considered = int((~report["status"].str.startswith("skipped")).sum())  # a gait video is not for tracking
+    code = exit_code(considered, len(bad))
+    if code == 2:
+        print("error: no video has usable keypoints (each named above)", file=sys.stderr)
+    return code
 
 
 KINEMATICS_COLUMNS = ["video", "patient", "exam", "task", "side", "score", "tracked", "fps", "variable_rate",
@@ -396,7 +402,8 @@ KINEMATICS_COLUMNS = ["video", "patient", "exam", "task", "side", "score", "trac
 def kinematics_main(root: str, cache_dir: str | Path, out: str | Path) -> int:
     """`pdlib kinematics DATASET`: one CSV row per row of the dataset (its features, tracked fraction, frame
     rate, the window measured, the rater's score; `note` says why a row has no features) written to `out`.
-    0: every row has features; 1: some have none (named); 2: a malformed dataset."""
+    0: every row has features; 1: some have none (named); 2: a malformed dataset, or no row with features
+    (`pdlib.messages.exit_code`)."""
     from pdlib.data.manifest import DatasetError, load_manifest
 
     try:
@@ -412,11 +419,14 @@ def kinematics_main(root: str, cache_dir: str | Path, out: str | Path) -> int:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     table.round(4).to_csv(out, index=False)
     left_out = table[table["note"].fillna("") != ""]
-    print(f"{len(table)} rows: {len(table) - len(left_out)} with kinematic features, {len(left_out)} without; "
-          f"table: {out}")
+    print(f"{count(len(table), 'row')}: {len(table) - len(left_out)} with kinematic features, {len(left_out)} "
+          f"without; table: {out}")
     for r in left_out.itertuples():
         print(f"  {r.video} ({r.task} {r.side}): {r.note}")
-    return 1 if len(left_out) else 0
+    code = exit_code(len(table), len(left_out))
+    if code == 2:
+        print("error: no row has kinematic features (each named above)", file=sys.stderr)
+    return code
 
 
 def kinematics_examples(rows: pd.DataFrame, cache_dir: str | Path | None, per_score: int = 1) -> list[tuple]:

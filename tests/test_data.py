@@ -333,7 +333,7 @@ FAULTS = {
     "missing file": (*set_cell("videos.csv", 3, "video", "videos/nope.mp4"), 1,
                      "videos/nope.mp4 (videos.csv row 5): missing file"),
     "unknown task": (*set_cell("videos.csv", 3, "task", "gait"), 0,
-                     "videos.csv, rows 5, column 'task': unknown task 'gait'"),
+                     "videos.csv, row 5, column 'task': unknown task 'gait'"),
     "no total column": ("exams.csv", lambda df: df.drop(columns="total"), 0,
                         "no 'total' column; using the sum"),
     "a directory as the video": (*set_cell("videos.csv", 3, "video", "videos"), 1,

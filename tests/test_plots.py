@@ -98,7 +98,9 @@ def test_fig4_bins_integer_counts_and_score_names():
     for ax in fig.axes:
         ticks = ax.get_yticks()
         assert np.allclose(ticks, np.round(ticks)), f"fractional count ticks on {ax.get_title()}"
-    assert any("class 1: severe" in t for t in _legend_texts(fig))
+    legend = _legend_texts(fig)[1:]  # after (a)'s mean: the classes in the ticks' words
+    assert legend == ["class 0, slight: $S_t$ 0-1 (normal, slight)",
+                      "class 1, severe: $S_t$ 2-4 (mild, moderate, severe)"]
     _assert_legends_outside(fig, expect=2)
 
 
@@ -252,6 +254,30 @@ def test_scoring_on_new_patients_names_and_legends():
     assert a.get_title().startswith("(a)") and b.get_title().startswith("(b)")
     assert a.get_ylabel() == "true class in the set (%)" and b.get_ylabel() == "accuracy (%)"
     _assert_legends_outside(fig, expect=2)
+    assert "videos called" in _legend_texts(fig) and [t.get_text() for t in b.texts].count("none called") == 1
+    nothing = plots.scoring_on_new_patients(table.assign(acc_pct_called=np.nan, abstained=1.0), 0.9)
+    b = nothing.axes[1]
+    assert "videos called" not in _legend_texts(nothing)  # no entry for bars that are not there, and a word why
+    assert any(t.get_text().startswith("no video called at coverage 0.9") for t in b.texts)
+
+
+def test_the_filmstrip_of_a_one_step_layer_says_its_attention_cannot_vary_over_time():
+    import torch
+
+    from pdlib.attention import attention_view, clip_attention
+    from pdlib.attention_figures import filmstrip_figure
+    from pdlib.layout import ClipSpec
+    from pdlib.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("r3d18_tsa", 2, clip=ClipSpec(8, 32), widen=0.125, attention={"heads": 2}).eval()
+    frames = np.random.default_rng(0).integers(0, 255, (8, 32, 32, 3), dtype=np.uint8)
+    clip = clip_attention(model, frames, task="finger", video="v.mp4")
+    view = attention_view(clip, "layer4.1.conv2.attn")
+    assert len(view.received) == 1
+    curve = filmstrip_figure(clip, view).axes[2]
+    assert any("layer4 has one time step here: its attention cannot vary over time" in t.get_text()
+               for t in curve.texts)
 
 
 def test_kinematics_signal_shows_the_taps_the_window_untracked_time_and_why_a_video_is_left_out():

@@ -106,7 +106,7 @@ def test_a_hand_not_seen_tapping_gets_a_note_and_no_score(run, new_cohort, capsy
     rest = resting_hand_file(new_cohort, tmp_path)
     code, text, _ = score([rest, "--task", "finger", "--side", "L", "--models", "kinematics", "--out", tmp_path],
                           capsys, run, monkeypatch)
-    assert code == 1 and f"unusable {rest}: left hand not seen tapping" in text
+    assert code == 2 and f"unusable {rest}: left hand not seen tapping" in text  # its only row: nothing scored
     row = pd.read_csv(tmp_path / "scores.csv", keep_default_na=False).iloc[0]
     assert row["kinematics_score"] == "" and row["kinematics_prob"] == "" and row["kinematics_call"] == ""
     code, _, _ = score([rest, "--task", "finger", "--side", "R", "--models", "kinematics", "--out", tmp_path],

@@ -13,6 +13,7 @@ import pandas as pd
 from pdlib.data.manifest import YES, _relative_path, _row, _validate
 from pdlib.data.pd4t import is_pd4t
 from pdlib.landmarks import is_landmark_file
+from pdlib.messages import count, exit_code
 
 MIN_FPS = 15.0  # below it (or at a variable rate) a recording is named in the check's report
 N_FOLDS = 5  # the study's cross-validation: a smaller cohort is said (notebook 02 leaves one patient out)
@@ -20,13 +21,16 @@ N_FOLDS = 5  # the study's cross-validation: a smaller cohort is said (notebook 
 
 @dataclass
 class CheckReport:
-    """The outcome of `check_dataset`: faults (exit 2), unusable videos (exit 1), warnings, counts."""
+    """The outcome of `check_dataset`: faults (exit 2), unusable videos (exit 1; all of them: exit 2, the rule of
+    `pdlib.messages.exit_code`), warnings, counts."""
 
     root: Path
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     unusable_rows: list[tuple[str, int, str]] = field(default_factory=list)  # (video, videos.csv row, reason)
     counts: dict[str, int] = field(default_factory=dict)  # videos per task
+    listed: int = 0  # rows whose file was opened
+    source: str = "videos.csv"  # what lists the rows ("the annotations" of a PD4T folder)
 
     @property
     def unusable(self) -> list[tuple[str, str]]:
@@ -41,8 +45,8 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
-        """0: every row usable; 1: some videos unusable; 2: the dataset itself is malformed."""
-        return 2 if self.errors else 1 if self.unusable else 0
+        """0: every row usable; 1: some rows unusable; 2: the dataset is malformed or no row is usable."""
+        return exit_code(self.listed, len(self.unusable), malformed=bool(self.errors))
 
     def __str__(self) -> str:
         lines = [f"pdlib check {self.root}",
@@ -52,17 +56,14 @@ class CheckReport:
         for title, items in (("error", self.errors), ("warning", self.warnings),
                              ("unusable row", [f"{v}: {r}" for v, r in self.unusable])):
             if items:
-                lines.append(f"{_count(len(items), title)}:")
+                lines.append(f"{count(len(items), title)}:")
                 lines += [f"  - {item}" for item in items]
-        verdict = {0: "OK: every row is usable", 1: f"{_count(len(self.unusable), 'row')} unusable",
-                   2: "dataset malformed"}[self.exit_code]
+        nothing = (f"{self.source}: its only video is not usable" if self.listed == 1 else
+                   f"{self.source}: none of its {self.listed} videos is usable") + ", nothing to use (listed above)"
+        verdict = {0: "OK: every row is usable", 1: f"{count(len(self.unusable), 'row')} unusable",
+                   2: "dataset malformed" if self.errors else nothing}[self.exit_code]
         lines.append(f"{verdict} (exit {self.exit_code})")
         return "\n".join(lines)
-
-
-def _count(n: int, noun: str) -> str:
-    """"1 warning", "2 warnings": a count in plain grammar."""
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _probe_keypoints(path: Path, r, cache: dict) -> list[str]:
@@ -141,13 +142,11 @@ def check_dataset(root: str | os.PathLike, scored: bool = True) -> CheckReport:
             report.unusable_rows.append((rel, where, str(e).removeprefix(f"{root / rel}: ")))
     for warning, files in read.get("file warnings", {}).items():
         names = ", ".join(str(Path(f).relative_to(root)) for f in files[:3]) + (", ..." if len(files) > 3 else "")
-        report.warnings.append(f"{len(files)} landmark file{'s' if len(files) > 1 else ''} ({names}): {warning}")
-    if listed and len(report.unusable) == listed:
-        report.errors.append(f"{'the annotations' if is_pd4t(root) else 'videos.csv'}: none of its {listed} videos "
-                             "is usable (listed below)")
+        report.warnings.append(f"{count(len(files), 'landmark file')} ({names}): {warning}")
+    report.listed, report.source = listed, "the annotations" if is_pd4t(root) else "videos.csv"
     patients = videos["patient"].nunique()
     if 1 < patients < N_FOLDS and not is_pd4t(root):
-        report.warnings.append(f"{patients} patients: fewer than the {N_FOLDS} folds of the cross-validation; "
+        report.warnings.append(f"{count(patients, 'patient')}: fewer than the {N_FOLDS} folds of the cross-validation; "
                                "notebook 02 leaves one patient out at a time instead (said in its captions)")
     return report
 

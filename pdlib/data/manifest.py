@@ -15,6 +15,7 @@ import pandas as pd
 
 from pdlib.data.pd4t import is_pd4t, pd4t_tables
 from pdlib.landmarks import is_landmark_file
+from pdlib.messages import count, plural
 from pdlib.tasks import TASKS, task_label
 
 VIDEO_COLUMNS = ("video", "patient", "exam", "task", "side", "score")
@@ -150,7 +151,8 @@ def _check_videos(df: pd.DataFrame, errors: list[str], warns: list[str], scored:
                 errors.append(f"{f}, row {row}, column 'crop': {e}, found {crop!r}")
     for task, rows in unknown_tasks.items():
         shown = ", ".join(map(str, rows[:5])) + (", ..." if len(rows) > 5 else "")
-        warns.append(f"{f}, rows {shown}, column 'task': unknown task {task!r} ({len(rows)} videos; "
+        warns.append(f"{f}, {plural(len(rows), 'row')} {shown}, column 'task': unknown task {task!r} "
+                     f"({count(len(rows), 'video')}; "
                      f"known: {', '.join(TASKS)}); ignored unless asked for")
 
 
@@ -206,7 +208,8 @@ def _cross_check(videos: pd.DataFrame, exams: pd.DataFrame, errors: list[str], w
                           f"{exam_patient[r.exam]!r} in exams.csv, found {r.patient!r}")
     without = sorted(set(exams["exam"]) - set(videos["exam"]) - {""})
     if without:
-        warns.append(f"exams.csv: {len(without)} exams have no video: {', '.join(without[:10])}"
+        warns.append(f"exams.csv: {count(len(without), 'exam')} {plural(len(without), 'has')} no video: "
+                     f"{', '.join(without[:10])}"
                      + (", ..." if len(without) > 10 else ""))
 
 
@@ -282,7 +285,7 @@ def load_manifest(root: str | os.PathLike, scored: bool = True) -> tuple[pd.Data
     root = Path(root).resolve()
     videos, exams, errors, warns = _validate(root, scored)
     if errors:
-        raise DatasetError(f"{root}: malformed dataset ({len(errors)} faults; header is row 1):\n"
+        raise DatasetError(f"{root}: malformed dataset ({count(len(errors), 'fault')}; header is row 1):\n"
                            + "\n".join(f"  - {e}" for e in errors))
     for w in warns:
         warnings.warn(w, DatasetWarning, stacklevel=2)

@@ -18,6 +18,7 @@ import av
 import numpy as np
 
 from pdlib.data.spec import window_count
+from pdlib.messages import count
 
 # Bump when the sampling or resizing changes: it is part of every cache key (pdlib.data.cache).
 SAMPLER_VERSION = 2  # 2: mirrored display matrices applied
@@ -263,7 +264,8 @@ def _indices(pts, n: int, last_dur: int, frames: int, window, path: Path) -> tup
         try:
             return window_indices(n, frames, window), False
         except ValueError as e:  # a start beyond this video's end: this video is skipped, not the dataset
-            raise VideoDecodeError(f"{path}: the video has {n} frames, too few for the clip window ({e})") from e
+            raise VideoDecodeError(f"{path}: the video has {count(n, 'frame')}, too few for the clip window "
+                                   f"({e})") from e
     if pts is not None and len(pts) == n and all(p is not None for p in pts):
         return time_indices(np.sort(np.asarray(pts, dtype=np.int64)), last_dur, frames), True
     return sample_indices(n, frames), False
@@ -293,14 +295,15 @@ def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int 
     if n == 0:
         raise VideoDecodeError(f"{path}: no frame could be decoded")
     if header and n != header:
-        notes.append(f"header promises {header} frames, decoded {n}; sampled from the {n} decoded frames")
+        notes.append(f"header promises {count(header, 'frame')}, decoded {n}; sampled from the "
+                     f"{count(n, 'decoded frame')}")
     same_pts = pts is None or (None not in dec_pts and np.array_equal(np.sort(dec_pts), pts))
     same_plan = n == n_packets and same_pts
     if not same_plan:  # re-sample from the frames actually decoded (second pass)
         wanted, by_time = _indices(dec_pts, n, dec_last, frames, window, path)
         images, *_ = _run_pass(path, wanted, size, crop, tolerate_tail=True, limit=n)
     if n < frames:
-        notes.append(f"{n} frames, fewer than the {frames} asked: frames repeat in the clip")
+        notes.append(f"{count(n, 'frame')}, fewer than the {frames} asked: frames repeat in the clip")
     clip = np.stack([images[int(i)] for i in wanted])
     width, height = dims[::-1] if orient[0] % 180 else dims
     info = ClipInfo(header, n, [int(i) for i in wanted], by_time, orient[0], width, height, notes,
@@ -313,7 +316,7 @@ def _run_pass(path: Path, wanted, size, crop, tolerate_tail: bool, limit: int | 
         stream = _video_stream(path, container, [])
         images, pts, last_dur, orient, note = _decode(path, stream, wanted, size, crop, tolerate_tail)
     if limit is not None and len(pts) < limit:
-        raise VideoDecodeError(f"{path}: decoded {len(pts)} frames on a second pass, {limit} on the first")
+        raise VideoDecodeError(f"{path}: decoded {count(len(pts), 'frame')} on a second pass, {limit} on the first")
     return images, pts, last_dur, orient, note
 
 
@@ -367,7 +370,7 @@ def probe_video(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
         except av.FFmpegError as e:
             raise VideoDecodeError(f"{path}: cannot decode the first frame ({ffmpeg_reason(e)})") from e
     if seconds is not None and seconds < MIN_SECONDS:
-        return [f"lasts {seconds:.2f} s ({n} frames), under {MIN_SECONDS} s"], times
+        return [f"lasts {seconds:.2f} s ({count(n, 'frame')}), under {MIN_SECONDS} s"], times
     return [], times
 
 
