@@ -21,12 +21,20 @@ def _banner(profile: str) -> str:
     return plumbing_banner(profile) if is_plumbing_check(profile) else ""
 
 
-def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", numeric: pd.DataFrame | None = None,
-               index: bool = False) -> Path:
+def _layout(run: Layout | str) -> Layout:
+    """The notebook's Layout; a profile name (as before) is still taken."""
+    return run if isinstance(run, Layout) else Layout(run)
+
+
+def save_table(df: pd.DataFrame, name: str, run: Layout | str, caption: str = "",
+               numeric: pd.DataFrame | None = None, index: bool = False) -> Path:
     """Write `tables/<name>.md` and `.tex` (`df`, as the study prints it), `.csv` (`numeric`: one value per
     cell, mean and std in their own columns, what a script reads back; `df` itself when it is already
-    numeric) and `.json` (provenance); returns the CSV path."""
-    stem = Layout(profile).table(name)
+    numeric) and `.json` (provenance) under the run's Layout (`run`: the notebook's `layout`); returns the
+    CSV path."""
+    layout = _layout(run)
+    profile = layout.profile
+    stem = layout.table(name)
     banner = _banner(profile)
     meta = provenance(profile, kind="table", name=name, caption=caption, rows=len(df), plumbing_check=bool(banner))
     prov = f"profile={profile}, notebook={meta['notebook']}, git={meta['git_revision']}"
@@ -42,10 +50,12 @@ def save_table(df: pd.DataFrame, name: str, profile: str, caption: str = "", num
     return csv
 
 
-def save_figure(fig, name: str, profile: str, caption: str = "") -> Path:
-    """Write `figures/<name>.{png,pdf}` (matplotlib figure) plus provenance; returns the PNG path."""
-    stem = Layout(profile).figure(name)
-    meta = provenance(profile, kind="figure", name=name, caption=caption)
+def save_figure(fig, name: str, run: Layout | str, caption: str = "") -> Path:
+    """Write `figures/<name>.{png,pdf}` (matplotlib figure) plus provenance under the run's Layout (`run`: the
+    notebook's `layout`); returns the PNG path."""
+    layout = _layout(run)
+    stem = layout.figure(name)
+    meta = provenance(layout.profile, kind="figure", name=name, caption=caption)
     png = Path(f"{stem}.png")
     png.parent.mkdir(parents=True, exist_ok=True)  # a name may hold a folder: "kinematics/finger_score2_..."
     fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": f"pdlib git {meta['git_revision']}"})

@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from pdlib import outputs, run
+from pdlib.layout import Layout
 from pdlib.params import ReproduceError, load_params, profiles
 
 matplotlib.use("Agg")
@@ -126,13 +127,13 @@ def test_save_table_and_figure_write_all_formats(tmp_path, monkeypatch):
 
     monkeypatch.setenv("PDLIB_OUTPUTS", str(tmp_path))
     df = pd.DataFrame({"task": ["finger", "hand"], "MCC": [0.5, 0.25]})
-    outputs.save_table(df, "t", "p", caption="Table")
+    outputs.save_table(df, "t", Layout("p"), caption="Table")
     for ext in ("csv", "md", "tex", "json"):
         assert (tmp_path / "p" / "tables" / f"t.{ext}").stat().st_size > 0
     assert "0.25" in (tmp_path / "p" / "tables" / "t.md").read_text()
     fig, ax = plt.subplots()
     ax.plot([0, 1], [0, 1])
-    outputs.save_figure(fig, "f", "p")
+    outputs.save_figure(fig, "f", Layout("p"))
     assert (tmp_path / "p" / "figures" / "f.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "p" / "figures" / "f.pdf").read_bytes()[:4] == b"%PDF"
 
