@@ -62,7 +62,7 @@ def test_one_parameters_cell_of_flat_literals(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_no_def_class_or_outputs(path):
     raw = json.loads(path.read_text())
-    assert all("id" in cell for cell in raw["cells"]), f"{path.name}: a cell without an id (nbformat warns on every run)"
+    assert all("id" in cell for cell in raw["cells"]), f"{path.name}: a cell without an id (nbformat warns)"
     for i, cell in enumerate(_cells(path)):
         if cell.cell_type != "code":
             continue
