@@ -28,7 +28,8 @@ import pandas as pd
 from pdlib import tables
 from pdlib.layout import ClipSpec, Layout
 from pdlib.params import load_params
-from pdlib.task_level import ActionData, Pretraining, TaskExperiment, arch_name
+from pdlib.pretraining import ActionData, Pretraining, arch_name
+from pdlib.task_level import TaskExperiment
 from pdlib.train import TrainConfig
 
 DEFAULT = load_params("default")

@@ -30,9 +30,10 @@ from pdlib.data.cache import default_workers  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model, save_model  # noqa: E402
 from pdlib.params import load_params  # noqa: E402
+from pdlib.pretraining import arch_name  # noqa: E402
 from pdlib.scoring import score_request  # noqa: E402
 from pdlib.synth import make_synpd  # noqa: E402
-from pdlib.task_level import SETTINGS, arch_name  # noqa: E402
+from pdlib.task_level import SETTINGS  # noqa: E402
 
 
 def stand_in_models(outputs: Path) -> Path:

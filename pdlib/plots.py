@@ -211,7 +211,7 @@ def reliability_grid(tasks: Sequence[str], preds_by_setting: dict[str, pd.DataFr
 def learning_curves(history: pd.DataFrame, title: str) -> Figure:
     """Training loss per epoch (solid, left axis) and, where a held-out side was evaluated, its accuracy
     (dotted, right axis) of every run (split or fold, one colour each) of every group (task or backbone,
-    `group_name`, tasks in the tables' order): `pdlib.task_level.training_histories`."""
+    `group_name`, tasks in the tables' order): `pdlib.pretraining.training_histories`."""
     groups = in_task_order(history["group"]) if len(history) else []
     runs = list(dict.fromkeys(history["run"])) if len(history) else []
     colour = {run: f"C{i % 10}" for i, run in enumerate(runs)}

@@ -9,12 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from pdlib import task_level
+from pdlib import pretraining, task_level
 from pdlib.cli import main as cli_main
 from pdlib.layout import ClipSpec, Layout
 from pdlib.params import load_params
+from pdlib.pretraining import ActionData, Pretraining
 from pdlib.synth import make_synact, make_synpd
-from pdlib.task_level import ActionData, Pretraining, TaskExperiment
+from pdlib.task_level import TaskExperiment
 from pdlib.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +51,7 @@ def counted(monkeypatch):
         return extract(model, clips, path, config)
 
     monkeypatch.setattr(task_level, "fit", counting_fit)
+    monkeypatch.setattr(pretraining, "fit", counting_fit)
     monkeypatch.setattr(task_level, "extract_task_features", counting_extract)
     return fits, features
 
