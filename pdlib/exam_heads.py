@@ -60,8 +60,8 @@ def save_heads(path: Path, method: str, heads: dict[tuple[int, int], AssemblingH
             "options": options, "tasks": list(tasks), "runs": [[k, r] for k, r in heads]}
     path.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{path}.json").write_text(json.dumps(meta, indent=2))
-    save_file(state, f"{path}.safetensors")
-    return Path(f"{path}.safetensors")
+    save_file(state, Layout.weights(path))
+    return Layout.weights(path)
 
 
 def save_standardisation(path: Path, class_names: tuple[str, ...], stats: dict[int, dict[str, Stats]]) -> Path:
@@ -92,7 +92,7 @@ def load_heads(path: Path) -> tuple[dict[tuple[int, int], AssemblingHead], dict]
     if not Path(f"{path}.json").is_file():
         raise FileNotFoundError(f"no assembling heads at {path}.json: run notebooks/04_assembling.ipynb first")
     meta = json.loads(Path(f"{path}.json").read_text())
-    state = load_file(f"{path}.safetensors")
+    state = load_file(Layout.weights(path))
     heads = {}
     for k, r in meta["runs"]:
         head = build_assembler(meta["method"], tuple(meta["in_shape"]), meta["num_classes"], **meta["options"])

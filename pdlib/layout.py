@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pdlib.data.pd4t import is_pd4t
 from pdlib.data.spec import ClipSpec
-from pdlib.paths import outputs_root, resolve
+from pdlib.paths import WEIGHTS_SUFFIX, outputs_root, resolve
 
 __all__ = ["RECIPE", "ClipSpec", "Layout", "digest", "recipe_text"]
 
@@ -106,6 +106,10 @@ class Layout:
         """The pretrained model (`load_model`'s path: `.safetensors` and `.json`) in its unit."""
         return self.pretrained(source, arch, split) / "model"
 
+    def pretrained_history(self, source: str, arch: str, split: int) -> Path:
+        """The pretrained model's per-epoch history (loss, val_*) in its unit."""
+        return self.pretrained(source, arch, split) / "history.csv"
+
     def pretraining(self, source: str) -> Path:
         """Notebook 01's pretraining recipe on `source` (clip spec, training config, options), as JSON."""
         return self.dir("models") / "pretrained" / source / "pretraining.json"
@@ -150,9 +154,14 @@ class Layout:
         return self.task_unit(setting, task) / f"fold{fold}_checkpoint"
 
     @staticmethod
+    def weights(model: Path) -> Path:
+        """The weights file of a model saved at `model` (`save_model`, `exam_heads.save_heads`): `.safetensors`."""
+        return Path(f"{model}{WEIGHTS_SUFFIX}")
+
+    @staticmethod
     def saved(model: Path) -> bool:
         """Whether a model was saved at `model` (save_model writes the `.json`, then the `.safetensors`)."""
-        return Path(f"{model}.safetensors").is_file()
+        return Layout.weights(model).is_file()
 
     def predictions(self, setting: str, task: str) -> Path:
         """Out-of-fold predictions of one (setting, task), derived from its unit."""

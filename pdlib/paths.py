@@ -4,6 +4,8 @@
 import os
 from pathlib import Path
 
+WEIGHTS_SUFFIX = ".safetensors"  # the suite's saved weights (`models.pretrained.save_model`, `Layout.weights`)
+
 
 def repo_root() -> Path:
     """The project root: $PDLIB_ROOT, else the nearest parent of the cwd holding pdlib's pyproject."""

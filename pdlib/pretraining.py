@@ -109,7 +109,7 @@ class Pretraining:
         seed_everything(self.config.seed, resolve_device(self.config.device), self.config.deterministic)
         result = fit(build_model(arch, num_classes, clip=self.clip, **self.options), train, None, self.config)
         save_model(result.model, path)
-        result.history.to_csv(path.parent / "history.csv", index=False)
+        result.history.to_csv(self.layout.pretrained_history(source, arch, split), index=False)
         return result.model
 
     def save(self, data: ActionData) -> Path:

@@ -402,7 +402,7 @@ class TaskExperiment:
                 if not self.layout.saved(model_path):
                     npz.unlink(missing_ok=True)
                     skipped.append({"task": task, "fold": int(k),
-                                    "reason": f"no trained model at {model_path}.safetensors"})
+                                    "reason": f"no trained model at {Layout.weights(model_path)}"})
                 elif not (resume and npz.is_file()):
                     if clips is None:
                         clips = self.task(task)

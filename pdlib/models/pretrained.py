@@ -16,6 +16,7 @@ from torch import nn
 
 from pdlib.models.registry import build_model
 from pdlib.models.tsa import AttentionAugmentedConv3d, TemporalRelativeAttention
+from pdlib.paths import WEIGHTS_SUFFIX
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +51,12 @@ class LoadReport:
 
 def _base(path: str | Path) -> Path:
     path = Path(path)
-    return path.with_suffix("") if path.suffix in (".safetensors", ".json") else path
+    return path.with_suffix("") if path.suffix in (WEIGHTS_SUFFIX, ".json") else path
 
 
 def _suite_files(path: str | Path) -> tuple[Path, Path]:
     base = str(_base(path))
-    return Path(base + ".safetensors"), Path(base + ".json")
+    return Path(base + WEIGHTS_SUFFIX), Path(base + ".json")
 
 
 def _read_checkpoint(path: Path) -> tuple[str, dict[str, torch.Tensor]]:
