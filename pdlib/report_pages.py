@@ -1,0 +1,144 @@
+"""`pdlib report`: one self-contained HTML page per examination and `cohort.csv`, built the Jupyter way.
+
+Notebook 07 (`notebooks/07_report.ipynb`) is parameterised per examination by papermill
+(`parameterize_notebook`), executed by nbclient in one kernel reused for every page (a fresh kernel costs seconds
+of imports per page; every cell assigns what it uses, so nothing leaks from one page to the next) with
+`pdlib.run`'s kernel options, and converted by nbconvert's HTMLExporter without its code cells: the figures are
+PNGs embedded in the page (base64), which opens from disk in any browser, with no server and no script from the
+network (the template `lab` with its script blocks emptied: require.js, MathJax and Mermaid are not needed).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import sys
+import time
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+
+from pdlib import progress as progress_env
+from pdlib.layout import Layout
+from pdlib.params import profiles
+from pdlib.paths import repo_root
+from pdlib.report import ReportError, cohort_table, exam_ids, read_scores, scores_file
+from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING
+
+NOTEBOOK = "07_report.ipynb"
+HIDDEN = "remove-cell"  # the tag of notebook cells that are not part of the page (the notebook's own description)
+# nbconvert's lab template, less the scripts it would fetch from the network (none is needed by a page of images)
+TEMPLATE = """{%- extends 'index.html.j2' -%}
+{%- block html_head_js -%}{%- endblock html_head_js -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def page_name(exam: str) -> str:
+    """The page's file name: the examination id, other characters than letters, digits, '.', '-' as '_'."""
+    return re.sub(r"[^\w.-]", "_", exam) + ".html"
+
+
+def html_exporter():
+    from nbconvert import HTMLExporter
+    from nbconvert.preprocessors import TagRemovePreprocessor
+
+    exporter = HTMLExporter(template_name="lab", template_file="pdlib_report.html.j2", exclude_input=True,
+                            exclude_input_prompt=True, exclude_output_prompt=True,
+                            extra_loaders=[jinja2.DictLoader({"pdlib_report.html.j2": TEMPLATE})])
+    exporter.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={HIDDEN}), enabled=True)
+    return exporter
+
+
+def write_pages(scores: Path, exams: list[str], profile: str, out: Path, root: Path | None = None,
+                say=print) -> dict[str, tuple[str, float, str]]:
+    """Execute notebook 07 for each examination in one kernel and write `<out>/<exam>.html`: {exam: (file name,
+    seconds, error ("" when the page was written))}."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+
+    from pdlib.run import _environment, _kernel_options
+
+    root = Path(root or repo_root()).resolve()
+    template = load_notebook_node(str(root / "notebooks" / NOTEBOOK))  # every cell with its tags, as papermill reads
+    client = NotebookClient(template, kernel_name="python3", timeout=600, **_kernel_options())
+    exporter, done = html_exporter(), {}
+    env = {"PDLIB_ROOT": str(root), progress_env.ENV: progress_env.OFF, "PDLIB_NOTEBOOK": NOTEBOOK[:-6]}
+    with _environment(env), client.setup_kernel(cwd=str(root)):
+        for exam in exams:
+            t0 = time.perf_counter()
+            nb = parameterize_notebook(copy.deepcopy(template), {"profile": profile, "scores": str(scores),
+                                                                 "exam": exam}, kernel_name="python3")
+            client.nb = nb
+            client.reset_execution_trackers()
+            try:
+                for i, cell in enumerate(nb.cells):
+                    client.execute_cell(cell, i, execution_count=client.code_cells_executed + 1)
+            except CellExecutionError as err:
+                lines = [line for line in str(err).strip().splitlines() if line.strip()]
+                done[exam] = ("", time.perf_counter() - t0, lines[-1] if lines else "failed")
+                say(f"  {exam}: no page: {done[exam][2]}")
+                continue
+            html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": f"Examination {exam}"}})
+            (out / page_name(exam)).write_text(html, encoding="utf-8")
+            done[exam] = (page_name(exam), time.perf_counter() - t0, "")
+    return done
+
+
+def report_main(source: str, profile: str = "default", out: str | Path | None = None) -> int:
+    """`pdlib report`: the pages of every examination of `source` (a `pdlib score` output: scores.csv,
+    scores.json or their folder; or a dataset folder, scored first as `pdlib score` does) and cohort.csv in `out`
+    (default the run's `reports/`). 0: every page written; 1: some examinations without a page (named);
+    2 (a ReportError, ScoreError or DatasetError, said in one line): nothing to report."""
+    from pdlib.scoring import meta_of, score_request, write_scores
+    from pdlib.scoring.request import run_dataset
+
+    if profile not in profiles() and not Layout(profile).base.is_dir():
+        raise ReportError(f"unknown profile {profile!r}: no params/{profile}.yaml and no run in "
+                          f"{Layout(profile).base} (profiles: {', '.join(profiles())})")
+    layout = Layout(profile, run_dataset(profile))
+    src = Path(source)
+    if not src.exists():
+        raise ReportError(f"{src}: no such file or folder")
+    out = Path(out) if out else layout.dir("reports")
+    out.mkdir(parents=True, exist_ok=True)
+    if src.is_dir() and (src / "videos.csv").is_file():  # a dataset: scored first, into the report's folder
+        from pdlib.params import load_params
+
+        setting = load_params(profile).get("setting", DEFAULT_SETTING) if profile in profiles() else DEFAULT_SETTING
+        scored, used = score_request([str(src)], layout, setting, coverage=DEFAULT_COVERAGE)
+        meta = meta_of(used, DEFAULT_COVERAGE) if used else {"profile": profile, "setting": setting,
+                                                              "coverage": DEFAULT_COVERAGE}
+        file, _ = write_scores(scored, out, meta | {"dataset": str(src.resolve()),
+                                                    "kinematics": scored.attrs.get("kinematics", {})})
+    else:
+        try:
+            file = scores_file(src)
+        except ReportError:
+            raise ReportError(f"{src}: neither a `pdlib score` output (scores.csv, scores.json) nor a dataset "
+                              f"folder (videos.csv)") from None
+    scores = read_scores(file, layout)
+    exams = exam_ids(scores)
+    print(f"{len(exams)} examination{'s' if len(exams) != 1 else ''} of {scores.file}: pages in {out}",
+          file=sys.stderr)
+    t0 = time.perf_counter()
+    pages = write_pages(scores.file.resolve(), exams, profile, out)
+    seconds = time.perf_counter() - t0
+    cohort = cohort_table(scores, {e: p for e, (p, _, err) in pages.items() if not err})
+    cohort.to_csv(out / "cohort.csv", index=False)
+    failed = {e: err for e, (_, _, err) in pages.items() if err}
+    written = len(pages) - len(failed)
+    print(f"{written} page{'s' if written != 1 else ''} in {seconds:.1f} s ({seconds / max(len(pages), 1):.1f} s "
+          f"per examination) and {out / 'cohort.csv'}")
+    for exam, err in failed.items():
+        print(f"  no page for {exam}: {err}")
+    return 1 if failed else 0
+
+
+def page_times(pages: dict[str, tuple[str, float, str]]) -> pd.Series:
+    """Seconds per page of `write_pages`' result (the first page pays the kernel's imports)."""
+    return pd.Series({e: s for e, (_, s, _) in pages.items()}, name="seconds")
