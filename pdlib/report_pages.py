@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 
 from pdlib import progress as progress_env
 from pdlib.layout import Layout
@@ -52,23 +51,35 @@ def html_exporter():
     return exporter
 
 
-def write_pages(scores: Path, exams: list[str], profile: str, out: Path, root: Path | None = None,
-                say=print) -> dict[str, tuple[str, float, str]]:
-    """Execute notebook 07 for each examination in one kernel and write `<out>/<exam>.html`: {exam: (file name,
-    seconds, error ("" when the page was written))}."""
+PRELOAD = "import pdlib.report, pdlib.report_figures, pdlib.plots, pdlib.attention_figures, pdlib.models"
+
+
+def start_kernel(root: Path):
+    """nbclient's client of notebook 07 with its kernel process started (not waited for): it boots and imports the
+    report's modules (`PRELOAD`, before it says it is ready) while this process scores a dataset."""
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
     from papermill.iorw import load_notebook_node
+
+    from pdlib.run import _kernel_options
+
+    template = load_notebook_node(str(root / "notebooks" / NOTEBOOK))  # every cell with its tags, as papermill reads
+    options = _kernel_options()
+    options["extra_arguments"] = [*options["extra_arguments"], f"--IPKernelApp.exec_lines={PRELOAD}"]
+    client = NotebookClient(template, kernel_name="python3", timeout=600, **options)
+    client.km = client.create_kernel_manager()
+    client.start_new_kernel(cwd=str(root))
+    return client
+
+
+def write_pages(client, scores: Path, exams: list[str], profile: str, out: Path,
+                say=print) -> dict[str, tuple[str, float, str]]:
+    """Execute notebook 07 (`client`'s, from `start_kernel`) for each examination in its one kernel and write
+    `<out>/<exam>.html`: {exam: (file name, seconds, error ("" when the page was written))}. Shuts the kernel down."""
+    from nbclient.exceptions import CellExecutionError
     from papermill.parameterize import parameterize_notebook
 
-    from pdlib.run import _environment, _kernel_options
-
-    root = Path(root or repo_root()).resolve()
-    template = load_notebook_node(str(root / "notebooks" / NOTEBOOK))  # every cell with its tags, as papermill reads
-    client = NotebookClient(template, kernel_name="python3", timeout=600, **_kernel_options())
-    exporter, done = html_exporter(), {}
-    env = {"PDLIB_ROOT": str(root), progress_env.ENV: progress_env.OFF, "PDLIB_NOTEBOOK": NOTEBOOK[:-6]}
-    with _environment(env), client.setup_kernel(cwd=str(root)):
+    exporter, done, template = html_exporter(), {}, client.nb
+    with client.setup_kernel():
         for exam in exams:
             t0 = time.perf_counter()
             nb = parameterize_notebook(copy.deepcopy(template), {"profile": profile, "scores": str(scores),
@@ -94,7 +105,7 @@ def report_main(source: str, profile: str = "default", out: str | Path | None = 
     scores.json or their folder; or a dataset folder, scored first as `pdlib score` does) and cohort.csv in `out`
     (default the run's `reports/`). 0: every page written; 1: some examinations without a page (named);
     2 (a ReportError, ScoreError or DatasetError, said in one line): nothing to report."""
-    from pdlib.scoring import meta_of, score_request, write_scores
+    from pdlib.run import _environment
     from pdlib.scoring.request import run_dataset
 
     if profile not in profiles() and not Layout(profile).base.is_dir():
@@ -104,30 +115,29 @@ def report_main(source: str, profile: str = "default", out: str | Path | None = 
     src = Path(source)
     if not src.exists():
         raise ReportError(f"{src}: no such file or folder")
-    out = Path(out) if out else layout.dir("reports")
-    out.mkdir(parents=True, exist_ok=True)
-    if src.is_dir() and (src / "videos.csv").is_file():  # a dataset: scored first, into the report's folder
-        from pdlib.params import load_params
-
-        setting = load_params(profile).get("setting", DEFAULT_SETTING) if profile in profiles() else DEFAULT_SETTING
-        scored, used = score_request([str(src)], layout, setting, coverage=DEFAULT_COVERAGE)
-        meta = meta_of(used, DEFAULT_COVERAGE) if used else {"profile": profile, "setting": setting,
-                                                              "coverage": DEFAULT_COVERAGE}
-        file, _ = write_scores(scored, out, meta | {"dataset": str(src.resolve()),
-                                                    "kinematics": scored.attrs.get("kinematics", {})})
-    else:
+    dataset = src.is_dir() and (src / "videos.csv").is_file()
+    if not dataset:
         try:
-            file = scores_file(src)
+            src = scores_file(src)
         except ReportError:
             raise ReportError(f"{src}: neither a `pdlib score` output (scores.csv, scores.json) nor a dataset "
                               f"folder (videos.csv)") from None
-    scores = read_scores(file, layout)
-    exams = exam_ids(scores)
-    print(f"{len(exams)} examination{'s' if len(exams) != 1 else ''} of {scores.file}: pages in {out}",
-          file=sys.stderr)
-    t0 = time.perf_counter()
-    pages = write_pages(scores.file.resolve(), exams, profile, out)
-    seconds = time.perf_counter() - t0
+    out = Path(out) if out else layout.dir("reports")
+    out.mkdir(parents=True, exist_ok=True)
+    root = repo_root().resolve()
+    with _environment({"PDLIB_ROOT": str(root), progress_env.ENV: progress_env.OFF, "PDLIB_NOTEBOOK": NOTEBOOK[:-6]}):
+        client = start_kernel(root)
+        try:
+            scores = _scores(src, layout, profile, out) if dataset else read_scores(src, layout)
+        except BaseException:
+            client._cleanup_kernel()  # nbclient's own shutdown of the kernel it started
+            raise
+        exams = exam_ids(scores)
+        print(f"{len(exams)} examination{'s' if len(exams) != 1 else ''} of {scores.file}: pages in {out}",
+              file=sys.stderr)
+        t0 = time.perf_counter()
+        pages = write_pages(client, scores.file.resolve(), exams, profile, out)
+        seconds = time.perf_counter() - t0
     cohort = cohort_table(scores, {e: p for e, (p, _, err) in pages.items() if not err})
     cohort.to_csv(out / "cohort.csv", index=False)
     failed = {e: err for e, (_, _, err) in pages.items() if err}
@@ -139,6 +149,15 @@ def report_main(source: str, profile: str = "default", out: str | Path | None = 
     return 1 if failed else 0
 
 
-def page_times(pages: dict[str, tuple[str, float, str]]) -> pd.Series:
-    """Seconds per page of `write_pages`' result (the first page pays the kernel's imports)."""
-    return pd.Series({e: s for e, (_, s, _) in pages.items()}, name="seconds")
+def _scores(src: Path, layout: Layout, profile: str, out: Path):
+    """A dataset folder scored as `pdlib score` does, into `out` (scores.csv, scores.json naming the dataset)."""
+    from pdlib.params import load_params
+    from pdlib.scoring import meta_of, score_request, write_scores
+
+    setting = load_params(profile).get("setting", DEFAULT_SETTING) if profile in profiles() else DEFAULT_SETTING
+    scored, used = score_request([str(src)], layout, setting, coverage=DEFAULT_COVERAGE)
+    meta = meta_of(used, DEFAULT_COVERAGE) if used else {"profile": profile, "setting": setting,
+                                                          "coverage": DEFAULT_COVERAGE}
+    file, _ = write_scores(scored, out, meta | {"dataset": str(src.resolve()),
+                                                "kinematics": scored.attrs.get("kinematics", {})})
+    return read_scores(file, layout)
