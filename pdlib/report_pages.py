@@ -26,6 +26,7 @@ from pdlib.report import ReportError, cohort_table, exam_ids, read_scores, score
 from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING
 
 NOTEBOOK = "07_report.ipynb"
+PAGES = "pages.csv"  # each scored video file's examination page (the explorer's score tab links to it)
 HIDDEN = "remove-cell"  # the tag of notebook cells that are not part of the page (the notebook's own description)
 # nbconvert's lab template, less the scripts it would fetch from the network (none is needed by a page of images)
 TEMPLATE = """{%- extends 'index.html.j2' -%}
@@ -38,6 +39,29 @@ TEMPLATE = """{%- extends 'index.html.j2' -%}
 def page_name(exam: str) -> str:
     """The page's file name: the examination id, other characters than letters, digits, '.', '-' as '_'."""
     return re.sub(r"[^\w.-]", "_", exam) + ".html"
+
+
+def video_pages(scores, pages: dict[str, tuple[str, float, str]]) -> "pd.DataFrame":
+    """pages.csv: per scored video, its file (absolute), examination and page (the pages written)."""
+    import pandas as pd
+
+    from pdlib.report import exam_rows
+
+    rows = [(str(scores.video_file(v).resolve()), exam, pages[exam][0]) for exam in pages if pages[exam][0]
+            for v in exam_rows(scores, exam)["video"] if v]
+    return pd.DataFrame(rows, columns=["file", "exam", "page"])
+
+
+def page_of(video: str | Path, reports: Path) -> Path | None:
+    """The report page of the examination of `video` in `reports` (a `pdlib report` folder), if one was written."""
+    import pandas as pd
+
+    index = reports / PAGES
+    if not index.is_file():
+        return None
+    table = pd.read_csv(index, dtype=str, keep_default_na=False)
+    hit = table[table["file"] == str(Path(video).resolve())]
+    return reports / hit["page"].iloc[0] if len(hit) and (reports / hit["page"].iloc[0]).is_file() else None
 
 
 def html_exporter():
@@ -140,6 +164,7 @@ def report_main(source: str, profile: str = "default", out: str | Path | None = 
         seconds = time.perf_counter() - t0
     cohort = cohort_table(scores, {e: p for e, (p, _, err) in pages.items() if not err})
     cohort.to_csv(out / "cohort.csv", index=False)
+    video_pages(scores, pages).to_csv(out / PAGES, index=False)
     failed = {e: err for e, (_, _, err) in pages.items() if err}
     written = len(pages) - len(failed)
     print(f"{written} page{'s' if written != 1 else ''} in {seconds:.1f} s ({seconds / max(len(pages), 1):.1f} s "

@@ -106,3 +106,16 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys, monke
     assert code == 2 and "Traceback" not in out + err
     assert err.strip().startswith(f"pdlib report: error: {message.format(empty=empty)}") and "\n" not in err.strip()
     assert not os.listdir(empty)
+
+
+def test_the_explorer_score_tab_finds_the_page_of_a_scored_videos_examination(reported):
+    from pdlib.explorer import ExplorerState
+
+    out, _ = reported
+    outputs = out.parent / "outputs"
+    video = Layout("smoke", outputs=outputs).synth_dir("synpd") / "videos" / "hand_E2_L.mp4"
+    state = ExplorerState("smoke", root=outputs)
+    assert state.report_page(str(video)) is None  # no report in the run's reports/ yet
+    shutil.copytree(out, outputs / "smoke" / "reports")
+    assert state.report_page(f" {video} ") == outputs / "smoke" / "reports" / "E2.html"
+    assert state.report_page(str(out / "elsewhere.mp4")) is None
