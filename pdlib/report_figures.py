@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -108,6 +109,9 @@ def attention_part(row, name: str, layout, setting: str):
 
     folds = layout.trained_folds(setting, row.task)
     if pd.isna(row.prob_1) or not folds:
+        return
+    if not Path(row.path).is_file():  # scores whose dataset folder was not found (moved, or named by no meta)
+        yield Markdown(f"*{name}: the video file was not found at {row.path}, so its attention is not shown.*")
         return
     model = _model(str(layout.fold_model(setting, row.task, folds[0])))
     spec = ClipSpec.of_model(model)
