@@ -1,4 +1,4 @@
-"""The `pdlib` command: reproduce, synth, check, preprocess, track, kinematics, score."""
+"""The `pdlib` command: reproduce, synth, check, preprocess, track, kinematics, score, report."""
 
 import argparse
 import logging
@@ -78,6 +78,12 @@ def _side(text: str) -> str:
     if text.rpartition(":")[2] not in ("L", "R"):
         raise argparse.ArgumentTypeError(f"expected L, R or FILE:L / FILE:R, found {text!r}")
     return text
+
+
+def _report(args) -> int:
+    from pdlib.report_pages import report_main
+
+    return report_main(args.source, profile=args.profile, out=args.out)
 
 
 def _coverage(text: str) -> float:
@@ -235,6 +241,25 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", help="output folder (default: outputs/<profile>/scores)")
     sc.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
     sc.set_defaults(func=_score)
+
+    rp = sub.add_parser("report", help="one HTML page per examination and cohort.csv, from scores or a dataset",
+                        description="A page a clinician can read per examination (self-contained HTML: opens from "
+                                    "disk, no server): per videotaped item P(severe), the call or 'abstain: needs a "
+                                    "rater', the fold models' spread, the predicted item score with its set, the "
+                                    "tracked share of frames, the movement signal and its taps, the patient's "
+                                    "kinematic features among the training cohort's per item score, the attention "
+                                    "filmstrip, and the examination-level call; and cohort.csv, one row per "
+                                    "examination. Built by executing notebooks/07_report.ipynb per examination and "
+                                    "converting it without its code. Exit codes: 0 every page written, 1 some "
+                                    "examinations without a page (named), 2 nothing to report (said in one line). "
+                                    "Research outputs, not a diagnosis.")
+    rp.add_argument("source", metavar="SCORES_OR_DATASET",
+                    help="a `pdlib score` output (scores.csv, scores.json or their folder) or a dataset folder "
+                         "(videos.csv; scored first, as `pdlib score` does)")
+    rp.add_argument("--profile", default="default", help="the run whose models, dataset and keypoints explain the "
+                    "scores (default: %(default)s)")
+    rp.add_argument("--out", help="output folder (default: outputs/<profile>/reports)")
+    rp.set_defaults(func=_report)
     return p
 
 

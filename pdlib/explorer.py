@@ -199,6 +199,12 @@ class ExplorerState:
                               prob=float(row["prob_1"]), pred=int(row["pred"]))
         return row, clip
 
+    def report_page(self, path: str) -> Path | None:
+        """The `pdlib report` page (under the run's reports/) of the examination of the scored video, if written."""
+        from pdlib.report_pages import page_of
+
+        return page_of(str(path).strip(), self.layout.base / "reports")
+
     def _cached_clip(self, spec: ClipSpec, video: str) -> np.ndarray:
         """The video's clip from the clip cache the models were trained on (decoded now only if missing)."""
         from pdlib.preprocessing import preprocess

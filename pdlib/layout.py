@@ -29,7 +29,8 @@ from pdlib.paths import WEIGHTS_SUFFIX, outputs_root, resolve
 __all__ = ["RECIPE", "ClipSpec", "Layout", "digest", "recipe_text"]
 
 RECIPE = "recipe.json"
-SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "heads", "predictions", "data", "cache", "scores")
+SUBDIRS = ("notebooks", "tables", "figures", "models", "features", "heads", "predictions", "data", "cache", "scores",
+           "reports")
 
 
 def recipe_text(recipe: dict) -> str:

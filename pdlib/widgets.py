@@ -210,6 +210,10 @@ class AttentionExplorer:
         self.score_result.value = (f"<b>{ITEMS.get(clip.task, clip.task)}</b>, {clip.video}<br>"
                                    f"P(severe) = <b>{row['prob_1']:.2f}</b> (mean of the fold models, spread "
                                    f"{row['spread']:.2f}); call: <b>{call}</b>")
+        page = self.state.report_page(self.score_path.value)
+        if page is not None:  # a file:// link: opened from disk (a browser may ask to copy it into the address bar)
+            self.score_result.value += (f"<br>The report page of its examination: <a href='{page.as_uri()}' "
+                                        f"target='_blank'>{html.escape(str(page))}</a>")
         self.score_filmstrip.value = (_png(filmstrip_figure(clip, attention_view(clip, longest_layer(clip))))
                                       if clip.attention else b"")
         self._show_signal(self.score_path.value, clip.task)

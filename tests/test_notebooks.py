@@ -41,6 +41,7 @@ EXPECTED: dict[str, tuple[list[str], list[str]]] = {
     "04_assembling": (["table_viii_assembling"], ["fig7_vector_weights"]),
     "05_slight_vs_severe": (["table_ix_slight_vs_severe"], []),
     "06_score": (["score_new_patients"], ["fig_scoring_new_patients", "fig_score_attention"]),
+    "07_report": ([], []),  # the page of the first examination of 06's scores, in the executed notebook
     "attention_explorer": ([], []),
 }
 
