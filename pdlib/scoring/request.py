@@ -221,7 +221,10 @@ def score_main(paths: list[str], profile: str = "default", setting: str | None =
     meta = meta_of(used, coverage) if used else {
         "profile": layout.profile, "setting": setting, "coverage": coverage, "tasks": {},
         "conformal": "CV+ on the out-of-fold predictions", "note": "research outputs, not a diagnosis"}
-    csv, js = write_scores(scores, out, meta | {"kinematics": scores.attrs.get("kinematics", {})})
+    # the dataset folder scored (videos.csv), so `pdlib report` finds its videos and exams.csv from scores.json
+    dataset = next((str(Path(p).resolve()) for p in paths if (Path(p) / "videos.csv").is_file()), "")
+    csv, js = write_scores(scores, out, meta | {"kinematics": scores.attrs.get("kinematics", {}),
+                                                **({"dataset": dataset} if dataset else {})})
     _print(scores)
     files = scores[scores["video"] != ""]
     exams = len(scores) - len(files)
