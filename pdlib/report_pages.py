@@ -41,7 +41,7 @@ def page_name(exam: str) -> str:
     return re.sub(r"[^\w.-]", "_", exam) + ".html"
 
 
-def video_pages(scores, pages: dict[str, tuple[str, float, str]]) -> "pd.DataFrame":
+def video_pages(scores, pages: dict[str, tuple[str, float, str]]) -> pd.DataFrame:
     """pages.csv: per scored video, its file (absolute), examination and page (the pages written)."""
     import pandas as pd
 
