@@ -158,8 +158,8 @@ def cohort_table(scores: Scores, pages: dict[str, str] | None = None) -> pd.Data
             row[f"{level}_call"] = hit["call"].iloc[0] if len(hit) else ""
             row[f"{level}_set"] = set_text(level, hit["set"].iloc[0]) if len(hit) else ""
         bad = rows[(rows["call"] == "") & ~rows["task"].isin(EXAM_LEVELS)]
-        row["unusable"] = "; ".join(f"{v}: {n.removeprefix('unusable video: ')}" for v, n in zip(bad["video"], bad["note"],
-                                                                                             strict=True))
+        row["unusable"] = "; ".join(f"{v}: {n.removeprefix('unusable video: ')}"
+                                    for v, n in zip(bad["video"], bad["note"], strict=True))
         row["page"] = (pages or {}).get(exam, "")
         out.append(row)
     table = pd.DataFrame(out)
@@ -251,7 +251,8 @@ class ExamPage:
             "video models' call": [call_text(c) for c in v["call"]],
             "fold models' spread": [f"±{s:.2f}" if pd.notna(s) else "-" for s in v["spread"]],
             "predicted item score (0-4)": [
-                "-" if pd.isna(s) else f"{int(s)}: {c}" if c != ABSTAIN else f"{int(s)}: {NEEDS_RATER} (set: {set_text(t, k)})"
+                "-" if pd.isna(s) else f"{int(s)}: {c}" if c != ABSTAIN
+                else f"{int(s)}: {NEEDS_RATER} (set: {set_text(t, k)})"
                 for s, t, k, c in zip(item, v["task"], kin_set, kin_call, strict=True)],
             "tracked (% of frames)": [f"{100 * f:.0f}%" if n == "" or f > 0 else "-"
                                       for f, n in zip(v["tracked"], v["keypoints_note"], strict=True)],
@@ -265,7 +266,8 @@ class ExamPage:
 
     def table_caption(self) -> str:
         coverage = self.scores.meta.get("coverage", 0.9)
-        return (f"*Table: one row per video. P(severe) and the call: the mean of the five video models (`{self.setting}`)"
+        return (f"*Table: one row per video. P(severe) and the call: the mean of the five video models "
+                f"(`{self.setting}`)"
                 f" and their conformal set at {coverage:.0%} coverage; spread: the standard deviation of P(severe) "
                 f"across the five. Predicted item score: the kinematics model's, from the keypoints (0-4; its set of "
                 f"slight 0-1 or severe 2-4, and its call). Tracked: the share of frames where the landmarks the item "

@@ -179,7 +179,8 @@ def cohort_part(task: str, group: pd.DataFrame, cohort: pd.DataFrame):
     """The patient's kinematic features of `task` among the training cohort's, per item score, or why not."""
     if task not in TASK_CONVENTION:
         return
-    train = cohort[(cohort["task"] == task) & (cohort["note"] == "") & cohort["score"].notna()] if len(cohort) else cohort
+    train = (cohort[(cohort["task"] == task) & (cohort["note"] == "") & cohort["score"].notna()]
+             if len(cohort) else cohort)
     mine = group[group["keypoints_note"] == ""]
     if not len(train) or not len(mine):
         why = ("the run's dataset has no keypoints for this item" if not len(train) else
@@ -191,5 +192,6 @@ def cohort_part(task: str, group: pd.DataFrame, cohort: pd.DataFrame):
     yield png(features_figure(task, train, mine, features))
     yield Markdown(f"*Figure: this patient's movement measures (coloured lines) among those of the "
                    f"{len(train)} training videos of this item, grouped by the item score their rater gave (points: "
-                   f"videos; grey bar: the middle half; black tick: the median). Shown: the {len(features)} measures that follow the "
+                   f"videos; grey bar: the middle half; black tick: the median). Shown: the {len(features)} measures "
+                   "that follow the "
                    f"item score most closely in the training cohort (of {len(feature_names(task))}).*")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import jinja2
+import pandas as pd
 
 from pdlib import progress as progress_env
 from pdlib.layout import Layout
@@ -43,7 +44,6 @@ def page_name(exam: str) -> str:
 
 def video_pages(scores, pages: dict[str, tuple[str, float, str]]) -> pd.DataFrame:
     """pages.csv: per scored video, its file (absolute), examination and page (the pages written)."""
-    import pandas as pd
 
     from pdlib.report import exam_rows
 

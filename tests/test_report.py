@@ -43,7 +43,8 @@ def test_a_dataset_is_scored_and_gets_one_page_per_examination_and_cohort_csv(re
     assert code == 0
     assert sorted(p.name for p in out.glob("*.html")) == ["E0.html", "E1.html", "E2.html", "E3.html"]
     cohort = pd.read_csv(out / "cohort.csv", keep_default_na=False)
-    assert cohort["exam"].tolist() == ["E0", "E1", "E2", "E3"] and cohort["patient"].tolist() == ["P0", "P1", "P2", "P3"]
+    assert cohort["exam"].tolist() == ["E0", "E1", "E2", "E3"]
+    assert cohort["patient"].tolist() == ["P0", "P1", "P2", "P3"]
     assert cohort["page"].tolist() == [f"E{i}.html" for i in range(4)] and set(cohort["condition"]) == {"OFF"}
     assert {"finger_L_p_severe", "finger_L_call", "finger_L_item_score", "hand_R_call", "examination_call",
             "examination_set", "unusable"} <= set(cohort.columns)
