@@ -108,15 +108,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pdlib", description="Parkinson's disease severity from videos "
-                                "(Yin et al., IEEE JBHI 2022): datasets, notebooks and tables.",
-                                epilog="`pdlib reproduce` runs --profile default unless told otherwise: the "
-                                       "main run, about half an hour on a 2-core CPU; --profile smoke, a plumbing "
-                                       "check, under two minutes. `pdlib COMMAND --help` for each command. "
-                                       f"Exit codes of check, preprocess, track, kinematics and score: {EXIT_CODES}.")
-    sub = p.add_subparsers(dest="command", required=True)
-
+def _add_reproduce(sub) -> None:
     r = sub.add_parser("reproduce", help="execute the notebooks with params/<profile>.yaml")
     r.add_argument("--profile", default="default",
                    help="a file in params/: smoke (minutes), default (the main run, about 20-30 min on a "
@@ -125,6 +117,8 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="start", metavar="NAME", help="start at this notebook")
     r.set_defaults(func=_reproduce)
 
+
+def _add_synth(sub) -> None:
     s = sub.add_parser("synth", help="generate a synthetic dataset (SynPD or SynAct)",
                        description="pd: SynPD, examination videos of the seven MDS-UPDRS-III tasks in the "
                                    "dataset format (videos.csv, exams.csv, ceiling.csv); actions: SynAct, an "
@@ -136,6 +130,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="random seed of the cohort and videos (default: %(default)s)")
     s.set_defaults(func=_synth)
 
+
+def _add_check(sub) -> None:
     c = sub.add_parser("check", help="validate a dataset folder (exit 0 ok, 1 unusable videos, 2 malformed or "
                                      "nothing usable)",
                        description="Validate a dataset folder: videos.csv and exams.csv (each fault named by file, "
@@ -149,6 +145,8 @@ def parser() -> argparse.ArgumentParser:
                    help="scores may be empty: the folder of new patients that `pdlib score` accepts")
     c.set_defaults(func=_check)
 
+
+def _add_preprocess(sub) -> None:
     pp = sub.add_parser("preprocess", help="decode every video once into a profile's clip cache",
                         description="Decode every video once into the clip cache that `pdlib reproduce --profile "
                                     "P` reads (outputs/P/cache), with the clip spec of params/P.yaml (frames, size, "
@@ -175,6 +173,8 @@ def parser() -> argparse.ArgumentParser:
                          "(default: the profile's clip_crop_margin)")
     pp.set_defaults(func=_preprocess)
 
+
+def _add_track(sub) -> None:
     tr = sub.add_parser("track", help="keypoints of every video with MediaPipe (the kinematics row; extra .[pose])",
                         description="Track the hand (finger, hand, pronation) or the body (toe, leg, tremors) in every "
                                     "frame of every video of a dataset folder with MediaPipe 0.10.14 (offline: its "
@@ -189,6 +189,8 @@ def parser() -> argparse.ArgumentParser:
     tr.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
     tr.set_defaults(func=_track)
 
+
+def _add_kinematics(sub) -> None:
     k = sub.add_parser("kinematics", help="every video's kinematic features in one CSV (what a rater looks at)",
                        description="Measure every row of a dataset folder from its keypoints (its own landmark "
                                    "file, keypoints beside its video, or `pdlib track`'s in the profile's cache): "
@@ -205,8 +207,9 @@ def parser() -> argparse.ArgumentParser:
                                                "kinematics_<dataset folder>.csv)")
     k.set_defaults(func=_kinematics)
 
-    from pdlib.tasks import TASKS
 
+def _add_score(sub) -> None:
+    from pdlib.tasks import TASKS
     sc = sub.add_parser("score", help="score new videos or landmark files with a run's trained task models",
                         description="Score videos of one task with the task's cross-validated fold models (their "
                                     "mean class probabilities; their spread) and a conformal prediction set at "
@@ -242,6 +245,8 @@ def parser() -> argparse.ArgumentParser:
     sc.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
     sc.set_defaults(func=_score)
 
+
+def _add_report(sub) -> None:
     rp = sub.add_parser("report", help="one HTML page per examination and cohort.csv, from scores or a dataset",
                         description="A page a clinician can read per examination (self-contained HTML: opens from "
                                     "disk, no server): per videotaped item P(severe), the call or 'abstain: needs a "
@@ -260,6 +265,24 @@ def parser() -> argparse.ArgumentParser:
                     "scores (default: %(default)s)")
     rp.add_argument("--out", help="output folder (default: outputs/<profile>/reports)")
     rp.set_defaults(func=_report)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pdlib", description="Parkinson's disease severity from videos "
+                                "(Yin et al., IEEE JBHI 2022): datasets, notebooks and tables.",
+                                epilog="`pdlib reproduce` runs --profile default unless told otherwise: the "
+                                       "main run, about half an hour on a 2-core CPU; --profile smoke, a plumbing "
+                                       "check, under two minutes. `pdlib COMMAND --help` for each command. "
+                                       f"Exit codes of check, preprocess, track, kinematics and score: {EXIT_CODES}.")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_reproduce(sub)
+    _add_synth(sub)
+    _add_check(sub)
+    _add_preprocess(sub)
+    _add_track(sub)
+    _add_kinematics(sub)
+    _add_score(sub)
+    _add_report(sub)
     return p
 
 
