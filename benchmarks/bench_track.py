@@ -42,7 +42,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         clips = {"texture, no one in it": make_1080p(Path(tmp) / "texture.mp4")}
         drawn = Path(tmp) / "finger_1080p.mp4"
-        write_video(drawn, render_task("finger", 1.0, seconds=6.0, width=1920, height=1080, seed=3))
+        write_video(drawn, render_task("finger", 1.0, seconds=6.0, size=(1920, 1080), seed=3))
         clips["SynPD finger tapping, drawn at 1080p"] = drawn
         for name, path in clips.items():
             for side in (640, 1280):

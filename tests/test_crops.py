@@ -63,7 +63,7 @@ def test_the_rows_side_picks_its_own_leg():
 
 
 def _finger_video(tmp_path, name="finger_R.mp4", width=160, height=120):
-    frames, kp = render_task("finger", 2.0, seconds=1.0, width=width, height=height, side="R", seed=3, keypoints=True)
+    frames, kp = render_task("finger", 2.0, seconds=1.0, size=(width, height), side="R", seed=3, keypoints=True)
     path = tmp_path / name
     write_video(path, frames, "libx264")
     kp.save(keypoints_path(path))

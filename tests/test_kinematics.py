@@ -202,7 +202,7 @@ def test_synpd_true_keypoints_follow_severity_and_sit_in_the_frame():
     for task in TASKS:
         feats = []
         for s in (0.2, 1.2, 2.4):
-            frames, kp = render_task(task, s, seconds=4.0, width=96, height=72, seed=5, keypoints=True)
+            frames, kp = render_task(task, s, seconds=4.0, size=(96, 72), seed=5, keypoints=True)
             assert kp.xy.shape[0] == len(frames) and kp.tracked(task) == 1.0
             found = kp.xy[np.isfinite(kp.xy).all(-1)]
             assert ((found > -20) & (found < [116, 92])).mean() > 0.95, task  # in the picture, give or take
@@ -214,12 +214,12 @@ def test_synpd_true_keypoints_follow_severity_and_sit_in_the_frame():
         falling = values[0] > values[1] > values[2]
         assert rising if key == "tremor_amplitude" else falling, (task, key, values)
         if task not in ("postural", "kinetic"):
-            _, kp = render_task(task, 3.8, seconds=4.0, width=96, height=72, seed=5, keypoints=True)
+            _, kp = render_task(task, 3.8, seconds=4.0, size=(96, 72), seed=5, keypoints=True)
             assert task_features(kp, task)["reason"].startswith("right "), task
 
 
 def test_left_videos_name_the_left_side_and_bad_files_are_named(tmp_path):
-    _, kp = render_task("leg", 1.0, seconds=1.0, width=64, height=48, side="L", seed=2, keypoints=True)
+    _, kp = render_task("leg", 1.0, seconds=1.0, size=(64, 48), side="L", seed=2, keypoints=True)
     assert np.isfinite(kp.point("left_knee")).all() and np.isnan(kp.point("right_knee")).all()
     assert np.array_equal(kp.point("knee"), kp.point("left_knee"))
     kp.save(tmp_path / "k.npz")

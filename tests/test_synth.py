@@ -65,20 +65,20 @@ def _motion_energy(frames: np.ndarray) -> float:
 
 @pytest.mark.parametrize("task", ["finger", "hand", "leg"])
 def test_bradykinesia_slower_and_smaller_with_severity(task):
-    energy = [_motion_energy(render_task(task, s, seconds=3.0, width=96, height=72, seed=11)) for s in (0, 3, 4.2)]
+    energy = [_motion_energy(render_task(task, s, seconds=3.0, size=(96, 72), seed=11)) for s in (0, 3, 4.2)]
     assert energy[0] > 1.3 * energy[1] and energy[1] > energy[2], energy
 
 
 def test_tremor_grows_with_severity():
-    energy = [_motion_energy(render_task("postural", s, seconds=2.0, width=96, height=72, seed=4))
+    energy = [_motion_energy(render_task("postural", s, seconds=2.0, size=(96, 72), seed=4))
               for s in (0, 2, 3.5)]
     assert energy[0] < energy[1] < energy[2] and energy[2] > 2 * energy[0], energy
 
 
 def test_nuisances_fixed_by_seed_and_severity_changes_only_motion():
-    a = render_task("hand", 0.0, seconds=0.4, width=64, height=48, seed=3)
-    b = render_task("hand", 3.0, seconds=0.4, width=64, height=48, seed=3)
-    c = render_task("hand", 0.0, seconds=0.4, width=64, height=48, seed=4)
+    a = render_task("hand", 0.0, seconds=0.4, size=(64, 48), seed=3)
+    b = render_task("hand", 3.0, seconds=0.4, size=(64, 48), seed=3)
+    c = render_task("hand", 0.0, seconds=0.4, size=(64, 48), seed=4)
     assert a.shape == (10, 48, 64, 3)
     corner = (slice(None), slice(0, 8), slice(0, 8))  # background: same room for the same seed
     assert np.abs(a[corner].astype(int) - b[corner]).mean() < 6 < np.abs(a[corner].astype(int) - c[corner]).mean()

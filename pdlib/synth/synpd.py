@@ -230,18 +230,20 @@ def _scene(task: str, severity: float, seconds: float, width: int, height: int, 
     return shapes, cam, background, light, n_frames, view_rng.uniform(1.5, 5.0), noise_rng, points
 
 
-def render_task(task: str, severity: float, *, seconds: float = 3.0, width: int = 160, height: int = 120,
-                side: str = "R", seed: int = 0, patient_seed: int | None = None,
-                exam_seed: int | None = None, keypoints: bool = False):
-    """One examination video (T, H, W, 3) uint8 at 25 fps of `task` at a latent severity (0..4.5).
+def render_task(task: str, severity: float, *, seconds: float = 3.0, size: tuple[int, int] = (160, 120),
+                side: str = "R", seed: int = 0, scene_seeds: tuple[int | None, int | None] = (None, None),
+                keypoints: bool = False):
+    """One examination video (T, H, W, 3) uint8 at 25 fps of `task` at a latent severity (0..4.5), `size`
+    (width, height) pixels.
 
-    The patient's appearance comes from patient_seed, the room and camera from exam_seed (both default to
+    The patient's appearance comes from scene_seeds[0], the room and camera from scene_seeds[1] (both default to
     seed); the motion, the per-video zoom and the sensor noise from seed. Left videos are mirrored. With
     `keypoints`, returns (frames, Keypoints): the true 2D joints in pixels, in MediaPipe's conventions
     (`pdlib.kinematics`), that the frames are drawn from.
     """
+    width, height = size
     shapes, cam, background, light, n_frames, noise_sd, noise_rng, points = _scene(
-        task, severity, seconds, width, height, side, seed, patient_seed, exam_seed)
+        task, severity, seconds, width, height, side, seed, *scene_seeds)
     frames = render_frames(shapes, cam, background, light, n_frames, noise_sd, noise_rng)
     if not keypoints:
         return frames
@@ -250,9 +252,9 @@ def render_task(task: str, severity: float, *, seconds: float = 3.0, width: int 
 
 
 def _render_job(job: dict) -> str:
-    frames, keypoints = render_task(job["task"], job["severity"], seconds=job["seconds"], width=job["width"],
-                                    height=job["height"], side=job["side"], seed=job["seed"],
-                                    patient_seed=job["patient_seed"], exam_seed=job["exam_seed"], keypoints=True)
+    frames, keypoints = render_task(job["task"], job["severity"], seconds=job["seconds"],
+                                    size=(job["width"], job["height"]), side=job["side"], seed=job["seed"],
+                                    scene_seeds=(job["patient_seed"], job["exam_seed"]), keypoints=True)
     write_video(Path(job["path"]), frames, "libx264")
     keypoints.save(keypoints_path(job["path"]))
     return job["path"]
