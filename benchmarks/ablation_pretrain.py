@@ -28,7 +28,7 @@ from pdlib.models import build_model, save_model
 from pdlib.params import load_params
 from pdlib.preprocessing import preprocess
 from pdlib.synth import make_synact
-from pdlib.task_level import cross_validate
+from pdlib.task_level import cross_validate, fine_tuned
 from pdlib.train import TrainConfig, fit, predict, seed_everything
 
 P = load_params("default")  # the default profile's recipe, read from params/default.yaml
@@ -57,8 +57,8 @@ def task_mcc(synpd, folds, layout: Layout, name: str, options: dict, pretrained:
     config = TrainConfig(**TASK_CONFIG, progress=False)
     out = {}
     for task in ("finger", "hand"):
-        preds = cross_validate(task_clips(synpd, task), folds, lambda: build_model(P["task_model"], 2, **options),
-                               config, layout, name, task, pretrained=pretrained)
+        model_fn = fine_tuned(lambda: build_model(P["task_model"], 2, **options), pretrained)
+        preds = cross_validate(task_clips(synpd, task), folds, model_fn, config, layout, name, task)
         ok = preds["pred"].notna()
         out[task] = matthews_corrcoef(preds.loc[ok, "label"], preds.loc[ok, "pred"].astype(int))
     return out

@@ -88,16 +88,20 @@ def _meta_with_folds(dataset, folds: pd.Series, name: str) -> pd.DataFrame:
     return meta
 
 
+def fine_tuned(model_fn: Callable[[], nn.Module], pretrained: str | Path | None) -> Callable[[], nn.Module]:
+    """`model_fn` whose model starts from the `pretrained` checkpoint when one is given (its new classifier, like
+    the whole model when none is, drawn from the fold's seed by `cross_validate`)."""
+    return model_fn if pretrained is None else (lambda: load_pretrained(model_fn(), pretrained))
+
+
 def _train_fold(dataset, k: int, train_idx: np.ndarray, test_idx: np.ndarray, model_fn: Callable[[], nn.Module],
-                config: TrainConfig, checkpoint_dir: Path, pretrained: str | Path | None):
+                config: TrainConfig, checkpoint_dir: Path):
     """Fit fold k's model on `train_idx`: (fit result, probabilities of `test_idx` or None)."""
     fold_config = dataclasses.replace(config, seed=config.seed + int(k), checkpoint_dir=checkpoint_dir)
     # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
     # a fold's model does not depend on the process's RNG state or on the folds trained before it.
     seed_everything(fold_config.seed, resolve_device(config.device), config.deterministic)
     model = model_fn()
-    if pretrained is not None:
-        model = load_pretrained(model, pretrained)
     # A fold without test videos of this task still gets its model: the assembling features of its
     # training-side examinations come from it (ARCHITECTURE.md, features for assembling).
     val = dataset.subset(test_idx) if len(test_idx) else None
@@ -106,11 +110,10 @@ def _train_fold(dataset, k: int, train_idx: np.ndarray, test_idx: np.ndarray, mo
 
 
 def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module], config: TrainConfig,
-                   layout: Layout, setting: str, task: str, pretrained: str | Path | None = None,
-                   resume: bool = True) -> pd.DataFrame:
+                   layout: Layout, setting: str, task: str, resume: bool = True) -> pd.DataFrame:
     """Five-fold patient-level cross-validation of one task and one model setting (Sec. IV-B, Tables III, V).
 
-    For each fold k a fresh `model_fn()` (loaded from `pretrained` when given) is fitted on the videos of
+    For each fold k a fresh `model_fn()` (`fine_tuned`: loaded from a pretrained checkpoint) is fitted on the videos of
     patients outside fold k and predicts the videos of fold k, so every video's prediction comes from the
     model that never saw its patient. Returns and writes `layout.predictions(setting, task)` (video,
     patient, exam, task, side, label, fold, prob, pred, note, and prob_<c> per class when there are more
@@ -146,7 +149,7 @@ def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module],
             results.append(rows.assign(prob=np.nan, pred=pd.NA, note=note))
             continue
         checkpoint_dir = layout.fold_checkpoint_dir(setting, task, k)
-        result, prob = _train_fold(dataset, k, train_idx, test_idx, model_fn, config, checkpoint_dir, pretrained)
+        result, prob = _train_fold(dataset, k, train_idx, test_idx, model_fn, config, checkpoint_dir)
         if prob is not None:  # (n_k, K)
             rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
             rows["pred"] = prob.argmax(1)
@@ -378,9 +381,9 @@ class TaskExperiment:
             resume = self.layout.reuse_or_reset(self.layout.task_unit(setting, task), self.unit_recipe(setting, task),
                                          derived=[self.layout.predictions(setting, task),
                                                   self.layout.feature_unit(setting, task)])
-            preds[task] = cross_validate(self.task(task), self.folds,
-                                         lambda: build_model(arch, 2, clip=self.clip, **options), self.config,
-                                         self.layout, setting, task, pretrained=pretrained, resume=resume)
+            model_fn = fine_tuned(lambda: build_model(arch, 2, clip=self.clip, **options), pretrained)
+            preds[task] = cross_validate(self.task(task), self.folds, model_fn, self.config, self.layout, setting,
+                                         task, resume=resume)
         return SettingResult(setting, preds)
 
     def extract_features(self, setting: str, tasks: Sequence[str]) -> pd.DataFrame:
