@@ -306,6 +306,26 @@ def _kinematics_title(kp, task: str, a, reason: str) -> str:
             f"of {np.nanmax(kp.t):.1f} s")
 
 
+def _amplitude_trend(ax, a) -> None:
+    """The taps' amplitude trend of an analysis (3 taps or more): the Theil-Sen line and the trimmed mean
+    amplitude of the first and of the last third of the taps, drawn up from the median trough."""
+    from scipy import stats
+
+    from pdlib.kinematics import FEATURES
+
+    taps = a.taps
+    slope, icpt = stats.theilslopes(taps["amplitude"], np.arange(len(taps)))[:2]
+    ax.plot(taps["t_peak"], taps["trough"].median() + icpt + slope * np.arange(len(taps)), "--",
+            color="tab:red", lw=1.4, label=f"amplitude trend: {100 * FEATURES['decrement_slope'](a):+.0f}% "
+            f"per 10 taps")
+    third, base = len(taps) // 3, taps["trough"].median()
+    pad = 0.25 * float(np.median(np.diff(taps["t_peak"])))
+    for k, part in enumerate((taps.iloc[:third], taps.iloc[-third:])):
+        ax.hlines(base + stats.trim_mean(part["amplitude"], 0.2), part["t_peak"].iloc[0] - pad,
+                  part["t_peak"].iloc[-1] + pad, color="k", lw=2.2, label=None if k else
+                  f"mean amplitude of the first and last third: ratio {FEATURES['decrement_ratio'](a):.2f}")
+
+
 def kinematics_signal(kp, task: str, ax=None) -> Figure:
     """A video's movement as the kinematic features read it (`pdlib.kinematics.analyse`, the one analysis both
     use): the task's signal over time (blue: smoothed; grey: as tracked) in its units, each tap found (a marker
@@ -315,9 +335,7 @@ def kinematics_signal(kp, task: str, ax=None) -> Figure:
     window measured (green), halts and hesitations between taps (hatched) and untracked stretches (grey);
     titled with the task, side, tracked share and the taps' rate and amplitude, or why the video is left
     out. `kp`: `pdlib.kinematics.Keypoints`; `ax`: an axes to draw into (its figure is returned)."""
-    from scipy import stats
-
-    from pdlib.kinematics import FEATURES, KinematicsError, analyse, untracked
+    from pdlib.kinematics import KinematicsError, analyse, untracked
     from pdlib.repetitive import runs
 
     fig = ax.figure if ax is not None else plt.subplots(figsize=(10, 4.2), layout="constrained")[0]
@@ -348,16 +366,7 @@ def kinematics_signal(kp, task: str, ax=None) -> Figure:
                   label="tap amplitude (trough to peak)")
         ax.plot(taps["t_peak"], taps["peak"], "v", color="tab:orange", ms=5, label=f"taps found ({len(taps)})")
     if len(taps) >= 3:
-        slope, icpt = stats.theilslopes(taps["amplitude"], np.arange(len(taps)))[:2]
-        ax.plot(taps["t_peak"], taps["trough"].median() + icpt + slope * np.arange(len(taps)), "--",
-                color="tab:red", lw=1.4, label=f"amplitude trend: {100 * FEATURES['decrement_slope'](a):+.0f}% "
-                f"per 10 taps")
-        third, base = len(taps) // 3, taps["trough"].median()
-        pad = 0.25 * float(np.median(np.diff(taps["t_peak"])))
-        for k, part in enumerate((taps.iloc[:third], taps.iloc[-third:])):
-            ax.hlines(base + stats.trim_mean(part["amplitude"], 0.2), part["t_peak"].iloc[0] - pad,
-                      part["t_peak"].iloc[-1] + pad, color="k", lw=2.2, label=None if k else
-                      f"mean amplitude of the first and last third: ratio {FEATURES['decrement_ratio'](a):.2f}")
+        _amplitude_trend(ax, a)
     lo, hi = ax.get_ylim()
     span = 5 * a.movement.min_amplitude  # so that jitter under the smallest tap never looks like movement
     if hi - lo < span:
