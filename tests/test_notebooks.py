@@ -332,13 +332,13 @@ def _same_files(ours: Path, theirs: Path, pattern: str, equal=_bytes_equal) -> l
 def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tmp_path):
     """Defects: one seed gave different tables from one fresh run to the next, and a resumed run differed
     from an uninterrupted one. A second run of notebook 02 here (on the session run's data and pretrained
-    models, its first two tasks) is stopped twice (Ctrl-C between folds, then SIGKILL of every process
+    models, its first task) is stopped twice (Ctrl-C between folds, then SIGKILL of every process
     mid-training, while a fold's epoch checkpoint exists) and resumed to the end. All that 03-06 read of
     those tasks must equal the uninterrupted session run's: the fold models' weights (bytes), the out-of-fold
     predictions and the features (values), and so must the tasks' rows of Tables III and V.
     03-06 and the explorer are not run a second time: they are seeded functions of those files (a seed's same
     heads: tests/test_exam_level.py); nor are 00 and 01 (SynPD's determinism: tests/test_synth.py)."""
-    tasks = ["finger", "hand"]
+    tasks = ["finger"]
     params = load_params("smoke", ROOT) | {"profile": "resume", "dataset": str(smoke_outputs / "data" / "synpd"),
                                            "tasks": tasks, "transfer_tasks": tasks}
     root = copy_suite(tmp_path / "suite", "resume", params)
@@ -370,9 +370,9 @@ def test_interrupted_and_killed_runs_resume_to_the_same_tables(smoke_outputs, tm
         full = read_table(theirs, name)
         full = full[full["task"].isin(tasks)].reset_index(drop=True)
         pd.testing.assert_frame_equal(mine.reset_index(drop=True), full, check_exact=True, obj=name)
-    for pattern, equal, count in (("models/[!p]*/*/fold*.safetensors", _bytes_equal, 30),  # 2 tasks x 3 settings x 5
-                                  ("predictions/*/*.csv", _same_predictions, 10),  # 2 x 5 settings
-                                  ("features/*/*/fold*.npz", _arrays_equal, 10)):
+    for pattern, equal, count in (("models/[!p]*/*/fold*.safetensors", _bytes_equal, 15),  # 1 task x 3 settings x 5
+                                  ("predictions/*/*.csv", _same_predictions, 5),  # 1 x 5 settings
+                                  ("features/*/*/fold*.npz", _arrays_equal, 5)):
         names = _same_files(ours, theirs, pattern, equal)
         assert len(names) == count and {n.split("/")[2].removesuffix(".csv") for n in names} == set(tasks), names
 
