@@ -97,9 +97,6 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
     failing notebook with its name, the failing cell and the exception. With `progress`, a line per notebook
     and the notebooks' own progress bars go to this process's stderr (the terminal), not into the notebooks.
     """
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
-
     root = Path(root or repo_root()).resolve()
     params = load_params(profile, root)
     all_nbs = notebooks(root)
@@ -115,7 +112,6 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
         raise ReproduceError(f"params/{profile}.yaml: keys declared by no notebook's parameters cell: "
                              f"{', '.join(undeclared)}{hint}")
     summary = RunSummary(profile)
-    kernel = _kernel_options()
     said = _say if progress else (lambda _: None)
     if is_plumbing_check(profile, root):
         said(plumbing_banner(profile)[2:].replace("**", ""))
@@ -126,28 +122,43 @@ def reproduce(profile: str, only: list[str] | None = None, start: str | None = N
         for i, nb in enumerate(chosen, 1):
             said(f"[{i}/{len(chosen)}] {nb.stem} ...")
             passed = {k: v for k, v in params.items() if k in declared[nb]}
-            os.environ["PDLIB_NOTEBOOK"] = nb.stem
-            os.environ["PDLIB_PARAMS"] = json.dumps(passed, default=str)
             t0 = time.perf_counter()
             try:
-                papermill.execute_notebook(str(nb), str(dest / nb.name), parameters=passed, cwd=str(root),
-                                           kernel_name="python3", progress_bar=False, log_output=False, **kernel)
-            except KeyboardInterrupt:  # Ctrl-C: the index says so instead of keeping an older run's "ok"
-                summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0, "interrupted"))
+                _execute(nb, dest, passed, root, profile)
+            except BaseException as err:  # the index says how the notebook ended, not an older run's "ok"
+                status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+                summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0, status))
                 write_index(summary, root)
                 raise
-            except PapermillExecutionError as err:
-                summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0, "failed"))
-                write_index(summary, root)
-                first_line = (err.source or "").strip().splitlines()[:1]
-                raise ReproduceError(
-                    f"{nb.name} failed in cell {err.cell_index} (execution count {err.exec_count}"
-                    f"{': ' + first_line[0] if first_line else ''}): {err.ename}: {err.evalue}\n"
-                    f"executed copy with the traceback: {dest / nb.name}") from None
             summary.runs.append(NotebookRun(nb.stem, passed, time.perf_counter() - t0))
             said(f"[{i}/{len(chosen)}] {nb.stem}: ok in {summary.runs[-1].seconds:.1f} s")
         summary.index = write_index(summary, root)
     return summary
+
+
+def _execute(nb: Path, dest: Path, passed: dict, root: Path, profile: str) -> None:
+    """Run one notebook with papermill into `dest`; a failing cell or a dead kernel is a ReproduceError in words."""
+    import papermill
+    from nbclient.exceptions import DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    os.environ["PDLIB_NOTEBOOK"] = nb.stem
+    os.environ["PDLIB_PARAMS"] = json.dumps(passed, default=str)
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(str(nb), str(dest / nb.name), parameters=passed, cwd=str(root),
+                                   kernel_name="python3", progress_bar=False, log_output=False, **_kernel_options())
+    except PapermillExecutionError as err:
+        first_line = (err.source or "").strip().splitlines()[:1]
+        raise ReproduceError(
+            f"{nb.name} failed in cell {err.cell_index} (execution count {err.exec_count}"
+            f"{': ' + first_line[0] if first_line else ''}): {err.ename}: {err.evalue}\n"
+            f"executed copy with the traceback: {dest / nb.name}") from None
+    except DeadKernelError:  # killed from outside, or by the kernel's memory: no cell to blame
+        raise ReproduceError(
+            f"{nb.name}: its kernel died after {time.perf_counter() - t0:.0f} s (killed, or out of memory); run it "
+            f"again to resume where it stopped: `pdlib reproduce --profile {profile} --from "
+            f"{nb.stem}`") from None
 
 
 @contextlib.contextmanager

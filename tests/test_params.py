@@ -202,6 +202,30 @@ def test_a_run_keeps_progress_and_kernel_noise_out_of_its_notebooks(tmp_path):
     assert any("nobody expected this" in o.get("text", "") for o in outs if o.get("name") == "stderr")
 
 
+def test_a_kernel_killed_mid_notebook_is_one_line_not_a_traceback(tmp_path):
+    """A kernel killed from outside (or by the system's memory limit) mid-notebook: the run says which notebook,
+    that its kernel died and how to resume; exit 2, no traceback; runs.json marks the notebook failed."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell("x = 1")
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "notebooks").mkdir()
+    nbformat.write(nb, tmp_path / "notebooks" / "00_killed.ipynb")
+    (tmp_path / "params").mkdir()
+    (tmp_path / "params" / "tiny.yaml").write_text(yaml.safe_dump({"x": 2}))
+    env = {**os.environ, "PDLIB_ROOT": str(tmp_path), "PDLIB_OUTPUTS": str(tmp_path / "out")}
+    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "tiny"], capture_output=True,
+                         text=True, cwd=ROOT, env=env, timeout=300)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
+    assert "00_killed.ipynb: its kernel died" in res.stderr
+    assert "pdlib reproduce --profile tiny --from 00_killed" in res.stderr
+    runs = json.loads((tmp_path / "out" / "tiny" / "runs.json").read_text())
+    assert runs["00_killed"]["status"] == "failed"
+
+
 def test_default_yaml_matches_code_defaults():
     """params/default.yaml's setting and coverage are the code's own defaults (pdlib.tasks.DEFAULT_SETTING,
     pdlib.tasks.DEFAULT_COVERAGE), and so is `pdlib score --coverage`'s."""
