@@ -273,6 +273,42 @@ class SettingResult:
         return SETTINGS[self.setting][0]
 
 
+# Settings refitted in seconds on every run (no unit kept), each one small function registered by name in the style
+# of timm's `@register_model`; `TaskExperiment.run_setting` trains the deep settings (their units kept) itself.
+REFITTED: dict[str, Callable[["TaskExperiment", Sequence[str]], SettingResult]] = {}
+
+
+def refitted_setting(name: str) -> Callable:
+    """Register how a refitted setting (a Table V row named in `pdlib.tasks.SETTINGS`) is cross-validated: a
+    function (experiment, tasks) -> SettingResult on the experiment's videos, folds and clips."""
+    def register(fn: Callable[["TaskExperiment", Sequence[str]], SettingResult]) -> Callable:
+        REFITTED[name] = fn
+        return fn
+    return register
+
+
+@refitted_setting("probe")
+def _probe(experiment: "TaskExperiment", tasks: Sequence[str]) -> SettingResult:
+    """The motion-energy probe on the same clips (`probe_cross_validate`), tasks with videos only."""
+    tasks = [t for t in tasks if experiment.has_videos(t)]
+    if not tasks:
+        return SettingResult("probe", {}, NO_VIDEOS)
+    return SettingResult("probe", {t: probe_cross_validate(experiment.task(t), experiment.folds, experiment.layout,
+                                                           t, experiment.config.seed, experiment.clip.windows)
+                                   for t in tasks})
+
+
+@refitted_setting("kinematics")
+def _kinematics(experiment: "TaskExperiment", tasks: Sequence[str]) -> SettingResult:
+    """The ordinal model on each row's kinematic features (`kinematics_cross_validate`): landmark files too."""
+    preds = {t: kinematics_cross_validate(experiment.task_rows(t), experiment.folds, experiment.layout, t,
+                                          experiment.config.seed) for t in tasks}
+    if all(p["pred"].isna().all() for p in preds.values()):
+        return SettingResult("kinematics", {}, f"not run: no video has usable keypoints (run `pdlib track "
+                                               f"{experiment.layout.dataset_root}`)")
+    return SettingResult("kinematics", preds)
+
+
 @dataclass
 class TaskExperiment:
     """Notebook 02's experiment: one run (layout), one clip spec, one backbone depth and training recipe.
@@ -361,20 +397,11 @@ class TaskExperiment:
         named) returns no predictions and a note saying why, so the tables show the row with the reason."""
         if SETTINGS[setting][2] == "kinetics" and not self.kinetics_checkpoint:
             return SettingResult(setting, {}, "not run: no Kinetics checkpoint named in params (kinetics_checkpoint)")
-        if setting == "kinematics":  # seconds, from each row's keypoints (a landmark file, or a video's)
-            preds = {t: kinematics_cross_validate(self.task_rows(t), self.folds, self.layout, t, self.config.seed)
-                     for t in tasks}
-            if all(p["pred"].isna().all() for p in preds.values()):
-                return SettingResult(setting, {}, f"not run: no video has usable keypoints (run `pdlib track "
-                                                  f"{self.layout.dataset_root}`)")
-            return SettingResult(setting, preds)
+        if setting in REFITTED:  # seconds: refitted every time, no unit to keep current
+            return REFITTED[setting](self, tasks)
         tasks = [t for t in tasks if self.has_videos(t)]
         if not tasks:
             return SettingResult(setting, {}, NO_VIDEOS)
-        if setting == "probe":  # seconds: refitted every time, no unit to keep current
-            return SettingResult(setting, {t: probe_cross_validate(self.task(t), self.folds, self.layout, t,
-                                                                   self.config.seed, self.clip.windows)
-                                            for t in tasks})
         arch, pretrained, options, _ = self._source(setting)
         preds = {}
         for task in tasks:  # a changed recipe clears the unit (models, checkpoints), its predictions and features
