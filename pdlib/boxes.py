@@ -117,9 +117,10 @@ def clip_boxes(videos: pd.DataFrame, spec, cache_dir: str | os.PathLike | None) 
 
 def whole_picture_line(notes) -> str:
     """The one-line summary of the rows kept whole for want of keypoints ("" when none)."""
+    from pdlib.messages import count
+
     n = sum(1 for note in notes if note)
-    return f"{n} video{'s' if n != 1 else ''} without keypoints kept {'their' if n != 1 else 'its'} whole picture" \
-        if n else ""
+    return f"{count(n, 'video')} without keypoints kept {'their' if n != 1 else 'its'} whole picture" if n else ""
 
 
 def add_notes(warning: pd.Series, notes) -> pd.Series:
