@@ -111,8 +111,9 @@ def _positive_int(text: str) -> int:
 def _add_reproduce(sub) -> None:
     r = sub.add_parser("reproduce", help="execute the notebooks with params/<profile>.yaml")
     r.add_argument("--profile", default="default",
-                   help="a file in params/: smoke (minutes), default (the main run, about 20-30 min on a "
-                        "2-core CPU), paper (the study's sizes, for a GPU) or your own (default: %(default)s)")
+                   help="a file in params/: smoke (a plumbing check, minutes), default (the main run; "
+                        "README, \"Profiles\"), paper (the study's sizes, for a GPU) or your own (default: "
+                        "%(default)s)")
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 00_dataset)")
     r.add_argument("--from", dest="start", metavar="NAME", help="start at this notebook")
     r.set_defaults(func=_reproduce)
@@ -271,8 +272,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="pdlib", description="Parkinson's disease severity from videos "
                                 "(Yin et al., IEEE JBHI 2022): datasets, notebooks and tables.",
                                 epilog="`pdlib reproduce` runs --profile default unless told otherwise: the "
-                                       "main run, about half an hour on a 2-core CPU; --profile smoke, a plumbing "
-                                       "check, under two minutes. `pdlib COMMAND --help` for each command. "
+                                       "main run (its time on a 2-core CPU: README, \"Profiles\"); --profile smoke, a "
+                                       "plumbing check of a few minutes. `pdlib COMMAND --help` for each "
+                                       "command. "
                                        f"Exit codes of check, preprocess, track, kinematics and score: {EXIT_CODES}.")
     sub = p.add_subparsers(dest="command", required=True)
     _add_reproduce(sub)
