@@ -168,28 +168,35 @@ def test_progress_bars_go_to_the_terminal_only_under_the_runner(monkeypatch):
     assert progress.progress_bar(range(2)).disable
 
 
-def test_a_run_keeps_progress_and_kernel_noise_out_of_its_notebooks(tmp_path):
-    """The bars of a notebook go to the terminal; the executed copy has no widget, no bar, no start-up
-    warning of the kernel, and still shows a warning nobody expected."""
+def _tiny_run(tmp_path, name: str, code: str) -> subprocess.CompletedProcess:
+    """`pdlib reproduce --profile tiny` of one notebook: a parameters cell (x = 1; params/tiny.yaml gives 2), then
+    `code`."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell("x = 1")
     p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell(
-        "import warnings\nfrom pdlib.progress import progress_bar\n"
-        "for _ in progress_bar(range(3), desc='busy work'):\n    pass\n"
-        "print('done', x)\nwarnings.warn('nobody expected this')\n"
-        # what ipykernel logs when jupyter_client's shutdown SIGINT lands mid-message (as seen in CI)
-        "get_ipython().kernel.log.error('KeyboardInterrupt caught in kernel.')")]
+    nb.cells = [p, nbformat.v4.new_code_cell(code)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     (tmp_path / "notebooks").mkdir()
-    nbformat.write(nb, tmp_path / "notebooks" / "00_mini.ipynb")
+    nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "tiny.yaml").write_text(yaml.safe_dump({"x": 2}))
     env = {**os.environ, "PDLIB_ROOT": str(tmp_path), "PDLIB_OUTPUTS": str(tmp_path / "out")}
-    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "tiny"], capture_output=True,
-                         text=True, cwd=ROOT, env=env, timeout=300)
+    return subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "tiny"], capture_output=True,
+                          text=True, cwd=ROOT, env=env, timeout=300)
+
+
+def test_a_run_keeps_progress_and_kernel_noise_out_of_its_notebooks(tmp_path):
+    """The bars of a notebook go to the terminal; the executed copy has no widget, no bar, no start-up
+    warning of the kernel, and still shows a warning nobody expected."""
+    import nbformat
+
+    res = _tiny_run(tmp_path, "00_mini", "import warnings\nfrom pdlib.progress import progress_bar\n"
+                    "for _ in progress_bar(range(3), desc='busy work'):\n    pass\n"
+                    "print('done', x)\nwarnings.warn('nobody expected this')\n"
+                    # what ipykernel logs when jupyter_client's shutdown SIGINT lands mid-message (as seen in CI)
+                    "get_ipython().kernel.log.error('KeyboardInterrupt caught in kernel.')")
     assert res.returncode == 0, res.stderr[-3000:]
     assert "[1/1] 00_mini ..." in res.stderr and "[1/1] 00_mini: ok in" in res.stderr
     assert "busy work" in res.stderr and "IPKernelApp" not in res.stderr and "KeyboardInterrupt" not in res.stderr
@@ -205,20 +212,7 @@ def test_a_run_keeps_progress_and_kernel_noise_out_of_its_notebooks(tmp_path):
 def test_a_kernel_killed_mid_notebook_is_one_line_not_a_traceback(tmp_path):
     """A kernel killed from outside (or by the system's memory limit) mid-notebook: the run says which notebook,
     that its kernel died and how to resume; exit 2, no traceback; runs.json marks the notebook failed."""
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    p = nbformat.v4.new_code_cell("x = 1")
-    p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    (tmp_path / "notebooks").mkdir()
-    nbformat.write(nb, tmp_path / "notebooks" / "00_killed.ipynb")
-    (tmp_path / "params").mkdir()
-    (tmp_path / "params" / "tiny.yaml").write_text(yaml.safe_dump({"x": 2}))
-    env = {**os.environ, "PDLIB_ROOT": str(tmp_path), "PDLIB_OUTPUTS": str(tmp_path / "out")}
-    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "tiny"], capture_output=True,
-                         text=True, cwd=ROOT, env=env, timeout=300)
+    res = _tiny_run(tmp_path, "00_killed", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr[-3000:]
     assert "00_killed.ipynb: its kernel died" in res.stderr
     assert "pdlib reproduce --profile tiny --from 00_killed" in res.stderr
