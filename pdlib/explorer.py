@@ -22,7 +22,7 @@ from pdlib.attention import (
     clip_attention,
 )
 from pdlib.layout import ClipSpec, Layout
-from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING, PREDICTION_COLUMNS, TASKS
+from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING, PREDICTION_COLUMNS, TASKS, UNUSABLE
 
 # Named in every "nothing to show" message: the notebook that writes what the explorer reads.
 TRAIN_HINT = ("Run notebooks/02_task_level.ipynb first with a TSA setting (a `*_tsa` model, e.g. the "
@@ -192,7 +192,7 @@ class ExplorerState:
         except ScoreError as err:
             raise ExplorerError(str(err)) from None
         if row["call"] == "":
-            raise ExplorerError(f"{path} cannot be scored: {row['note'].removeprefix('unusable video: ')}")
+            raise ExplorerError(f"{path} cannot be scored: {row['note'].removeprefix(UNUSABLE)}")
         fold = min(models.models)
         frames = read_clip(path, models.spec.frames, models.spec.size, window=models.spec.window)
         clip = clip_attention(models.models[fold], frames, task=task, fold=fold, video=Path(path).name,

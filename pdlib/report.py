@@ -22,7 +22,7 @@ from IPython.display import Markdown
 from pdlib.folds import CLASS_NAMES
 from pdlib.layout import Layout
 from pdlib.scoring.conformal import ABSTAIN
-from pdlib.tasks import DEFAULT_SETTING, ITEMS, TASKS
+from pdlib.tasks import DEFAULT_SETTING, ITEMS, TASKS, UNUSABLE
 
 EXAM_LEVELS = {"examination": CLASS_NAMES, "slight_vs_severe": ("slight", "severe")}  # the rows' task -> classes
 ITEM_CLASSES = ("slight", "severe")  # a task's set: 0 slight (item score 0-1), 1 severe (2-4)
@@ -158,7 +158,7 @@ def cohort_table(scores: Scores, pages: dict[str, str] | None = None) -> pd.Data
             row[f"{level}_call"] = hit["call"].iloc[0] if len(hit) else ""
             row[f"{level}_set"] = set_text(level, hit["set"].iloc[0]) if len(hit) else ""
         bad = rows[(rows["call"] == "") & ~rows["task"].isin(EXAM_LEVELS)]
-        row["unusable"] = "; ".join(f"{v}: {n.removeprefix('unusable video: ')}"
+        row["unusable"] = "; ".join(f"{v}: {n.removeprefix(UNUSABLE)}"
                                     for v, n in zip(bad["video"], bad["note"], strict=True))
         row["page"] = (pages or {}).get(exam, "")
         out.append(row)

@@ -36,12 +36,9 @@ from pdlib.pretraining import (
     training_recipe,
     videos_identity,
 )
-from pdlib.tasks import PREDICTION_COLUMNS, SETTINGS
+from pdlib.tasks import PREDICTION_COLUMNS, SETTINGS, UNUSABLE
 from pdlib.tracking import video_features
 from pdlib.train import CHECKPOINT, TrainConfig, distributed, fit, predict, resolve_device, seed_everything
-
-UNUSABLE = "unusable video: "  # the `note` of a prediction row whose video could not be decoded
-
 
 # ---- Tables III and V: task-level cross-validation ----
 

@@ -38,6 +38,7 @@ SETTINGS: dict[str, tuple[str, str, str | None]] = {
     "probe": ("Probe (motion energy, logistic)", "probe", None),  # Table V's non-deep baseline row
     "kinematics": ("Kinematics (keypoints, ordinal)", "kinematics", None),  # the pose-based family's row
 }
+UNUSABLE = "unusable video: "  # the note of a row (prediction, score) whose video could not be decoded
 PROBE_LABEL = "Probe (motion + appearance, logistic)"  # Table II's
 # The setting scored, explored and fed to the examination level by default. params/default.yaml's `setting` and
 # `feature_setting` keys must equal it (tests/test_params.py checks).

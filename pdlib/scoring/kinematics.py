@@ -27,7 +27,7 @@ from pdlib.folds import read_folds
 from pdlib.kinematics import TASK_CONVENTION, feature_names
 from pdlib.layout import Layout
 from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
-from pdlib.tasks import DEFAULT_COVERAGE
+from pdlib.tasks import DEFAULT_COVERAGE, UNUSABLE
 from pdlib.tracking import video_features
 
 KINEMATICS = "kinematics"
@@ -37,7 +37,6 @@ KINEMATICS = "kinematics"
 # set's classes ("0 1"); kinematics_call: "slight", "severe" or "abstain" ("" without a prediction).
 KINEMATICS_COLUMNS = ["kinematics_score", "kinematics_expected", "kinematics_prob", "kinematics_spread",
                       "kinematics_set", "kinematics_call"]
-UNUSABLE = "unusable video: "  # the note of a cross-validation row whose video could not be decoded
 
 
 @dataclass(eq=False)

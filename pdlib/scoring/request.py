@@ -26,9 +26,9 @@ from pdlib.metrics import MIN_SCORED, agreement, binary_metrics
 from pdlib.params import ReproduceError, load_params
 from pdlib.scoring.conformal import ABSTAIN, ScoreError
 from pdlib.scoring.exams import score_exams
-from pdlib.scoring.kinematics import KINEMATICS, KINEMATICS_COLUMNS, UNUSABLE, add_kinematics, kinematics_only
+from pdlib.scoring.kinematics import KINEMATICS, KINEMATICS_COLUMNS, add_kinematics, kinematics_only
 from pdlib.scoring.videos import SCORE_COLUMNS, TaskModels, score_videos
-from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING, TASKS
+from pdlib.tasks import DEFAULT_COVERAGE, DEFAULT_SETTING, TASKS, UNUSABLE
 from pdlib.train import TrainConfig
 
 DATASET_KEEP = ["video", "path", "task", "side", "patient", "exam", "score", "label", "kind", "mirrored", "width",

@@ -22,7 +22,7 @@ from pdlib.data import ClipDataset, ClipSpec, cache_clips
 from pdlib.layout import Layout
 from pdlib.models import load_model
 from pdlib.scoring.conformal import ABSTAIN, CALLS, Conformal, ScoreError, class_probabilities
-from pdlib.tasks import DEFAULT_COVERAGE, TASKS
+from pdlib.tasks import DEFAULT_COVERAGE, TASKS, UNUSABLE
 from pdlib.train import TrainConfig, predict
 
 SCORE_COLUMNS = ["video", "task", "side", "prob_0", "prob_1", "pred", "spread", "set", "call", "note"]
@@ -114,7 +114,7 @@ def score_videos(videos: pd.DataFrame, models: TaskModels, coverage: float = DEF
     rows["set"] = [" ".join(str(c) for c in np.flatnonzero(s)) for s in sets]
     rows["call"] = [("" if not good else CALLS[int(np.flatnonzero(s)[0])] if s.sum() == 1 else ABSTAIN)
                     for s, good in zip(sets, ok, strict=True)]
-    rows["note"] = np.where(ok, status["warning"], "unusable video: " + status["reason"])
+    rows["note"] = np.where(ok, status["warning"], UNUSABLE + status["reason"])
     rows = rows[SCORE_COLUMNS + [c for c in rows.columns if c not in SCORE_COLUMNS]]
     rows.attrs["conformal"] = conformal
     return rows
