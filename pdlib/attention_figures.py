@@ -1,5 +1,6 @@
 """Figures of the TSA attention and task weights (matplotlib `Figure`s, no pyplot, no widgets): the attention
-matrix, the filmstrip of where and when attention goes, the task weights of the assembling heads.
+matrix, the filmstrip of where and when attention goes, the task weights of the assembling heads, and the box a
+clip was cut from.
 
 Drawn by the attention explorer (`pdlib.widgets`) and notebook 06, from `pdlib.attention`'s views.
 """
@@ -101,3 +102,18 @@ def weights_figure(weights: TaskWeights) -> Figure:
     fig.suptitle(f"Task weights of fold {weights.fold}'s assembling heads", fontsize=10)
     return fig
 
+
+def crop_figure(frame: np.ndarray, box: tuple | None, note: str, title: str) -> Figure:
+    """A video's frame with the box its clip was cut from (`ExplorerState.crop`): what the model saw of the
+    picture; without a box, the whole frame and the note saying why."""
+    height, width = frame.shape[:2]
+    fig = Figure(figsize=(3.6, 3.6 * height / width + 0.5))
+    ax = fig.add_subplot()
+    ax.imshow(frame)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor="cyan", linewidth=2))
+    ax.set_axis_off()
+    ax.set_title(title if box is not None else f"{title}\n{note}", fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -115,6 +115,15 @@ def clip_boxes(videos: pd.DataFrame, spec, cache_dir: str | os.PathLike | None) 
     return None, notes
 
 
+def clip_box(row, spec, cache_dir: str | os.PathLike | None) -> tuple[tuple[int, int, int, int] | None, str]:
+    """One video's crop box as models trained with `spec` saw it (the rule of `clip_boxes`; `row`: a mapping
+    with `path` and `task`, and `side`, `crop`, `width`, `height` where known) and its note: what reads a
+    video again to show it (the explorer, notebook 06, `pdlib report`) shows the clip the model scored."""
+    rows = pd.DataFrame([{"side": "", **dict(row)}])
+    boxes, notes = clip_boxes(rows, spec, cache_dir)
+    return (boxes[0] if boxes is not None and spec.crop != "none" else None), notes[0]
+
+
 def whole_picture_line(notes) -> str:
     """The one-line summary of the rows kept whole for want of keypoints ("" when none)."""
     from pdlib.messages import count

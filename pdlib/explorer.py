@@ -137,6 +137,34 @@ class ExplorerState:
         self._clips[task, fold, video] = result
         return result
 
+    def crop(self, task: str, fold: int, video: str) -> tuple[np.ndarray, tuple | None, str] | None:
+        """Where the video's clip was cut from: its first frame (upright, the longer side at most 480 px), the
+        box its clip was cut from in that frame's pixels (None: the whole picture) and the box's note; None when
+        the fold's model takes whole pictures (`clip_crop: none`, or a manifest without a `crop` column)."""
+        from pdlib.boxes import clip_box
+        from pdlib.data import load_manifest
+        from pdlib.data.video import VideoDecodeError, iter_frames
+        from pdlib.tracking import upright_size
+
+        spec = ClipSpec.of_model(self.model(task, fold))
+        if spec.crop == "none":
+            return None
+        manifest, _ = load_manifest(self.layout.dataset_root, scored=False)
+        side = self.videos(task, fold).set_index("video")["side"].get(video, "")
+        rows = manifest[(manifest["video"] == video) & (manifest["task"] == task)]
+        if rows.empty:
+            raise ExplorerError(f"Video {video!r} of task '{task}' is not in {self.layout.dataset_root}/videos.csv")
+        row = rows[rows["side"] == side].iloc[0] if (rows["side"] == side).any() else rows.iloc[0]
+        box, note = clip_box(row, spec, self.layout.cache_dir)
+        if box is None and not note:
+            return None
+        try:
+            _, frame = next(iter_frames(row["path"], max_side=480))
+            scale = frame.shape[1] / upright_size(row["path"])[0]
+        except (VideoDecodeError, StopIteration) as err:
+            raise ExplorerError(f"{row['path']}: no frame to draw its box on ({err or 'no frame decoded'})") from None
+        return frame, (None if box is None else tuple(v * scale for v in box)), note
+
     def view(self, task: str, fold: int, video: str, layer: str, head: int | None,
              position: tuple[int, int] | None) -> AttentionView:
         """Attention matrix, received-attention curve and per-frame maps for one choice of the controls."""
@@ -178,6 +206,7 @@ class ExplorerState:
     def score(self, path: str, task: str, coverage: float = DEFAULT_COVERAGE) -> tuple[pd.Series, ClipAttention]:
         """A new video scored as `pdlib score` does (the task's fold models as an ensemble, the conformal call),
         and its attention under the first fold's model. Mistakes come back as an ExplorerError in words."""
+        from pdlib.boxes import clip_box
         from pdlib.data import read_clip
         from pdlib.scoring import ScoreError, TaskModels, score_videos
 
@@ -194,7 +223,8 @@ class ExplorerState:
         if row["call"] == "":
             raise ExplorerError(f"{path} cannot be scored: {row['note'].removeprefix(UNUSABLE)}")
         fold = min(models.models)
-        frames = read_clip(path, models.spec.frames, models.spec.size, window=models.spec.window)
+        box, _ = clip_box({"path": path, "task": task}, models.spec, self.layout.cache_dir)
+        frames = read_clip(path, models.spec, box=box)
         clip = clip_attention(models.models[fold], frames, task=task, fold=fold, video=Path(path).name,
                               prob=float(row["prob_1"]), pred=int(row["pred"]))
         return row, clip

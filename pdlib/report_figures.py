@@ -105,6 +105,7 @@ def attention_part(row, name: str, layout, setting: str):
     """The clip as the first fold's video model sees it and where its TSA attention goes over time."""
     from pdlib.attention import attention_view, clip_attention, longest_layer, one_step_note
     from pdlib.attention_figures import filmstrip_figure
+    from pdlib.boxes import clip_box
     from pdlib.data import ClipSpec, read_clip
 
     folds = layout.trained_folds(setting, row.task)
@@ -115,7 +116,7 @@ def attention_part(row, name: str, layout, setting: str):
         return
     model = _model(str(layout.fold_model(setting, row.task, folds[0])))
     spec = ClipSpec.of_model(model)
-    frames = read_clip(row.path, spec.frames, spec.size, window=spec.window)
+    frames = read_clip(row.path, spec, box=clip_box(row._asdict(), spec, layout.cache_dir)[0])
     clip = clip_attention(model, frames, task=row.task, fold=folds[0], video=row.video, prob=float(row.prob_1))
     if not clip.attention:
         yield Markdown(f"*The `{setting}` models have no attention layer: no attention to show for {name}.*")

@@ -28,7 +28,7 @@ from pdlib.attention import (
     longest_layer,
     one_step_note,
 )
-from pdlib.attention_figures import filmstrip_figure, matrix_figure, weights_figure
+from pdlib.attention_figures import crop_figure, filmstrip_figure, matrix_figure, weights_figure
 from pdlib.explorer import ExplorerState
 from pdlib.tasks import DEFAULT_SETTING, ITEMS, TASK_CLASSES
 
@@ -64,18 +64,22 @@ class AttentionExplorer:
         self.col = widgets.IntSlider(description="Column (w)", style=style, layout=wide, disabled=True)
         self.status, self.info = widgets.HTML(), widgets.HTML()
         self.matrix, self.filmstrip = widgets.Image(format="png"), widgets.Image(format="png")
+        self.crop = widgets.Image(format="png")  # the box the clip was cut from, for models trained on crops
+        self.crop.layout.display = "none"
         self.weights_button = widgets.Button(description="Show task weights", icon="balance-scale")
         self.weights_note = widgets.HTML("The task weights of this examination under the pixel-wise attention head, "
                                          "and the global weights of vector weighting (Sec. III-C).")
         self.weights_image = widgets.Image(format="png")
-        for control, name in ((self.head, "head"), (self.matrix, "attention-matrix"), (self.filmstrip, "filmstrip")):
+        for control, name in ((self.head, "head"), (self.matrix, "attention-matrix"), (self.filmstrip, "filmstrip"),
+                              (self.crop, "crop")):
             control.add_class(f"pdlib-{name}")
         controls = widgets.VBox([widgets.HTML("<b>Choose a clip</b>"), self.task, self.fold, self.video,
                                  widgets.HTML("<b>Choose the attention</b>"), self.layer, self.head, self.average,
                                  self.row, self.col, self.status], layout=widgets.Layout(width="350px"))
         weights = widgets.Accordion([widgets.VBox([self.weights_button, self.weights_note, self.weights_image])],
                                     titles=("Task weights for assembling the examination",))
-        explore = widgets.VBox([widgets.HBox([controls, widgets.VBox([self.info, self.matrix])]),
+        explore = widgets.VBox([widgets.HBox([controls, widgets.VBox([self.info, widgets.HBox([self.matrix,
+                                                                                                self.crop])])]),
                                 self.filmstrip, weights])
         self.score_path = widgets.Text(description="Video", placeholder="/path/to/a/new/video.mp4", style=style,
                                        layout=widgets.Layout(width="560px"))
@@ -159,10 +163,24 @@ class AttentionExplorer:
             self.matrix.value = self.filmstrip.value = b""
             return
         self.info.value = self._info_html(clip)
+        self._show_crop()
         self._set_options(self.layer, list(clip.attention))
         self._on_layer()
         if self._weights_on:
             self._show_weights()
+
+    def _show_crop(self) -> None:
+        """The frame with the box the clip was cut from, when the models were trained on crops."""
+        task, fold, video = self.task.value, self.fold.value, self.video.value
+        try:
+            shown = self.state.crop(task, fold, video)
+        except ExplorerError as err:
+            self._report(str(err), error=True)
+            shown = None
+        self.crop.layout.display = "none" if shown is None else None
+        if shown is not None:
+            frame, box, note = shown
+            self.crop.value = _png(crop_figure(frame, box, note, f"{video}: the clip is the boxed part"))
 
     def _on_layer(self, change=None) -> None:
         if self._quiet:

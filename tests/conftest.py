@@ -39,6 +39,11 @@ FIRST = ("test_notebooks.py", "test_dataset_runs.py")
 
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: FIRST.index(item.path.name) if item.path.name in FIRST else len(FIRST))
+    if not os.environ.get("PDLIB_COMPAT_LANE"):  # benchmark twins: `.ci/run`'s compat lane runs them
+        lane = pytest.mark.skip(reason="runs in .ci/run's compat lane (nox -s compat; PDLIB_COMPAT_LANE=1 here)")
+        for item in items:
+            if item.get_closest_marker("compat_lane"):
+                item.add_marker(lane)
 
 
 @pytest.fixture(scope="session")

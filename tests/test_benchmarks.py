@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.compat_lane  # 36 s of both cores: out of make test's budget, into the second lane's
 def test_gpu_check_runs_every_section_on_the_cpu():
     res = subprocess.run([sys.executable, "-W", "ignore", "benchmarks/gpu_check.py", "--cpu-small"], cwd=ROOT,
                          capture_output=True, text=True, timeout=600)

@@ -77,12 +77,13 @@ def test_a_cropped_synpd_finger_clip_holds_the_hand(tmp_path):
     hand = np.stack([kp.point(n) for n in NEEDS["finger"]], axis=1).reshape(-1, 2)  # SynPD's joints: pixels
     assert ((hand >= (x0, y0)) & (hand <= (x1, y1))).all()
     # the decoded clip is that part of the picture (the hand), resized; not the whole frame
-    clip = read_clip(path, 4, 32, crop=box).astype(float)
+    clip = read_clip(path, ClipSpec(4, 32), box=box).astype(float)
     idx = [3, 9, 15, 21]  # sample_indices(25, 4)
     part = [av.VideoFrame.from_ndarray(np.ascontiguousarray(f[y0:y1, x0:x1]), format="rgb24").to_ndarray(
         width=32, height=32, format="rgb24", interpolation="AREA") for f in frames[idx]]
     assert np.abs(clip - np.stack(part)).mean() < 8
-    assert np.abs(clip - read_clip(path, 4, 32).astype(float)).mean() > 2 * np.abs(clip - np.stack(part)).mean()
+    whole = read_clip(path, ClipSpec(4, 32)).astype(float)
+    assert np.abs(clip - whole).mean() > 2 * np.abs(clip - np.stack(part)).mean()
 
 
 def test_a_video_without_keypoints_keeps_its_whole_picture_and_says_so(tmp_path):

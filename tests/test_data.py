@@ -98,7 +98,7 @@ def test_sample_indices_are_slice_centres():
 ])
 def test_read_clip_formats(tmp_path, name, codec, pix_fmt):
     path = encode(tmp_path / name, codec, pix_fmt=pix_fmt)
-    clip, info = decode_clip(path, 8, 32)
+    clip, info = decode_clip(path, ClipSpec(8, 32))
     assert clip.shape == (8, 32, 32, 3) and clip.dtype == np.uint8
     assert info.frames == 20 and info.warnings == []
     assert frame_ids(clip) == sample_indices(20, 8).tolist()
@@ -106,10 +106,10 @@ def test_read_clip_formats(tmp_path, name, codec, pix_fmt):
 
 def test_window_and_short_video(tmp_path):
     path = encode(tmp_path / "a.mp4", n=6)
-    assert frame_ids(read_clip(path, 4, 16, window="middle")) == [1, 2, 3, 4]
-    assert frame_ids(read_clip(path, 4, 16, window=4)) == [4, 5, 5, 5]
+    assert frame_ids(read_clip(path, ClipSpec(4, 16, window="middle"))) == [1, 2, 3, 4]
+    assert frame_ids(read_clip(path, ClipSpec(4, 16, window=4))) == [4, 5, 5, 5]
     with pytest.warns(VideoWarning, match="a.mp4: 6 frames, fewer than the 12 asked: frames repeat"):
-        assert frame_ids(read_clip(path, 12, 16)) == sample_indices(6, 12).tolist()
+        assert frame_ids(read_clip(path, ClipSpec(12, 16))) == sample_indices(6, 12).tolist()
 
 
 def test_windows_cover_the_whole_video_at_the_native_rate(tmp_path):
@@ -118,7 +118,7 @@ def test_windows_cover_the_whole_video_at_the_native_rate(tmp_path):
     assert window_indices(20, 4, "windows1").tolist() == window_indices(20, 4).tolist()  # one window: the middle
     assert window_indices(6, 8, "windows2").tolist() == [0, 1, 2, 3, 2, 3, 4, 5]  # kept inside a short video
     path = encode(tmp_path / "a.mp4", n=20)
-    assert frame_ids(read_clip(path, 6, 16, window="windows3")) == [2, 3, 9, 10, 15, 16]
+    assert frame_ids(read_clip(path, ClipSpec(6, 16, window="windows3"))) == [2, 3, 9, 10, 15, 16]
     assert parse_window("windows03") == "windows3" and ClipSpec(8, 16, "windows4").windows == 4
     assert ClipSpec(8, 16, "windows4").tag == "T8_S16_Wwindows4" and ClipSpec(8, 16, "middle").windows == 1
     with pytest.raises(ValueError, match="4 windows need a number of frames divisible by 4, found 6"):
@@ -131,7 +131,7 @@ def test_variable_frame_rate_is_sampled_by_time(tmp_path):
     # 10 frames 40 ms apart, then 10 frames 100 ms apart; the last lasts 40 ms (1/rate): 1.34 s in all.
     pts = [40 * i for i in range(10)] + [400 + 100 * j for j in range(10)]
     path = encode(tmp_path / "vfr.mp4", pts_ms=pts)
-    clip, info = decode_clip(path, 7, 32)
+    clip, info = decode_clip(path, ClipSpec(7, 32))
     assert info.by_time
     # centres of 7 slices of 1340 ms: 96, 287, 479, 670, 861, 1053, 1244 ms -> the frames then on screen
     assert frame_ids(clip) == [2, 7, 10, 12, 14, 16, 18]
@@ -144,7 +144,7 @@ def test_rotation_metadata_gives_upright_frames(tmp_path):
     path = encode(tmp_path / "portrait.mp4", n=4, rotation=90, picture=picture)
     with av.open(str(path)) as c:
         assert next(c.decode(video=0)).rotation == 90  # 90 degrees counter-clockwise to display
-    clip, info = decode_clip(path, 2, 48)
+    clip, info = decode_clip(path, ClipSpec(2, 48))
     assert (info.width, info.height, info.rotation) == (48, 64, 90)  # portrait once upright
     gray = clip[0].mean(axis=2)
     assert gray[:, :6].mean() > 200 and gray[:, 10:].mean() < 30  # the top band turned to the left edge
@@ -160,7 +160,7 @@ def test_mirrored_display_matrix_is_applied(tmp_path, matrix, rotation, mirrored
     picture = np.zeros((48, 64, 3), np.uint8)
     picture[:16, :16] = 255  # a white square in the top-left corner of the stored picture
     path = encode(tmp_path / "m.mp4", n=2, rotation=matrix, picture=picture)
-    clip, info = decode_clip(path, 1, 48)
+    clip, info = decode_clip(path, ClipSpec(1, 48))
     assert (info.rotation, info.mirrored) == (rotation, mirrored)
     expected = upright(picture).mean(axis=2)  # the picture as a player displays it, 48 px short side
     h, w = expected.shape
@@ -185,16 +185,16 @@ def test_a_tag_that_is_not_utf8_does_not_stop_decoding(tmp_path):
     data = path.read_bytes()
     assert data.count(b"TITLEXYZ") == 1
     path.write_bytes(data.replace(b"TITLEXYZ", b"Ti\xe9\xff XYZ"))  # same length: the atoms stay valid
-    clip, info = decode_clip(path, 3, 48)
+    clip, info = decode_clip(path, ClipSpec(3, 48))
     assert clip.shape == (3, 48, 48, 3) and (info.width, info.height, info.rotation) == (48, 64, 90)
     assert frame_ids(clip) == sample_indices(6, 3).tolist()
 
 
 def test_audio_stream_ignored_and_second_video_stream_warned(tmp_path):
-    clip = read_clip(encode(tmp_path / "a.mp4", audio=True), 4, 16)
+    clip = read_clip(encode(tmp_path / "a.mp4", audio=True), ClipSpec(4, 16))
     assert frame_ids(clip) == sample_indices(20, 4).tolist()
     with pytest.warns(VideoWarning, match="2 video streams; using the first"):
-        clip = read_clip(encode(tmp_path / "two.mkv", video_streams=2), 4, 16)
+        clip = read_clip(encode(tmp_path / "two.mkv", video_streams=2), ClipSpec(4, 16))
     assert frame_ids(clip) == sample_indices(20, 4).tolist()
 
 
@@ -202,7 +202,7 @@ def test_crop_box_is_applied_before_resizing(tmp_path):
     picture = np.zeros((48, 64, 3), np.uint8)
     picture[:, 32:] = 200
     path = encode(tmp_path / "c.mp4", n=3, picture=picture)
-    clip = read_clip(path, 2, 16, crop=(40, 0, 64, 48))  # the bright right part only
+    clip = read_clip(path, ClipSpec(2, 16), box=(40, 0, 64, 48))  # the bright right part only
     assert abs(float(clip.mean()) - 200) < 6
 
 
@@ -220,10 +220,10 @@ def truncated(tmp_path_factory) -> Path:
 
 def test_truncated_file_resampled_with_warning(truncated):
     with pytest.warns(VideoWarning) as caught:
-        clip = read_clip(truncated, 8, 16)
+        clip = read_clip(truncated, ClipSpec(8, 16))
     messages = " | ".join(str(w.message) for w in caught)
     assert "decoding stopped after" in messages and "header promises 30 frames, decoded" in messages, messages
-    _, info = decode_clip(truncated, 8, 16)
+    _, info = decode_clip(truncated, ClipSpec(8, 16))
     assert 0 < info.frames < 30 and info.header_frames == 30
     assert info.indices == sample_indices(info.frames, 8).tolist()
     assert np.abs(np.array(frame_ids(clip)) - np.array(info.indices)).max() <= 1
@@ -239,7 +239,7 @@ def test_undecodable_files_raise(tmp_path, content, reason):
     if content is not None:
         path.write_bytes(content)
     with pytest.raises(VideoDecodeError, match=reason) as e:
-        read_clip(path, 4, 16)
+        read_clip(path, ClipSpec(4, 16))
     assert str(path) in str(e.value)
 
 
@@ -249,7 +249,7 @@ def test_corrupt_data_mid_stream_raises(tmp_path):
         data[k] ^= 0xFF
     (tmp_path / "corrupt.mp4").write_bytes(bytes(data))
     with pytest.raises(VideoDecodeError, match="corrupt.mp4"):
-        read_clip(tmp_path / "corrupt.mp4", 4, 16)
+        read_clip(tmp_path / "corrupt.mp4", ClipSpec(4, 16))
 
 
 # ---- a small PD dataset in the format of docs/DATASET.md "Dataset format" ----
@@ -611,7 +611,7 @@ def test_no_warning_for_a_clean_dataset(dataset):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_manifest(dataset)
-        assert read_clip(Path(dataset) / VIDEOS[0][0], 4, 16).shape == (4, 16, 16, 3)
+        assert read_clip(Path(dataset) / VIDEOS[0][0], ClipSpec(4, 16)).shape == (4, 16, 16, 3)
 
 
 def test_from_files_reads_npy_and_batches_by_index(tmp_path):

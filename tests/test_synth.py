@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pdlib.data import check_dataset, load_manifest, read_clip, video_durations
+from pdlib.data import ClipSpec, check_dataset, load_manifest, read_clip, video_durations
 from pdlib.kinematics import TASK_CONVENTION, Keypoints, keypoints_path
 from pdlib.synth import make_synact, make_synpd, oracle_ceiling, render_task, synpd_cohort
 from pdlib.synth.synpd import TABLE_IV
@@ -90,7 +90,7 @@ def test_smoke_manifests_decode_and_classes(smoke):
     assert set(videos["task"]) == set(TASKS)
     assert (videos.groupby("task")["label"].nunique() == 2).all()
     assert check_dataset(smoke).exit_code == 0
-    clip = read_clip(videos["path"].iloc[0], 8, 32)
+    clip = read_clip(videos["path"].iloc[0], ClipSpec(8, 32))
     assert clip.shape == (8, 32, 32, 3) and clip.dtype == np.uint8 and clip.std() > 5
     truth = pd.read_csv(smoke / "truth.csv")
     assert list(truth.columns) == ["video", "true_severity", "rater_noise", "true_score"]
@@ -179,5 +179,5 @@ def test_synact_ucf101_layout(synact):
         groups = [{p.rsplit("_g", 1)[1][:2] for p in side} for side in ([p for p, _ in train], test)]
         assert groups[0].isdisjoint(groups[1]) and len(groups[1]) == 2
         assert len(train) + len(test) == 36
-    clip = read_clip(next((synact / "videos").rglob("*.avi")), 8, 32)
+    clip = read_clip(next((synact / "videos").rglob("*.avi")), ClipSpec(8, 32))
     assert clip.shape == (8, 32, 32, 3)

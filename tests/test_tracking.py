@@ -19,13 +19,20 @@ from pdlib.synth.recordings import two_handed_recording
 from pdlib.tracking import TrackingUnavailable, keypoint_files, track_dataset, track_video
 
 
-@pytest.fixture
-def finger_videos(tmp_path):
-    """SynPD smoke's finger videos without their true keypoints (so they need tracking)."""
-    root = make_synpd(tmp_path / "synpd", size="smoke", seed=0, progress=False, tasks=["finger"])
+@pytest.fixture(scope="module")
+def finger_synpd(tmp_path_factory):
+    """SynPD smoke's finger videos without their true keypoints (so they need tracking), made once."""
+    root = make_synpd(tmp_path_factory.mktemp("tracking") / "synpd", size="smoke", seed=0, progress=False,
+                      tasks=["finger"])
     for f in root.rglob("*.keypoints.npz"):
         f.unlink()
     return root
+
+
+@pytest.fixture
+def finger_videos(finger_synpd, tmp_path):
+    """A test's own copy of `finger_synpd` (tests track into it and change it)."""
+    return shutil.copytree(finger_synpd, tmp_path / "synpd")
 
 
 class BrightSpot:

@@ -4,6 +4,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from explorer_fixture import FRAMES, SIZE, TASKS, build_outputs, write_video
 
@@ -146,6 +147,24 @@ def test_clips_come_from_the_cache_with_the_models_clip_spec_and_a_lost_video_is
     np.testing.assert_array_equal(state.clip("finger", 0, "videos/finger_E0_L.mp4").frames, cached.frames)
     with pytest.raises(ExplorerError, match="finger_E2_L.mp4.*cannot be used: missing file"):
         state.clip("finger", 0, "videos/finger_E2_L.mp4")
+
+
+def test_the_explorer_draws_the_box_a_clip_was_cut_from(outputs, state, tmp_path):
+    """Models trained on cropped clips (here the manifest's `crop` column): the explore tab shows the video's
+    frame with the box, scaled to the frame drawn; whole-picture models show no box."""
+    from pdlib.layout import Layout
+
+    app = AttentionExplorer(state)
+    assert state.crop("finger", 0, app.video.value) is None and app.crop.layout.display == "none"
+    data = shutil.copytree(Layout("smoke", outputs=outputs).dataset_root, tmp_path / "cropped")
+    videos = pd.read_csv(data / "videos.csv")
+    videos["crop"] = "8 16 48 56"  # x0 y0 x1 y1 in pixels of the 80 x 80 picture
+    videos.to_csv(data / "videos.csv", index=False)
+    cropped = ExplorerState("smoke", root=outputs, dataset=str(data))
+    frame, box, note = cropped.crop("finger", 0, "videos/finger_E0_L.mp4")
+    assert frame.shape == (80, 80, 3) and box == (8, 16, 48, 56) and note == ""
+    app = AttentionExplorer(cropped)
+    assert app.crop.layout.display is None and app.crop.value[:4] == b"\x89PNG"
 
 
 def test_without_models_the_explorer_says_which_notebook_to_run(tmp_path):

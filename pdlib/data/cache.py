@@ -83,7 +83,7 @@ def _failure(reason: str) -> dict:
     return {"hash": None, "ok": False, "reason": reason, "warnings": [], "decoded": False}
 
 
-def _work(path: str, digest: str | None, out: str, frames: int, size: int, window, crop) -> dict:
+def _work(path: str, digest: str | None, out: str, spec: ClipSpec, crop) -> dict:
     """Worker: hash (when unknown), decode and store one video; never raises for a bad video."""
     try:
         digest = digest or content_hash(path)
@@ -94,7 +94,7 @@ def _work(path: str, digest: str | None, out: str, frames: int, size: int, windo
     if done is not None:
         return {**done, "hash": digest, "decoded": False}
     try:
-        clip, info = decode_clip(path, frames, size, window=window, crop=crop)
+        clip, info = decode_clip(path, spec, box=crop)
         result = {"ok": True, "reason": "", "warnings": info.warnings, "frames": info.frames,
                   "header_frames": info.header_frames, "indices": info.indices}
         _atomic_write(npy, lambda p: _save_npy(p, clip))
@@ -169,7 +169,7 @@ def cache_clips(paths: list[str], spec: ClipSpec, cache_dir: str | os.PathLike, 
         if done is not None:
             results[i] = {**done, "hash": digest, "decoded": False}
         else:
-            jobs[i] = (str(path), digest, str(out), spec.frames, spec.size, spec.window, crop)
+            jobs[i] = (str(path), digest, str(out), spec, crop)
             memo[str(path)] = [st.st_size, st.st_mtime_ns, None]
     _run(jobs, results, workers, progress, spec)
     for i in jobs:

@@ -20,7 +20,7 @@ from pdlib.tasks import TASKS, task_label
 
 VIDEO_COLUMNS = ("video", "patient", "exam", "task", "side", "score")
 EXAM_COLUMNS = ("exam", "patient", "condition", "total")
-# crop: "x0 y0 x1 y1" in pixels of the upright picture (read_clip's crop); width, height: the frame size in pixels
+# crop: "x0 y0 x1 y1" in pixels of the upright picture (read_clip's box); width, height: the frame size in pixels
 # (a landmark file's coordinates as fractions of it); mirrored: yes when the picture is mirrored (a selfie view)
 OPTIONAL_VIDEO_COLUMNS = ("crop", "width", "height", "mirrored")
 YES, NO = ("yes", "y", "true", "1"), ("no", "n", "false", "0", "")

@@ -17,7 +17,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from pdlib.data.spec import window_count
+from pdlib.data.spec import ClipSpec, window_count
 from pdlib.messages import count
 
 # Bump when the sampling or resizing changes: it is part of every cache key (pdlib.data.cache).
@@ -271,12 +271,11 @@ def _indices(pts, n: int, last_dur: int, frames: int, window, path: Path) -> tup
     return sample_indices(n, frames), False
 
 
-def decode_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | str | None = None,
-                crop: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, ClipInfo]:
+def decode_clip(path: str | os.PathLike, spec: ClipSpec, *,
+                box: tuple[int, int, int, int] | None = None) -> tuple[np.ndarray, ClipInfo]:
     """`read_clip` plus what decoding found (`ClipInfo`: counts, sampled ordinals, warnings)."""
     path = Path(path)
-    if frames < 1 or size < 1:
-        raise ValueError(f"decode_clip: expected frames >= 1 and size >= 1, got frames={frames}, size={size}")
+    frames, size, window, crop = spec.frames, spec.size, spec.window, box
     notes: list[str] = []
     with _open(path) as container:
         try:
@@ -320,20 +319,20 @@ def _run_pass(path: Path, wanted, size, crop, tolerate_tail: bool, limit: int | 
     return images, pts, last_dur, orient, note
 
 
-def read_clip(path: str | os.PathLike, frames: int, size: int, *, window: int | str | None = None,
-              crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
-    """A clip (frames, size, size, 3) uint8 RGB, upright, from one video (docs/DATASET.md "Clips"; Sec. IV-A).
+def read_clip(path: str | os.PathLike, spec: ClipSpec, *, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """A clip (T, S, S, 3) uint8 RGB, upright, from one video as `spec` (`ClipSpec`: T frames of S x S pixels,
+    the window) says (docs/DATASET.md "Clips"; Sec. IV-A).
 
     Frames are spread over the whole video by presentation time (module docstring; `sample_indices`
-    for a constant rate) and repeat when the video is shorter than `frames`. Each is resized on its
-    short side to `size`, keeping the display aspect ratio, and centre-cropped to size x size.
-    `window`: instead, `frames` consecutive frames at the native rate from the middle ("middle") or from
-    a given start ordinal. `crop`: a box (x0, y0, x1, y1) in pixels of the upright picture, applied
-    before resizing. Rotation metadata (the display matrix, mirrors included: `orientation`) is applied. Raises
-    VideoDecodeError naming the file and the reason; issues a VideoWarning for a file that decoded but
-    not as its header promised.
+    for a constant rate) and repeat when the video is shorter than T. Each is resized on its
+    short side to S, keeping the display aspect ratio, and centre-cropped to S x S.
+    `spec.window`: instead, T consecutive frames at the native rate from the middle ("middle") or from
+    a given start ordinal. `box`: the row's crop box (x0, y0, x1, y1) in pixels of the upright picture, applied
+    before resizing (`spec.crop` says where boxes come from: `pdlib.boxes.clip_box`). Rotation metadata (the
+    display matrix, mirrors included: `orientation`) is applied. Raises VideoDecodeError naming the file and the
+    reason; issues a VideoWarning for a file that decoded but not as its header promised.
     """
-    clip, info = decode_clip(path, frames, size, window=window, crop=crop)
+    clip, info = decode_clip(path, spec, box=box)
     for note in info.warnings:
         warnings.warn(f"{path}: {note}", VideoWarning, stacklevel=2)
     return clip
