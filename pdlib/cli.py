@@ -68,9 +68,11 @@ def _kinematics(args) -> int:
 
 def _score(args) -> int:
     from pdlib.scoring import score_main
+    from pdlib.scoring.request import run_and_setting
 
-    return score_main(args.paths, profile=args.profile, setting=args.setting, models=args.models, task=args.task or "",
-                      side=args.side or [], coverage=args.coverage, out=args.out, workers=args.workers)
+    layout, setting = run_and_setting(args.profile, args.setting, args.models)
+    return score_main(args.paths, layout, setting, task=args.task or "", side=args.side or [],
+                      coverage=args.coverage, out=args.out, workers=args.workers)
 
 
 def _side(text: str) -> str:

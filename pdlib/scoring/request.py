@@ -207,15 +207,14 @@ def score_request(paths: list[str], layout: Layout, setting: str, task: str = ""
     return scores, models
 
 
-def score_main(paths: list[str], profile: str = "default", setting: str | None = None, models: str | None = None,
-               task: str = "", side: str | list[str] = "", coverage: float = DEFAULT_COVERAGE,
-               out: str | Path | None = None, workers: int | None = None) -> int:
-    """`pdlib score` (its options as arguments: `run_and_setting`, `score_request`; `out`: the output folder,
-    default the run's `scores/`), with `pdlib.messages.exit_code`'s rule: 0 every row scored (by the deep models
-    or the kinematics model), 1 some rows without any prediction (named with the reason, the others scored), 2 no
-    row scored (each named), or a request that cannot be served (ScoreError, said in one line). Where the rows
-    have clinicians' item scores, the agreement with them ends the summary (`agreement_lines`)."""
-    layout, setting = run_and_setting(profile, setting, models)
+def score_main(paths: list[str], layout: Layout, setting: str, task: str = "", side: str | list[str] = "",
+               coverage: float = DEFAULT_COVERAGE, out: str | Path | None = None, workers: int | None = None) -> int:
+    """`pdlib score` (its options as arguments: the run and setting `run_and_setting` found, `score_request`'s;
+    `out`: the output folder, default the run's `scores/`), with `pdlib.messages.exit_code`'s rule: 0 every row
+    scored (by the deep models or the kinematics model), 1 some rows without any prediction (named with the
+    reason, the others scored), 2 no row scored (each named), or a request that cannot be served (ScoreError,
+    said in one line). Where the rows have clinicians' item scores, the agreement with them ends the summary
+    (`agreement_lines`)."""
     scores, used = score_request(paths, layout, setting, task, side, coverage, workers)
     out = Path(out) if out else layout.dir("scores")
     meta = meta_of(used, coverage) if used else {
