@@ -49,9 +49,10 @@ def cross_validate(root: Path, tasks: list[str], seed: int) -> tuple[pd.DataFram
         timing["cv_s"] += time.perf_counter() - start
         x = table.reindex(columns=feature_names(task)).to_numpy(float, copy=True)
         x[table["note"].ne("").to_numpy()] = np.nan
-        logistic[task] = task_level._baseline_cross_validate(  # noqa: SLF001 - the same loop, another fold model
-            dataset, folds, layout, "logistic", task, x, task_level._logistic_fold(1.0, seed),
-            notes=table["note"].to_numpy(object))
+        fit_fold = task_level._logistic_fold(x, dataset.labels, 1.0, seed)  # noqa: SLF001 - another fold model
+        logistic[task] = task_level.cross_validate_setting(dataset, folds, layout, "logistic", task, fit_fold,
+                                                           usable=np.isfinite(x).all(axis=1),
+                                                           notes=table["note"].to_numpy(object))
     results = {"kinematics": task_level.SettingResult("kinematics", ordinal),
                "probe": task_level.SettingResult("probe", logistic)}  # the probe's slot: a logistic label
     numbers = task_numbers(results, **STATS)

@@ -91,79 +91,116 @@ def fine_tuned(model_fn: Callable[[], nn.Module], pretrained: str | Path | None)
     return model_fn if pretrained is None else (lambda: load_pretrained(model_fn(), pretrained))
 
 
-def _train_fold(dataset, k: int, train_idx: np.ndarray, test_idx: np.ndarray, model_fn: Callable[[], nn.Module],
-                config: TrainConfig, checkpoint_dir: Path):
-    """Fit fold k's model on `train_idx`: (fit result, probabilities of `test_idx` or None)."""
-    fold_config = dataclasses.replace(config, seed=config.seed + int(k), checkpoint_dir=checkpoint_dir)
-    # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
-    # a fold's model does not depend on the process's RNG state or on the folds trained before it.
-    seed_everything(fold_config.seed, resolve_device(config.device), config.deterministic)
-    model = model_fn()
-    # A fold without test videos of this task still gets its model: the assembling features of its
-    # training-side examinations come from it (ARCHITECTURE.md, features for assembling).
-    val = dataset.subset(test_idx) if len(test_idx) else None
-    result = fit(model, dataset.subset(train_idx), val, fold_config)
-    return result, (predict(result.model, val, fold_config) if val is not None else None)
+# How one fold is fitted and predicted (`cross_validate_setting`): fit on the training side's row indices, predict
+# the test side's (indices into the dataset), return the prediction columns of those test rows (prob, pred, any
+# other) or None, and a note (the loop prefixes "fold k").
+FoldFit = Callable[[int, np.ndarray, np.ndarray], tuple[pd.DataFrame | None, str]]
 
 
-def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module], config: TrainConfig,
-                   layout: Layout, setting: str, task: str, resume: bool = True) -> pd.DataFrame:
-    """Five-fold patient-level cross-validation of one task and one model setting (Sec. IV-B, Tables III, V).
+def cross_validate_setting(dataset, folds: pd.Series, layout: Layout, setting: str, task: str, fit_fold: FoldFit,
+                           *, usable: np.ndarray | None = None, notes: np.ndarray | None = None,
+                           resume: bool = False) -> pd.DataFrame:
+    """The one patient-level cross-validation loop of every task-level setting (Sec. IV-B; Tables III, V): for
+    each held-out fold k, `fit_fold(k, train, test)` is fitted on the rows of patients outside fold k and
+    predicts the rows of fold k, so every prediction comes from a model that never saw its patient.
 
-    For each fold k a fresh `model_fn()` (`fine_tuned`: loaded from a pretrained checkpoint) is fitted on the videos of
-    patients outside fold k and predicts the videos of fold k, so every video's prediction comes from the
-    model that never saw its patient. Returns and writes `layout.predictions(setting, task)` (video,
-    patient, exam, task, side, label, fold, prob, pred, note, and prob_<c> per class when there are more
-    than two; prob is the positive class's probability for binary tasks, else the predicted class's) and
-    saves fold models, their histories and epoch checkpoints (removed once the fold is done; a killed run
-    resumes from it) at the layout's fold paths. Fold k is seeded
-    with config.seed + k. With `resume` (the caller's `Layout.reuse_or_reset` found the unit current), a fold whose
-    model and predictions were written is skipped. A fold whose training side has a single class is not
-    trained: its videos get a `note` and no prediction (and a warning); so do the unusable videos listed
-    in `dataset.skipped` (note "unusable video: <reason>").
-    """
+    Rows (PREDICTION_COLUMNS and the fold's columns) are written to `layout.predictions(setting, task)` after
+    every fold (a killed run resumes from them) and returned. `usable`: rows that may be fitted and predicted
+    (the others keep their `notes`, no prediction); with `resume`, a fold whose model and predictions were
+    written (`_fold_done`) is not fitted again. The unusable videos of `dataset.skipped` get rows with their
+    reason and no prediction. Under DistributedDataParallel only rank 0 writes."""
     name = f"{setting}/{task}"
     pred_path = layout.predictions(setting, task)
     folds = pd.Series(folds).rename(index=str)
     meta = _meta_with_folds(dataset, folds, name)
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    scores = (pd.to_numeric(meta["score"], errors="coerce").to_numpy(float) if "score" in meta
+              else np.full(len(meta), np.nan))
+    usable = np.ones(len(meta), bool) if usable is None else usable
+    notes = np.full(len(meta), "", object) if notes is None else notes
     rank = distributed()[0]
     results = []
     for k in held_out(folds):
-        test_idx, train_idx = np.flatnonzero(meta["fold"] == k), np.flatnonzero(meta["fold"] != k)
-        assert_patient_disjoint(meta.iloc[train_idx], meta.iloc[test_idx])
-        model_path = layout.fold_model(setting, task, k)
-        done = _fold_done(pred_path, model_path, k, len(test_idx)) if resume else None
+        test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero((meta["fold"] != k) & usable)
+        assert_patient_disjoint(meta.iloc[train], meta.iloc[test])
+        done = _fold_done(pred_path, layout.fold_model(setting, task, k), k, len(test)) if resume else None
         if done is not None:
             results.append(done)
             continue
-        rows = meta.iloc[test_idx][["video", "patient", "exam", "task", "side", "fold"]].assign(
-            label=labels[test_idx], score=meta["score"].to_numpy()[test_idx] if "score" in meta else np.nan, note="")
-        if len(np.unique(labels[train_idx])) < 2:
-            note = (f"fold {k} not trained: its training side has only class {np.unique(labels[train_idx])}"
-                    if len(train_idx) else f"fold {k} not trained: its training side is empty")
-            warnings.warn(f"cross_validate({name}): {note}", stacklevel=2)
-            results.append(rows.assign(prob=np.nan, pred=pd.NA, note=note))
-            continue
-        checkpoint_dir = layout.fold_checkpoint_dir(setting, task, k)
-        result, prob = _train_fold(dataset, k, train_idx, test_idx, model_fn, config, checkpoint_dir)
-        if prob is not None:  # (n_k, K)
-            rows["prob"] = prob[:, 1] if prob.shape[1] == 2 else prob.max(1)
-            rows["pred"] = prob.argmax(1)
-            if prob.shape[1] > 2:
-                rows[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
+        rows = meta.iloc[test][["video", "patient", "exam", "task", "side", "fold"]].assign(
+            label=labels[test], score=scores[test], note=notes[test], prob=np.nan, pred=pd.NA)
+        scored = usable[test]
+        cols, note = fit_fold(k, train, test[scored])
+        if note:
+            rows.loc[scored, "note"] = f"fold {k} {note}"
+        for column, values in (cols.items() if cols is not None else ()):
+            rows.loc[scored, column] = values.to_numpy()
+        if len(test):
             results.append(rows)
-        if rank == 0:
-            save_model(result.model, model_path)
-            result.history.to_csv(layout.fold_history(setting, task, k), index=False)
-            if results:
-                _write_predictions(results, pred_path)
-            (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)  # the fold is done: model and predictions stay
+        if rank == 0 and results:
+            _write_predictions(results, pred_path)
     results += _unusable_rows(dataset, folds)
     preds = _write_predictions(results, pred_path) if rank == 0 else pd.concat(results, ignore_index=True)
     if torch.distributed.is_initialized():
         torch.distributed.barrier()
     return preds
+
+
+def _probability_columns(prob: np.ndarray) -> pd.DataFrame:
+    """prob (n, K) -> prob (the positive class's for K = 2, else the predicted class's), pred, and prob_<c> per
+    class when K > 2."""
+    cols = pd.DataFrame({"prob": prob[:, 1] if prob.shape[1] == 2 else prob.max(1), "pred": prob.argmax(1)})
+    if prob.shape[1] > 2:
+        cols[[f"prob_{c}" for c in range(prob.shape[1])]] = prob
+    return cols
+
+
+def _deep_fold(dataset, model_fn: Callable[[], nn.Module], config: TrainConfig, layout: Layout, setting: str,
+               task: str) -> FoldFit:
+    """A fold of a deep setting: fold k's fresh `model_fn()` trained on the training side (seeded with
+    config.seed + k; epoch checkpoints in the fold's checkpoint folder, removed once the fold is done), its
+    model and history saved, its probabilities of the test side. A training side of one class is not trained.
+    A fold without test videos of this task still gets its model: the assembling features of its training-side
+    examinations come from it (ARCHITECTURE.md, features for assembling)."""
+    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+
+    def fit_fold(k: int, train: np.ndarray, test: np.ndarray) -> tuple[pd.DataFrame | None, str]:
+        if len(np.unique(labels[train])) < 2:
+            note = (f"not trained: its training side has only class {np.unique(labels[train])}" if len(train)
+                    else "not trained: its training side is empty")
+            warnings.warn(f"cross_validate({setting}/{task}): fold {k} {note}", stacklevel=3)
+            return None, note
+        checkpoint_dir = layout.fold_checkpoint_dir(setting, task, k)
+        fold_config = dataclasses.replace(config, seed=config.seed + int(k), checkpoint_dir=checkpoint_dir)
+        # The initial weights (and a pretrained model's new classifier) come from the fold's seed too, so
+        # a fold's model does not depend on the process's RNG state or on the folds trained before it.
+        seed_everything(fold_config.seed, resolve_device(config.device), config.deterministic)
+        val = dataset.subset(test) if len(test) else None
+        result = fit(model_fn(), dataset.subset(train), val, fold_config)
+        prob = predict(result.model, val, fold_config) if val is not None else None
+        if distributed()[0] == 0:
+            save_model(result.model, layout.fold_model(setting, task, k))
+            result.history.to_csv(layout.fold_history(setting, task, k), index=False)
+            (checkpoint_dir / CHECKPOINT).unlink(missing_ok=True)  # the fold is done: model and predictions stay
+        return (_probability_columns(prob) if prob is not None else None), ""
+    return fit_fold
+
+
+def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module], config: TrainConfig,
+                   layout: Layout, setting: str, task: str, resume: bool = True) -> pd.DataFrame:
+    """Five-fold patient-level cross-validation of one task and one deep model setting (`cross_validate_setting`
+    with `_deep_fold`): for each fold k a fresh `model_fn()` (`fine_tuned`: loaded from a pretrained
+    checkpoint) is fitted on the videos of patients outside fold k and predicts the videos of fold k. Returns
+    and writes `layout.predictions(setting, task)` (video, patient, exam, task, side, label, score, fold, prob,
+    pred, note, and prob_<c> per class when there are more than two; prob is the positive class's probability
+    for binary tasks, else the predicted class's) and saves fold models, their histories and epoch checkpoints
+    (removed once the fold is done; a killed run resumes from it) at the layout's fold paths. With `resume` (the
+    caller's `Layout.reuse_or_reset` found the unit current), a fold whose model and predictions were written is
+    skipped. A fold whose training side has a single class is not trained: its videos get a `note` and no
+    prediction (and a warning); so do the unusable videos listed in `dataset.skipped` (note "unusable video:
+    <reason>")."""
+    return cross_validate_setting(dataset, folds, layout, setting, task,
+                                  _deep_fold(dataset, model_fn, config, layout, setting, task), resume=resume)
 
 
 def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0,
@@ -173,7 +210,9 @@ def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, s
     predicts the held-out videos. Same prediction rows as `cross_validate`, written to
     `layout.predictions("probe", task)`; a fold whose training side has one class gets a note, no prediction."""
     x = motion_features(dataset.clips, windows=windows)  # (N, 2 (S/4)^2)
-    return _baseline_cross_validate(dataset, folds, layout, "probe", task, x, _logistic_fold(0.1, seed))
+    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
+    return cross_validate_setting(dataset, folds, layout, "probe", task, _logistic_fold(x, labels, 0.1, seed),
+                                  usable=np.isfinite(x).all(axis=1))
 
 
 def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0) -> pd.DataFrame:
@@ -190,57 +229,32 @@ def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: s
     table = video_features(meta, layout.cache_dir)
     x = table.reindex(columns=feature_names(task)).to_numpy(float, copy=True)
     x[table["note"].ne("").to_numpy()] = np.nan
-    return _baseline_cross_validate(dataset, folds, layout, "kinematics", task, x, _ordinal_fold,
-                                    notes=table["note"].to_numpy(object))
-
-
-def _logistic_fold(c: float, seed: int) -> Callable:
-    """A fold model for `_baseline_cross_validate`: `probe` (standardised L2 logistic regression, C = c)."""
-    def fit_predict(x_train, labels, scores, x_test) -> tuple[pd.DataFrame | None, str]:
-        if len(np.unique(labels)) < 2:
-            return None, "not fitted: its training side has one class"
-        prob = probe(x_train, labels, c=c, seed=seed).predict_proba(x_test)  # (n, K)
-        return pd.DataFrame({"prob": prob[:, 1] if prob.shape[1] == 2 else prob.max(1), "pred": prob.argmax(1)}), ""
-    return fit_predict
-
-
-def _ordinal_fold(x_train, labels, scores, x_test) -> tuple[pd.DataFrame | None, str]:
-    """A fold model for `_baseline_cross_validate`: `ordinal_scores` on the training videos with a score."""
-    known = np.isfinite(scores)
-    prob, note = ordinal_scores(x_train[known], scores[known].astype(int), x_test)
-    return (None if np.isnan(prob).all() else item_score_summary(prob)), note
-
-
-def _baseline_cross_validate(dataset, folds: pd.Series, layout: Layout, setting: str, task: str, x: np.ndarray,
-                             fit_predict: Callable, notes: np.ndarray | None = None) -> pd.DataFrame:
-    """Per fold, `fit_predict(x_train, labels_train, scores_train, x_test)` -> (prediction columns of the test
-    rows or None, note) fitted on the training side's rows of x predicts the held-out ones (`_logistic_fold`,
-    `_ordinal_fold`); rows with a NaN feature are neither fitted nor predicted (their `notes` say why). Every row
-    carries the rater's item `score` (NaN where the dataset has none); a fold's note is prefixed "fold k"."""
-    folds = pd.Series(folds).rename(index=str)
-    meta = _meta_with_folds(dataset, folds, f"{setting}/{task}")
-    labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
     scores = pd.to_numeric(meta["score"], errors="coerce").to_numpy(float) if "score" in meta else np.full(
         len(meta), np.nan)
-    usable = np.isfinite(x).all(axis=1)
-    notes = np.full(len(meta), "", object) if notes is None else notes
-    results = []
-    for k in held_out(folds):
-        test, train = np.flatnonzero(meta["fold"] == k), np.flatnonzero((meta["fold"] != k) & usable)
+    return cross_validate_setting(dataset, folds, layout, "kinematics", task, _ordinal_fold(x, scores),
+                                  usable=np.isfinite(x).all(axis=1), notes=table["note"].to_numpy(object))
+
+
+def _logistic_fold(x: np.ndarray, labels: np.ndarray, c: float, seed: int) -> FoldFit:
+    """A fold of the `probe` setting: standardised L2 logistic regression (C = c) on the rows of x."""
+    def fit_fold(k: int, train: np.ndarray, test: np.ndarray) -> tuple[pd.DataFrame | None, str]:
         if not len(test):
-            continue
-        rows = meta.iloc[test][["video", "patient", "exam", "task", "side", "fold"]].assign(
-            label=labels[test], score=scores[test], note=notes[test], prob=np.nan, pred=pd.NA)
-        scored = usable[test]
-        if scored.any():
-            cols, note = fit_predict(x[train], labels[train], scores[train], x[test[scored]])
-            if note:
-                rows.loc[scored, "note"] = f"fold {k} {note}"
-            if cols is not None:
-                for name, values in cols.items():
-                    rows.loc[scored, name] = values.to_numpy()
-        results.append(rows)
-    return _write_predictions(results + _unusable_rows(dataset, folds), layout.predictions(setting, task))
+            return None, ""
+        if len(np.unique(labels[train])) < 2:
+            return None, "not fitted: its training side has one class"
+        return _probability_columns(probe(x[train], labels[train], c=c, seed=seed).predict_proba(x[test])), ""
+    return fit_fold
+
+
+def _ordinal_fold(x: np.ndarray, scores: np.ndarray) -> FoldFit:
+    """A fold of the `kinematics` setting: `ordinal_scores` on the training rows with a score."""
+    def fit_fold(k: int, train: np.ndarray, test: np.ndarray) -> tuple[pd.DataFrame | None, str]:
+        if not len(test):
+            return None, ""
+        known = train[np.isfinite(scores[train])]
+        prob, note = ordinal_scores(x[known], scores[known].astype(int), x[test])
+        return (None if np.isnan(prob).all() else item_score_summary(prob)), note
+    return fit_fold
 
 
 @dataclass

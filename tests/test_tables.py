@@ -130,7 +130,7 @@ def test_left_out_videos_and_unequal_counts_are_said(results):
 
 
 def kinematics_cv(tmp_path, n_patients=26, per_patient=3, seed=0, scores=None):
-    """The kinematics setting's rows from `_baseline_cross_validate` with the ordinal model, on simulated features
+    """The kinematics setting's rows from `cross_validate_setting` with the ordinal model, on simulated features
     (three of six follow the rater's score) of a stand-in dataset (meta, labels, skipped) and layout."""
     rng = np.random.default_rng(seed)
     patient = np.repeat([f"p{i}" for i in range(n_patients)], per_patient)
@@ -143,8 +143,9 @@ def kinematics_cv(tmp_path, n_patients=26, per_patient=3, seed=0, scores=None):
     dataset = SimpleNamespace(meta=meta, labels=meta["label"].to_numpy(copy=True), skipped=None)
     folds = pd.Series(np.arange(n_patients) % 5, index=[f"p{i}" for i in range(n_patients)])
     layout = SimpleNamespace(predictions=lambda setting, task: tmp_path / setting / f"{task}.csv")
-    return task_level._baseline_cross_validate(dataset, folds, layout, "kinematics", "finger", x,
-                                               task_level._ordinal_fold)
+    scores = meta["score"].to_numpy(float)
+    return task_level.cross_validate_setting(dataset, folds, layout, "kinematics", "finger",
+                                             task_level._ordinal_fold(x, scores), usable=np.isfinite(x).all(axis=1))
 
 
 def test_kinematics_rows_carry_the_item_score_model_and_the_agreement_reads_them(tmp_path, results):

@@ -1,9 +1,7 @@
 """Batch of uint8 clips -> the network's float input, on the batch's own device (train-time augmentation
-with torchvision.transforms.v2)."""
+with torchvision.transforms.v2, imported only when training: it pulls in torch._dynamo, about 2 s per process)."""
 
 import torch
-from torchvision import tv_tensors
-from torchvision.transforms import v2
 
 # Kinetics-400 statistics of the kenshohara / torchvision video models the study starts from.
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)
@@ -31,9 +29,15 @@ def to_model_input(batch_uint8: torch.Tensor, train: bool, flip: bool = False,
         batch_uint8 = batch_uint8[torch.arange(n, device=batch_uint8.device)[:, None], frames]
     x = batch_uint8.permute(0, 1, 4, 2, 3)  # (N, T, 3, H, W): v2's video layout
     if train:
+        from torchvision import tv_tensors
+        from torchvision.transforms import v2
+
         steps = [v2.RandomResizedCrop(tuple(x.shape[-2:]), scale=crop_scale, antialias=True)]
         augment = v2.Compose(steps + ([v2.RandomHorizontalFlip()] if flip else []))
         x = torch.stack([augment(tv_tensors.Video(clip)).as_subclass(torch.Tensor) for clip in x])
-    x = v2.functional.to_dtype(x, torch.float32, scale=True)
-    x = v2.functional.normalize(x, KINETICS_MEAN, KINETICS_STD)
+    # v2.functional.to_dtype(scale=True) and normalize, operation for operation (the same float32 bits)
+    x = x.to(torch.float32).mul_(1.0 / 255)
+    mean, std = (torch.as_tensor(v, dtype=torch.float32, device=x.device).view(-1, 1, 1)
+                 for v in (KINETICS_MEAN, KINETICS_STD))
+    x = x.sub(mean).div_(std)
     return x.permute(0, 2, 1, 3, 4).contiguous()  # (N, 3, T, H, W)
