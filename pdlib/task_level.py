@@ -113,8 +113,7 @@ def cross_validate_setting(dataset, folds: pd.Series, layout: Layout, setting: s
     folds = pd.Series(folds).rename(index=str)
     meta = _meta_with_folds(dataset, folds, name)
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
-    scores = (pd.to_numeric(meta["score"], errors="coerce").to_numpy(float) if "score" in meta
-              else np.full(len(meta), np.nan))
+    scores = meta["score"].to_numpy() if "score" in meta else np.full(len(meta), np.nan)  # as the dataset says
     notes = np.full(len(meta), "", object) if notes is None else np.asarray(notes, object)
     usable = notes == ""
     rank = distributed()[0]
@@ -132,7 +131,8 @@ def cross_validate_setting(dataset, folds: pd.Series, layout: Layout, setting: s
         cols, note = fit_fold(k, train, test[scored])
         if note:
             rows.loc[scored, "note"] = f"fold {k} {note}"
-        for column, values in (cols.items() if cols is not None else ()):
+        for column, values in (cols.items() if cols is not None else ()):  # every row scored: the values' dtype
+            rows[column] = values.to_numpy() if scored.all() else rows.get(column, np.nan)
             rows.loc[scored, column] = values.to_numpy()
         if len(test):
             results.append(rows)
