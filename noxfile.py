@@ -2,10 +2,10 @@
 
 The newest Python (3.13 unless PDLIB_NEWEST_PYTHON names another) with the newest PyAV pip gives it, then the
 lowest PyAV pyproject allows. On that Python: decoding, orientation, VFR and every gauntlet case
-(tests/test_data.py), the models, and the tests that train under a second CPU kernel path
-(ATEN_CPU_CAPABILITY=default: no AVX2, other rounding; issue 29), and the benchmark twins `make test` skips
-(`compat_lane` marker: benchmarks/gpu_check.py's CPU run). `.ci/run` calls it; on a machine without that
-Python nox reports the session skipped and passes (--no-error-on-missing-interpreters).
+(tests/test_video.py, test_manifest.py, test_clip_cache.py), the models, and the tests that train under a second
+CPU kernel path (ATEN_CPU_CAPABILITY=default: no AVX2, other rounding; issue 29), and the benchmark twins
+`make test` skips (`compat_lane` marker: benchmarks/gpu_check.py's CPU run). `.ci/run` calls it; on a machine
+without that Python nox reports the session skipped and passes (--no-error-on-missing-interpreters).
 """
 
 import os
@@ -16,7 +16,8 @@ nox.options.default_venv_backend = "venv"
 
 NEWEST = os.environ.get("PDLIB_NEWEST_PYTHON", "3.13")
 LOWEST_PYAV = "18.0.0"  # pyproject.toml's bound: the lowest whose API the decoder and the tests' writer use
-DATA_AND_MODELS = ["tests/test_data.py", "tests/test_synth.py", "tests/test_models.py", "tests/test_tsa.py",
+DATA = ["tests/test_video.py", "tests/test_manifest.py", "tests/test_clip_cache.py"]
+DATA_AND_MODELS = [*DATA, "tests/test_synth.py", "tests/test_models.py", "tests/test_tsa.py",
                    "tests/test_pretrained.py", "tests/test_losses.py", "tests/test_kinematics.py",
                    "tests/test_tracking.py", "tests/test_benchmarks.py"]
 TRAINING = ["tests/test_learning.py", "tests/test_train.py"]  # the rest: benchmarks/kernel_paths.sh
@@ -35,4 +36,4 @@ def compat(session: nox.Session) -> None:
     session.run("pytest", "-q", "-n", "2", "--dist", "loadfile", *TRAINING, env=second_path)
     session.install(f"av=={LOWEST_PYAV}")
     session.run("python", "-c", versions)
-    session.run("pytest", "-q", "-n", "2", "--dist", "loadfile", "tests/test_data.py")
+    session.run("pytest", "-q", "-n", "2", "--dist", "loadfile", *DATA)

@@ -16,7 +16,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from pdlib import task_level
@@ -47,12 +46,10 @@ def cross_validate(root: Path, tasks: list[str], seed: int) -> tuple[pd.DataFram
         start = time.perf_counter()
         ordinal[task] = task_level.kinematics_cross_validate(dataset, folds, layout, task, seed)
         timing["cv_s"] += time.perf_counter() - start
-        x = table.reindex(columns=feature_names(task)).to_numpy(float, copy=True)
-        x[table["note"].ne("").to_numpy()] = np.nan
+        x = table.reindex(columns=feature_names(task)).to_numpy(float)
         fit_fold = task_level._logistic_fold(x, dataset.labels, 1.0, seed)  # noqa: SLF001 - another fold model
         logistic[task] = task_level.cross_validate_setting(dataset, folds, layout, "logistic", task, fit_fold,
-                                                           usable=np.isfinite(x).all(axis=1),
-                                                           notes=table["note"].to_numpy(object))
+                                                           notes=task_level.feature_notes(table, x))
     results = {"kinematics": task_level.SettingResult("kinematics", ordinal),
                "probe": task_level.SettingResult("probe", logistic)}  # the probe's slot: a logistic label
     numbers = task_numbers(results, **STATS)

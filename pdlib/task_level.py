@@ -98,15 +98,14 @@ FoldFit = Callable[[int, np.ndarray, np.ndarray], tuple[pd.DataFrame | None, str
 
 
 def cross_validate_setting(dataset, folds: pd.Series, layout: Layout, setting: str, task: str, fit_fold: FoldFit,
-                           *, usable: np.ndarray | None = None, notes: np.ndarray | None = None,
-                           resume: bool = False) -> pd.DataFrame:
+                           *, notes: np.ndarray | None = None, resume: bool = False) -> pd.DataFrame:
     """The one patient-level cross-validation loop of every task-level setting (Sec. IV-B; Tables III, V): for
     each held-out fold k, `fit_fold(k, train, test)` is fitted on the rows of patients outside fold k and
     predicts the rows of fold k, so every prediction comes from a model that never saw its patient.
 
     Rows (PREDICTION_COLUMNS and the fold's columns) are written to `layout.predictions(setting, task)` after
-    every fold (a killed run resumes from them) and returned. `usable`: rows that may be fitted and predicted
-    (the others keep their `notes`, no prediction); with `resume`, a fold whose model and predictions were
+    every fold (a killed run resumes from them) and returned. `notes`: per row, why it cannot be fitted nor
+    predicted ("": it can); with `resume`, a fold whose model and predictions were
     written (`_fold_done`) is not fitted again. The unusable videos of `dataset.skipped` get rows with their
     reason and no prediction. Under DistributedDataParallel only rank 0 writes."""
     name = f"{setting}/{task}"
@@ -114,10 +113,9 @@ def cross_validate_setting(dataset, folds: pd.Series, layout: Layout, setting: s
     folds = pd.Series(folds).rename(index=str)
     meta = _meta_with_folds(dataset, folds, name)
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
-    scores = (pd.to_numeric(meta["score"], errors="coerce").to_numpy(float) if "score" in meta
-              else np.full(len(meta), np.nan))
-    usable = np.ones(len(meta), bool) if usable is None else usable
-    notes = np.full(len(meta), "", object) if notes is None else notes
+    scores = meta["score"].to_numpy() if "score" in meta else np.full(len(meta), np.nan)  # as the dataset says
+    notes = np.full(len(meta), "", object) if notes is None else np.asarray(notes, object)
+    usable = notes == ""
     rank = distributed()[0]
     results = []
     for k in held_out(folds):
@@ -133,7 +131,8 @@ def cross_validate_setting(dataset, folds: pd.Series, layout: Layout, setting: s
         cols, note = fit_fold(k, train, test[scored])
         if note:
             rows.loc[scored, "note"] = f"fold {k} {note}"
-        for column, values in (cols.items() if cols is not None else ()):
+        for column, values in (cols.items() if cols is not None else ()):  # every row scored: the values' dtype
+            rows[column] = values.to_numpy() if scored.all() else rows.get(column, np.nan)
             rows.loc[scored, column] = values.to_numpy()
         if len(test):
             results.append(rows)
@@ -188,17 +187,11 @@ def _deep_fold(dataset, model_fn: Callable[[], nn.Module], config: TrainConfig, 
 
 def cross_validate(dataset, folds: pd.Series, model_fn: Callable[[], nn.Module], config: TrainConfig,
                    layout: Layout, setting: str, task: str, resume: bool = True) -> pd.DataFrame:
-    """Five-fold patient-level cross-validation of one task and one deep model setting (`cross_validate_setting`
-    with `_deep_fold`): for each fold k a fresh `model_fn()` (`fine_tuned`: loaded from a pretrained
-    checkpoint) is fitted on the videos of patients outside fold k and predicts the videos of fold k. Returns
-    and writes `layout.predictions(setting, task)` (video, patient, exam, task, side, label, score, fold, prob,
-    pred, note, and prob_<c> per class when there are more than two; prob is the positive class's probability
-    for binary tasks, else the predicted class's) and saves fold models, their histories and epoch checkpoints
-    (removed once the fold is done; a killed run resumes from it) at the layout's fold paths. With `resume` (the
-    caller's `Layout.reuse_or_reset` found the unit current), a fold whose model and predictions were written is
-    skipped. A fold whose training side has a single class is not trained: its videos get a `note` and no
-    prediction (and a warning); so do the unusable videos listed in `dataset.skipped` (note "unusable video:
-    <reason>")."""
+    """Patient-level cross-validation of one task and one deep setting: `cross_validate_setting` with
+    `_deep_fold` (`model_fn`: a fresh model per fold; `fine_tuned` starts it from a pretrained checkpoint). Writes
+    and returns `layout.predictions(setting, task)` (PREDICTION_COLUMNS; prob: the positive class's probability
+    for two classes, else the predicted class's, with prob_<c> per class) and the fold models and histories at
+    the layout's fold paths. `resume`: the unit is current, so folds already written are not trained again."""
     return cross_validate_setting(dataset, folds, layout, setting, task,
                                   _deep_fold(dataset, model_fn, config, layout, setting, task), resume=resume)
 
@@ -211,8 +204,7 @@ def probe_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, s
     `layout.predictions("probe", task)`; a fold whose training side has one class gets a note, no prediction."""
     x = motion_features(dataset.clips, windows=windows)  # (N, 2 (S/4)^2)
     labels = np.asarray(torch.as_tensor(dataset.labels).cpu())
-    return cross_validate_setting(dataset, folds, layout, "probe", task, _logistic_fold(x, labels, 0.1, seed),
-                                  usable=np.isfinite(x).all(axis=1))
+    return cross_validate_setting(dataset, folds, layout, "probe", task, _logistic_fold(x, labels, 0.1, seed))
 
 
 def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: str, seed: int = 0) -> pd.DataFrame:
@@ -227,12 +219,19 @@ def kinematics_cross_validate(dataset, folds: pd.Series, layout: Layout, task: s
     `layout.predictions("kinematics", task)`. `seed`: unused (the fit is deterministic), kept for `run_setting`."""
     meta = dataset.meta.reset_index(drop=True)
     table = video_features(meta, layout.cache_dir)
-    x = table.reindex(columns=feature_names(task)).to_numpy(float, copy=True)
-    x[table["note"].ne("").to_numpy()] = np.nan
+    x = table.reindex(columns=feature_names(task)).to_numpy(float)
     scores = pd.to_numeric(meta["score"], errors="coerce").to_numpy(float) if "score" in meta else np.full(
         len(meta), np.nan)
     return cross_validate_setting(dataset, folds, layout, "kinematics", task, _ordinal_fold(x, scores),
-                                  usable=np.isfinite(x).all(axis=1), notes=table["note"].to_numpy(object))
+                                  notes=feature_notes(table, x))
+
+
+def feature_notes(table: pd.DataFrame, x: np.ndarray) -> np.ndarray:
+    """Per row of a features table (`video_features`), why it cannot be fitted nor predicted: its own note, or
+    that a feature is missing ("": usable)."""
+    notes = table["note"].to_numpy(object).copy()
+    notes[(notes == "") & ~np.isfinite(x).all(axis=1)] = "a kinematic feature could not be computed"
+    return notes
 
 
 def _logistic_fold(x: np.ndarray, labels: np.ndarray, c: float, seed: int) -> FoldFit:

@@ -6,6 +6,8 @@
   `--dist loadfile` it is made once, on one worker; tests/test_dataset_runs.py makes its own smaller start.
 - `explorer_outputs`: the outputs folder holding tests/explorer_fixture.py's fake `smoke` run (tiny TSA models,
   videos, predictions, features, heads), read by tests/test_widgets.py and tests/test_scoring.py.
+- The data tests' small videos (tests/video_samples.py): `truncated` (a cut mp4), `video_files` (a<n>.mp4 of n
+  frames, b.avi) per module, and `dataset`, a test's own small PD dataset of them.
 
 Both are shared, so both are read-only: a test that changes a file, or runs something that writes into the
 tree (a clip cache, a score), works on a copy (`shutil.copytree`, seconds against a retrain), which keeps one
@@ -13,11 +15,13 @@ test's writes out of every other's.
 """
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from video_samples import FASTSTART, VIDEOS, encode, write_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,4 +72,31 @@ def explorer_outputs(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("explorer_outputs")
     build_outputs(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def truncated(tmp_path_factory) -> Path:
+    path = encode(tmp_path_factory.mktemp("t") / "full.mp4", n=30, noise=20, options=FASTSTART)
+    data = path.read_bytes()
+    out = path.with_name("truncated.mp4")
+    out.write_bytes(data[: int(len(data) * 0.6)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def video_files(tmp_path_factory) -> Path:
+    """Videos of distinct content (the cache is keyed by content): a<n>.mp4 has n frames."""
+    d = tmp_path_factory.mktemp("v")
+    for n in (10, 11, 12):
+        encode(d / f"a{n}.mp4", n=n)
+    encode(d / "b.avi", "mjpeg", n=12, pix_fmt="yuvj420p")
+    return d
+
+
+@pytest.fixture
+def dataset(tmp_path, video_files) -> Path:
+    root = write_dataset(tmp_path / "ds")
+    for (video, *_), source in zip(VIDEOS, ("a12.mp4", "a11.mp4", "a10.mp4", "b.avi"), strict=True):
+        shutil.copy(video_files / source, root / video)
     return root

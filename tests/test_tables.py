@@ -145,7 +145,7 @@ def kinematics_cv(tmp_path, n_patients=26, per_patient=3, seed=0, scores=None):
     layout = SimpleNamespace(predictions=lambda setting, task: tmp_path / setting / f"{task}.csv")
     scores = meta["score"].to_numpy(float)
     return task_level.cross_validate_setting(dataset, folds, layout, "kinematics", "finger",
-                                             task_level._ordinal_fold(x, scores), usable=np.isfinite(x).all(axis=1))
+                                             task_level._ordinal_fold(x, scores))
 
 
 def test_kinematics_rows_carry_the_item_score_model_and_the_agreement_reads_them(tmp_path, results):

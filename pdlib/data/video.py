@@ -30,7 +30,7 @@ MIN_FRAMES = 2
 MIN_SECONDS = 0.5
 # A container tag that is not UTF-8 (some phones write Latin-1) must not stop a decode. PyAV 18 decodes tags
 # strictly unless told `metadata_errors="ignore"`; PyAV 19 removed that argument and always decodes with
-# surrogateescape. The lowest PyAV pyproject allows (18.0) is tested with the newest (tests/test_data.py, noxfile.py).
+# surrogateescape. The lowest PyAV pyproject allows (18.0) is tested with the newest (tests/test_video.py, noxfile.py).
 PYAV_MAJOR = int(av.__version__.split(".")[0])
 _OPEN_OPTIONS = {"metadata_errors": "ignore"} if PYAV_MAJOR < 19 else {}
 DISPLAYMATRIX = av.sidedata.sidedata.Type.DISPLAYMATRIX
