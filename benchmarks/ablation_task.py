@@ -83,7 +83,7 @@ def main() -> None:
     config = TrainConfig(epochs=a.epochs, batch_size=DEFAULT["batch_size"], lr=a.lr,
                          weight_decay=DEFAULT["weight_decay"], seed=a.seed, time_crop=a.time_crop, progress=False)
     clip = ClipSpec(a.frames, DEFAULT["size"], a.window, a.crop, views=a.views, crop_margin=a.crop_margin)
-    experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS)
+    experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS, folds_seed=DEFAULT["seed"])
     results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe", "kinematics")}
     if clip.crop == "keypoints":
         print(experiment.clips.attrs["whole"] or "every video cropped to its task's keypoints")

@@ -91,9 +91,8 @@ def fine_tuned(model_fn: Callable[[], nn.Module], pretrained: str | Path | None)
     return model_fn if pretrained is None else (lambda: load_pretrained(model_fn(), pretrained))
 
 
-# How one fold is fitted and predicted (`cross_validate_setting`): fit on the training side's row indices, predict
-# the test side's (indices into the dataset), return the prediction columns of those test rows (prob, pred, any
-# other) or None, and a note (the loop prefixes "fold k").
+# One fold of a setting (`cross_validate_setting`): (k, training rows, test rows) -> the test rows' prediction
+# columns (prob, pred, any other) or None, and a note (the loop prefixes "fold k").
 FoldFit = Callable[[int, np.ndarray, np.ndarray], tuple[pd.DataFrame | None, str]]
 
 
@@ -334,6 +333,7 @@ class TaskExperiment:
     n_splits: int = 5
     kinetics_checkpoint: str = ""
     kinetics_options: dict = field(default_factory=dict)
+    folds_seed: int | None = None  # the folds' seed (None: the training seed, as notebook 02 has one `seed`)
     _sources: dict = field(default_factory=dict, init=False, repr=False)  # setting -> `_source`, found once
 
     @cached_property
@@ -344,7 +344,8 @@ class TaskExperiment:
     @cached_property
     def folds(self) -> pd.Series:
         """Fold per patient (index: patient id as str): the run's folds unit (`load_or_make_folds`)."""
-        return load_or_make_folds(self.layout, self.manifest[0], n_splits=self.n_splits, seed=self.config.seed)
+        return load_or_make_folds(self.layout, self.manifest[0], n_splits=self.n_splits,
+                                  seed=self.config.seed if self.folds_seed is None else self.folds_seed)
 
     @cached_property
     def clips(self) -> pd.DataFrame:
