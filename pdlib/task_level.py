@@ -320,10 +320,8 @@ def _kinematics(experiment: "TaskExperiment", tasks: Sequence[str]) -> SettingRe
 
 @dataclass
 class TaskExperiment:
-    """Notebook 02's experiment: one run (layout), one clip spec, one backbone depth and training recipe.
-
-    The dataset is decoded once per clip spec (`clips`); the folds are the run's folds unit (`folds`).
-    """
+    """Notebook 02's experiment: one run (layout), one clip spec, one backbone depth and training recipe. The
+    dataset is decoded once per clip spec (`clips`); the folds are the run's folds unit (`folds`)."""
 
     layout: Layout
     clip: ClipSpec
