@@ -7,6 +7,7 @@ ipywidgets. It is tested in Python, without a browser.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,7 @@ class ExplorerState:
         self._heads: dict[str, dict] = {}
         self._scorers: dict[str, object] = {}  # task -> scoring.TaskModels, loaded once
         self._assembling = None
+        self._manifest: pd.DataFrame | None = None  # the dataset's videos.csv, read once (`crop`)
 
     @property
     def model_dir(self) -> Path:
@@ -149,7 +151,11 @@ class ExplorerState:
         spec = ClipSpec.of_model(self.model(task, fold))
         if spec.crop == "none":
             return None
-        manifest, _ = load_manifest(self.layout.dataset_root, scored=False)
+        if self._manifest is None:  # once; its warnings are `pdlib check`'s to say, not the explorer's
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self._manifest = load_manifest(self.layout.dataset_root, scored=False)[0]
+        manifest = self._manifest
         side = self.videos(task, fold).set_index("video")["side"].get(video, "")
         rows = manifest[(manifest["video"] == video) & (manifest["task"] == task)]
         if rows.empty:
