@@ -121,7 +121,7 @@ def clip_box(row, spec, cache_dir: str | os.PathLike | None) -> tuple[tuple[int,
     video again to show it (the explorer, notebook 06, `pdlib report`) shows the clip the model scored."""
     rows = pd.DataFrame([{"side": "", **dict(row)}])
     boxes, notes = clip_boxes(rows, spec, cache_dir)
-    return (boxes[0] if boxes is not None and spec.crop != "none" else None), notes[0]
+    return (boxes[0] if boxes is not None else None), notes[0]
 
 
 def whole_picture_line(notes) -> str:

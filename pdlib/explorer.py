@@ -156,7 +156,8 @@ class ExplorerState:
                 warnings.simplefilter("ignore")
                 self._manifest = load_manifest(self.layout.dataset_root, scored=False)[0]
         manifest = self._manifest
-        side = self.videos(task, fold).set_index("video")["side"].get(video, "")
+        predicted = self.videos(task, fold)
+        side = next(iter(predicted.loc[predicted["video"] == video, "side"]), "")  # the first row, as `clip`
         rows = manifest[(manifest["video"] == video) & (manifest["task"] == task)]
         if rows.empty:
             raise ExplorerError(f"Video {video!r} of task '{task}' is not in {self.layout.dataset_root}/videos.csv")
