@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROFILE ?= default
 PYTEST_ARGS ?=
-# Two pytest-xdist workers, a test file on one worker: the smoke run's tests (tests/test_notebooks.py) on one, the
-# other files on either; `make test PYTEST_WORKERS=0` runs it in one process.
+# Two pytest-xdist workers, a test file on one worker, files handed out in tests/conftest.py's order (longest
+# first; xdist would otherwise order them by their number of tests): the smoke run's tests
+# (tests/test_notebooks.py) on one, the other files on either; `make test PYTEST_WORKERS=0` runs it in one process.
 PYTEST_WORKERS ?= 2
 unexport PDLIB_TEST_SMOKE_RUN
 
@@ -33,7 +34,7 @@ browser:
 	    || echo "chromium could not be installed: the browser test will be skipped"; }
 
 test: setup browser
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check pdlib tests benchmarks

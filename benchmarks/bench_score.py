@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_data import make_1080p  # noqa: E402  (the benchmark beside this file)
 
 from pdlib.data import ClipSpec  # noqa: E402
-from pdlib.data.cache import default_workers  # noqa: E402
+from pdlib.jobs import default_workers  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model, save_model  # noqa: E402
 from pdlib.params import load_params  # noqa: E402

@@ -36,8 +36,8 @@ from bench_models import MODES, train_step_ms  # noqa: E402  (the benchmark besi
 from bench_train import compute_only  # noqa: E402
 
 from pdlib.data import ClipDataset, ClipSpec, task_clips  # noqa: E402
-from pdlib.data.cache import default_workers  # noqa: E402
 from pdlib.folds import patient_folds  # noqa: E402
+from pdlib.jobs import default_workers  # noqa: E402
 from pdlib.layout import Layout  # noqa: E402
 from pdlib.models import build_model  # noqa: E402
 from pdlib.params import load_params  # noqa: E402

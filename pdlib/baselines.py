@@ -77,11 +77,26 @@ class PenalisedOrderedModel(OrderedModel):
     """statsmodels' cumulative-logit `OrderedModel` whose log-likelihood carries an L2 penalty on the features'
     coefficients, -0.5 * ORDINAL_L2 * sum(beta^2) (a normal prior of sd 1 on standardised features; the
     thresholds are free): it keeps a small or separable training side (12 videos of SynPD smoke) from
-    coefficients that run off, and fits in half the time. The gradient is statsmodels' numerical one
-    of this log-likelihood, so the penalty is optimised with it."""
+    coefficients that run off, and fits in half the time. `score` is this log-likelihood's exact gradient
+    (statsmodels would difference it numerically, k + 1 evaluations per step)."""
 
     def loglike(self, params):
         return super().loglike(params) - 0.5 * ORDINAL_L2 * float(np.sum(np.asarray(params)[: self.k_vars] ** 2))
+
+    def score(self, params):
+        """d loglike / d params: params are (beta, theta), the thresholds t_j = theta_0 + sum_{1..j} exp(theta_i);
+        an observation of level k has the log of F(t_k - xb) - F(t_{k-1} - xb) (+1e-20, as statsmodels)."""
+        params = np.asarray(params, float)
+        low, upp = self._bounds(params)
+        prob = self.prob(low, upp) + 1e-20
+        f_low, f_upp = self.pdf(low), self.pdf(upp)  # 0 at the infinite outer thresholds
+        beta = (f_low - f_upp) / prob @ self.exog - ORDINAL_L2 * params[: self.k_vars]
+        k = self.k_levels - 1
+        d_t = np.zeros(k)  # d loglike / d t_j over the observations
+        np.add.at(d_t, self.endog[self.endog < k], (f_upp / prob)[self.endog < k])
+        np.add.at(d_t, self.endog[self.endog > 0] - 1, -(f_low / prob)[self.endog > 0])
+        jac = np.tril(np.ones((k, k))) * np.concatenate([[1.0], np.exp(params[self.k_vars + 1:])])  # d t_j / d theta_i
+        return np.concatenate([beta, d_t @ jac])
 
 
 def _ordered_logit(x: np.ndarray, codes: np.ndarray):

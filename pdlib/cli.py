@@ -163,7 +163,8 @@ def _add_preprocess(sub) -> None:
     pp.add_argument("--frames", type=_positive_int, help="frames per clip (default: the profile's; the study: 32)")
     pp.add_argument("--size", type=_positive_int, help="clip side in pixels (default: the profile's; the study: 224)")
     pp.add_argument("--cache", default=None, help="cache folder (default: the profile's, outputs/<profile>/cache)")
-    pp.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
+    pp.add_argument("--workers", type=int, default=None, help="decoding processes (default: the cores, when the videos "
+                         "take long enough to repay starting them)")
     pp.add_argument("--window", default=None, help="'': frames spread over the whole video, as the study; "
                     "'middle' or a start frame: consecutive frames at the native rate (default: the profile's "
                     "clip_window)")
@@ -245,7 +246,8 @@ def _add_score(sub) -> None:
     sc.add_argument("--coverage", type=_coverage, default=DEFAULT_COVERAGE,
                     help="how often the prediction set must hold the true class (default: %(default)s)")
     sc.add_argument("--out", help="output folder (default: outputs/<profile>/scores)")
-    sc.add_argument("--workers", type=int, default=None, help="decoding processes (default: cores)")
+    sc.add_argument("--workers", type=int, default=None, help="decoding processes (default: the cores, when the videos "
+                         "take long enough to repay starting them)")
     sc.set_defaults(func=_score)
 
 

@@ -22,7 +22,6 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.metrics import accuracy_score, matthews_corrcoef
 
 from pdlib.data import load_manifest
 from pdlib.exam_heads import channel_stats, head_probabilities, save_heads, save_standardisation, standardise
@@ -31,7 +30,7 @@ from pdlib.folds import CLASS_NAMES, assert_patient_disjoint, exam_classes, read
 from pdlib.kinematics import exam_features
 from pdlib.layout import Layout
 from pdlib.losses import ClassBalancedFocalLoss
-from pdlib.metrics import task_rank
+from pdlib.metrics import binary_metrics, task_rank
 from pdlib.models.heads import METHOD_INPUT, METHODS, AssemblingHead, build_assembler, task_weights
 from pdlib.tasks import DEFAULT_SETTING, TASKS
 from pdlib.tracking import video_features
@@ -112,8 +111,8 @@ class CVResult:
 
     def scores(self) -> pd.DataFrame:
         """Per repeat: accuracy and MCC of the predictions pooled over the folds."""
-        rows = [{"repeat": r, "exams": len(g), "acc": accuracy_score(g["label"], g["pred"]),
-                 "mcc": matthews_corrcoef(g["label"], g["pred"])}
+        rows = [{"repeat": r, "exams": len(g), **{k: v for k, v in binary_metrics(g["label"], g["pred"]).items()
+                                                  if k in ("acc", "mcc")}}
                 for r, g in self.predictions.groupby("repeat")]
         return pd.DataFrame(rows)
 

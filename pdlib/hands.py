@@ -123,24 +123,28 @@ def frame_aspect(table: pd.DataFrame) -> float | None:
     the palm's rigid segments (`PALM_SEGMENTS`) keep the most constant ratios of lengths over all detections
     (a wrong aspect stretches a segment by its direction, which changes as the hand turns). Snapped to a
     common camera aspect within 3%. None when the recording cannot tell (fewer than 30 whole palms, or a
-    minimum less than twice as sharp as the square frame's), so the caller reads the square frame."""
+    minimum less than twice as sharp as the square frame's, or no change of the ratios to sharpen), so the
+    caller reads the square frame."""
     palm = table[table["landmark"].isin({i for seg in PALM_SEGMENTS for i in seg})]
     cols = ["x", "y"] + (["z"] if "z" in palm.columns else [])
     wide = palm.pivot_table(index=["t", "track"], columns="landmark", values=cols, aggfunc="first").dropna()
     if len(wide) < 30:
         return None
-    d = {c: np.stack([wide[c][b].to_numpy() - wide[c][a].to_numpy() for a, b in PALM_SEGMENTS], 1) for c in cols}
+    start, end = (wide["x"].columns.get_indexer([seg[k] for seg in PALM_SEGMENTS]) for k in (0, 1))
+    if min(start.min(), end.min()) < 0:  # a palm landmark never detected
+        return None
+    d = {c: wide[c].to_numpy()[:, end] - wide[c].to_numpy()[:, start] for c in cols}
     dz2 = d["z"] ** 2 if "z" in d else 0.0
-    spread = []
-    for aspect in ASPECT_GRID:
-        with np.errstate(divide="ignore"):
-            log_len = 0.5 * np.log(d["x"] ** 2 + (d["y"] / aspect) ** 2 + dz2)
+    with np.errstate(divide="ignore", invalid="ignore"):  # (aspects, detections, segments) at once
+        log_len = 0.5 * np.log(d["x"] ** 2 + (d["y"] / ASPECT_GRID[:, None, None]) ** 2 + dz2)
+    if np.isfinite(log_len).all():  # the usual case: plain reductions, 3x faster than the NaN-aware ones
+        spread = np.sum(np.var(log_len - np.mean(log_len, 2, keepdims=True), 1), 1)
+    else:
         log_len = np.where(np.isfinite(log_len), log_len, np.nan)
-        spread.append(np.nansum(np.nanvar(log_len - np.nanmean(log_len, 1, keepdims=True), 0)))
-    spread = np.asarray(spread)
+        spread = np.nansum(np.nanvar(log_len - np.nanmean(log_len, 2, keepdims=True), 1), 1)
     best = float(ASPECT_GRID[np.nanargmin(spread)])
     square = spread[np.argmin(np.abs(ASPECT_GRID - 1.0))]
-    if not np.nanmin(spread) < 0.5 * square:
+    if not np.nanmin(spread) < 0.5 * square or square < 1e-9:  # < 1e-9: rigid under every aspect (rounding)
         return None
     common = min(COMMON_ASPECTS, key=lambda a: abs(np.log(a / best)))
     return common if abs(np.log(common / best)) < 0.03 else best

@@ -59,6 +59,7 @@ def save_figure(fig, name: str, run: Layout | str, caption: str = "") -> Path:
     png = Path(f"{stem}.png")
     png.parent.mkdir(parents=True, exist_ok=True)  # a name may hold a folder: "kinematics/finger_score2_..."
     fig.savefig(png, dpi=150, bbox_inches="tight", metadata={"Software": f"pdlib git {meta['git_revision']}"})
+    fig.set_layout_engine("none")  # keeps the places the PNG's layout found: the PDF and a notebook's copy skip it
     fig.savefig(Path(f"{stem}.pdf"), bbox_inches="tight")
     write_sidecar(stem, meta)
     return png

@@ -35,10 +35,15 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
-# Files queued first under `--dist loadfile`: the scheduler hands files out in collection order, so the longest
-# (tests/test_notebooks.py, the smoke run: about 360 s) starts at once on one worker while the other works through
-# the rest; collected in file-name order it began last and left the other worker idle for about a minute.
-FIRST = ("test_notebooks.py", "test_dataset_runs.py")
+# The order in which `make test` hands files to its two workers (`--dist loadfile --no-loadscope-reorder`; by
+# default xdist orders them by their number of tests): the longest first, so that the smoke run's file starts at
+# once on one worker while the other works through the rest, and the short files fill in at the end (longest
+# processing time first). Seconds alone, one worker, 2-core machine, 2026-12-07: notebooks ~340 (the smoke run),
+# dataset runs 91, cohorts 41, tracking 36, the explorer's browser 25, report 21, exam level 21, score_kinematics
+# 28, widgets 16; the files not named here (under 15 s each) follow in file-name order.
+FIRST = ("test_notebooks.py", "test_dataset_runs.py", "test_cohorts.py", "test_tracking.py",
+         "test_score_kinematics.py", "test_explorer_browser.py", "test_report.py", "test_exam_level.py",
+         "test_widgets.py")
 
 
 def pytest_collection_modifyitems(items):

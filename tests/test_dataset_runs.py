@@ -1,30 +1,41 @@
 """Notebooks 00 and 02 on datasets as users bring them: unusable videos among the rest, a PD4T folder with its
-official split. Both start from a smoke profile's SynPD data and SynAct-pretrained models, made once here by
-`pdlib reproduce --profile smoke --only 00_dataset 01_pretraining` (not from tests/test_notebooks.py's full
-smoke run: under pytest-xdist this file runs on the other worker, beside it)."""
+official split. Both start from a smoke profile's SynPD data and SynAct-pretrained models (split 1, the one
+notebook 02 fine-tunes), made once here in this process by the library calls notebooks 00 and 01 make (not
+from tests/test_notebooks.py's full smoke run: under pytest-xdist this file runs on the other worker, beside
+it; nor by `pdlib reproduce`, whose two kernels cost ~30 s more: the notebooks themselves are that file's)."""
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from suite_runs import KINEMATICS, ROOT, copy_suite, read_printed, read_table, reproduce
 
+from pdlib.layout import ClipSpec, Layout
 from pdlib.params import load_params
+from pdlib.pretraining import ActionData, Pretraining, arch_name
+from pdlib.synth import make_synact, make_synpd
+from pdlib.train import TrainConfig
+
+# What these runs test is reading the folder, not learning: one epoch, small bootstraps.
+QUICK = {"epochs": 1, "n_boot": 50, "n_resamples": 49}
 
 
 @pytest.fixture(scope="module")
 def smoke_start(tmp_path_factory) -> Path:
     """The smoke profile's `outputs/smoke` after its first two notebooks: data/synpd and models/pretrained."""
-    out = tmp_path_factory.mktemp("smoke_start")
-    env = {**os.environ, "PDLIB_OUTPUTS": str(out), "PDLIB_ROOT": str(ROOT)}
-    res = subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "smoke", "--only", "00_dataset",
-                          "01_pretraining"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert res.returncode == 0, f"reproduce failed:\n{res.stderr[-4000:]}"
-    return out / "smoke"
+    params = load_params("smoke", ROOT)
+    layout = Layout("smoke", outputs=tmp_path_factory.mktemp("smoke_start"))
+    make_synpd(layout.synth_dir("synpd"), size=params["synpd_size"], seed=params["seed"], progress=False)
+    synact = make_synact(layout.synth_dir("synact"), size=params["synact_size"], seed=params["seed"], progress=False)
+    config = TrainConfig(epochs=params["pretrain_epochs"], batch_size=params["pretrain_batch_size"],
+                         lr=params["pretrain_lr"], weight_decay=params["pretrain_weight_decay"], seed=params["seed"],
+                         progress=False)
+    pretraining = Pretraining(layout, ClipSpec(params["pretrain_frames"], params["pretrain_size"]), config,
+                              {"widen": params["widen"], "frame_diff": params["frame_diff"]})
+    pretraining.run(ActionData("SynAct", synact, "synact"),
+                    [arch_name(params["pretrain_depth"], kind) for kind in ("i3d", "tsa")], [1])
+    return layout.base
 
 
 @pytest.mark.slow
@@ -45,7 +56,7 @@ def test_every_notebook_runs_on_a_dataset_with_unusable_videos(smoke_start, tmp_
     videos.loc[videos.index[videos["task"] == "hand"][0], "video"] = "videos"  # a directory
     videos.to_csv(data / "videos.csv", index=False)
     params = load_params("smoke", ROOT) | {"profile": "mine", "dataset": str(data), "tasks": ["finger"],
-                                           "transfer_tasks": ["finger"]}
+                                           "transfer_tasks": ["finger"], **QUICK}
     root = copy_suite(tmp_path / "suite", "mine", params)
     shutil.copytree(smoke_start / "models" / "pretrained", tmp_path / "out" / "mine" / "models" / "pretrained")
     res = reproduce(root, tmp_path / "out", "--profile", "mine", "--only", "00_dataset", "02_task_level")
@@ -97,7 +108,7 @@ def test_notebooks_00_and_02_run_on_a_pd4t_folder_with_its_official_split(smoke_
     data = _pd4t_from_synpd(smoke_start / "data" / "synpd", tmp_path / "PD4T", tasks=("finger", "leg"))
     tasks = ["finger"]  # leg's folder is read by notebook 00 (its annotations' names differ), trained by none
     params = load_params("smoke", ROOT) | {"profile": "pd4t", "dataset": str(data), "dataset_format": "pd4t",
-                                           "tasks": tasks, "transfer_tasks": ["finger"]}
+                                           "tasks": tasks, "transfer_tasks": ["finger"], **QUICK}
     root = copy_suite(tmp_path / "suite", "pd4t", params)
     shutil.copytree(smoke_start / "models" / "pretrained", tmp_path / "out" / "pd4t" / "models" / "pretrained")
     res = reproduce(root, tmp_path / "out", "--profile", "pd4t", "--only", "00_dataset", "02_task_level")

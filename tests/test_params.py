@@ -3,6 +3,7 @@ what a run leaves in its terminal and its executed notebooks (progress bars, ker
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from suite_runs import start_reproduce, wait_for
 
 from pdlib import outputs, progress, run
 from pdlib.cli import main as cli_main
@@ -168,9 +170,8 @@ def test_progress_bars_go_to_the_terminal_only_under_the_runner(monkeypatch):
     assert progress.progress_bar(range(2)).disable
 
 
-def _tiny_run(tmp_path, name: str, code: str) -> subprocess.CompletedProcess:
-    """`pdlib reproduce --profile tiny` of one notebook: a parameters cell (x = 1; params/tiny.yaml gives 2), then
-    `code`."""
+def _tiny_suite(tmp_path, name: str, code: str) -> None:
+    """A suite root of one notebook: a parameters cell (x = 1; params/tiny.yaml gives 2), then `code`."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
@@ -182,6 +183,11 @@ def _tiny_run(tmp_path, name: str, code: str) -> subprocess.CompletedProcess:
     nbformat.write(nb, tmp_path / "notebooks" / f"{name}.ipynb")
     (tmp_path / "params").mkdir()
     (tmp_path / "params" / "tiny.yaml").write_text(yaml.safe_dump({"x": 2}))
+
+
+def _tiny_run(tmp_path, name: str, code: str) -> subprocess.CompletedProcess:
+    """`pdlib reproduce --profile tiny` of `_tiny_suite`'s notebook, run through."""
+    _tiny_suite(tmp_path, name, code)
     env = {**os.environ, "PDLIB_ROOT": str(tmp_path), "PDLIB_OUTPUTS": str(tmp_path / "out")}
     return subprocess.run([sys.executable, "-m", "pdlib.cli", "reproduce", "--profile", "tiny"], capture_output=True,
                           text=True, cwd=ROOT, env=env, timeout=300)
@@ -218,6 +224,21 @@ def test_a_kernel_killed_mid_notebook_is_one_line_not_a_traceback(tmp_path):
     assert "pdlib reproduce --profile tiny --from 00_killed" in res.stderr
     runs = json.loads((tmp_path / "out" / "tiny" / "runs.json").read_text())
     assert runs["00_killed"]["status"] == "failed"
+
+
+def test_ctrl_c_mid_notebook_is_one_line_and_marks_the_notebook_interrupted(tmp_path):
+    """Ctrl-C (SIGINT to `pdlib reproduce`) while a cell runs: the run stops with exit 130 and one line saying
+    how to resume, no traceback (nor asyncio's 'Task exception'); runs.json marks the notebook interrupted.
+    What a stopped training leaves to resume from: test_notebooks.py's killed run."""
+    started = tmp_path / "started"
+    _tiny_suite(tmp_path, "00_long", f"import pathlib, time\npathlib.Path({str(started)!r}).touch()\ntime.sleep(300)")
+    run = start_reproduce(tmp_path, tmp_path / "out", "--profile", "tiny")
+    wait_for(run, tmp_path, "started", timeout=120)
+    run.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "pdlib reproduce: interrupted" in err, err[-3000:]
+    assert "Traceback" not in err and "Task exception" not in err, err[-3000:]
+    assert json.loads((tmp_path / "out" / "tiny" / "runs.json").read_text())["00_long"]["status"] == "interrupted"
 
 
 def test_default_yaml_matches_code_defaults():

@@ -29,7 +29,7 @@ def reported(explorer_outputs, tmp_path_factory):
     outputs = Path(shutil.copytree(explorer_outputs, root / "outputs"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PDLIB_OUTPUTS", str(outputs))
-        mp.setattr("pdlib.data.cache.default_workers", lambda: 1)  # decode here: a spawned worker re-imports torch
+        mp.setattr("pdlib.jobs.default_workers", lambda: 1)  # decode here: a spawned worker re-imports torch
         layout = Layout("smoke", outputs=outputs)
         real_features(layout)  # the examination level needs the features of the fixture's own task models
         data = layout.synth_dir("synpd")

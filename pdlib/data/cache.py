@@ -14,9 +14,7 @@ remembered too (decoding is deterministic), so a second run decodes nothing.
 
 import hashlib
 import json
-import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import pandas as pd
 
 from pdlib.data.spec import ClipSpec
 from pdlib.data.video import SAMPLER_VERSION, VideoDecodeError, decode_clip, file_fault
-from pdlib.progress import progress_bar
+from pdlib.jobs import run_jobs
 
 DECODE_REPORT_COLUMNS = ("video", "status", "reason")
 
@@ -112,33 +110,23 @@ def _load_memo(cache_dir: Path) -> dict:
         return {}
 
 
-def default_workers() -> int:
-    """The CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def _work_job(job: tuple) -> dict:
+    return _work(*job)
 
 
 def _run(jobs: dict[int, tuple], results: list, workers: int | None, progress: bool, spec: ClipSpec) -> None:
-    """Decode the `jobs` (index -> `_work` arguments) into `results`, in worker processes when more than one."""
-    workers = min(workers or default_workers(), len(jobs))
-    bar = progress_bar(total=len(jobs), desc=f"decoding {spec.tag}", disable=not progress or not jobs)
-    if workers <= 1:
-        for i, job in jobs.items():
-            results[i] = _work(*job)
-            bar.update()
-    else:
-        try:
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = {pool.submit(_work, *job): i for i, job in jobs.items()}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
-        except BrokenProcessPool as e:
-            raise RuntimeError(
-                f"cache_clips: a decoding worker process died ({e}). Workers are started with 'spawn', which "
-                "re-imports the calling script: a script that calls pdlib at its top level needs "
-                "`if __name__ == \"__main__\":`. Otherwise the machine may be out of memory; workers=1 decodes "
-                "in this process.") from e
-    bar.close()
+    """Decode the `jobs` (index -> `_work` arguments) into `results` (`pdlib.jobs.run_jobs`: worker processes
+    when they repay their start)."""
+    try:
+        done = run_jobs(_work_job, list(jobs.values()), workers, progress, desc=f"decoding {spec.tag}")
+    except BrokenProcessPool as e:
+        raise RuntimeError(
+            f"cache_clips: a decoding worker process died ({e}). Workers are started with 'spawn', which "
+            "re-imports the calling script: a script that calls pdlib at its top level needs "
+            "`if __name__ == \"__main__\":`. Otherwise the machine may be out of memory; workers=1 decodes "
+            "in this process.") from e
+    for i, result in zip(jobs, done, strict=True):
+        results[i] = result
 
 
 def cache_clips(paths: list[str], spec: ClipSpec, cache_dir: str | os.PathLike, *, crops: list | None = None,

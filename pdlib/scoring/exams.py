@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import matthews_corrcoef
 
 from pdlib.data import ClipDataset, cache_clips
 from pdlib.exam_heads import SavedHeads
@@ -19,6 +18,7 @@ from pdlib.features import exam_task_features
 from pdlib.folds import exam_classes
 from pdlib.kinematics import exam_features
 from pdlib.layout import Layout
+from pdlib.metrics import binary_metrics
 from pdlib.models.heads import METHODS
 from pdlib.scoring.conformal import ABSTAIN, Conformal, ScoreError, class_probabilities
 from pdlib.scoring.videos import TaskModels
@@ -36,7 +36,7 @@ def best_method(layout: Layout, experiment: str) -> str:
         path = layout.head_predictions(experiment, method)
         if path.is_file():
             preds = pd.read_csv(path)
-            mcc[method] = np.mean([matthews_corrcoef(g["label"], g["pred"]) for _, g in preds.groupby("repeat")])
+            mcc[method] = np.mean([binary_metrics(g["label"], g["pred"])["mcc"] for _, g in preds.groupby("repeat")])
     if not mcc:
         raise ScoreError(f"no saved assembling heads with predictions in {layout.heads(experiment)}: run "
                          f"`pdlib reproduce --profile {layout.profile}` (notebooks 04 and 05) first")

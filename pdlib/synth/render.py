@@ -4,17 +4,13 @@ lighting, sensor noise, deterministic video writing with PyAV, the process pool 
 import hashlib
 import json
 import shutil
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from multiprocessing import get_context
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
-
-from pdlib.progress import progress_bar
 
 FPS = 25
 CHUNK = 32  # frames drawn at once: bounds the (T, h, w) temporaries to a few MB
@@ -225,30 +221,6 @@ def write_video(path: Path, frames: np.ndarray, codec: str = "libx264", fps: int
         for f in to_yuv420p(frames):
             container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="yuv420p")))
         container.mux(stream.encode())
-
-
-def run_jobs(fn: Callable[[dict], object], jobs: list[dict], workers: int | None = None, progress: bool = True,
-             desc: str = "") -> list:
-    """Run fn over jobs in a process pool (spawned, so safe under Jupyter and torch) with a progress bar;
-    results in job order. Each job carries its own seeds, so results do not depend on scheduling (nor on
-    `workers`, every core this process may use by default)."""
-    from pdlib.data.cache import default_workers
-
-    workers = workers or default_workers()
-    bar = progress_bar(total=len(jobs), desc=desc, disable=not progress, unit="video")
-    if workers <= 1 or len(jobs) <= 1:
-        results = []
-        for job in jobs:
-            results.append(fn(job))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-            results = []
-            for r in pool.map(fn, jobs, chunksize=max(1, min(8, len(jobs) // (8 * workers)))):
-                results.append(r)
-                bar.update()
-    bar.close()
-    return results
 
 
 def prepare_output(out: Path, meta: dict, marker: str) -> bool:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pdlib.jobs import run_jobs
 from pdlib.synth.render import (
     FPS,
     Camera,
@@ -16,7 +17,6 @@ from pdlib.synth.render import (
     lighting,
     prepare_output,
     render_frames,
-    run_jobs,
     scenery,
     stable_seed,
     write_video,
@@ -205,7 +205,7 @@ def make_synact(out: str | Path, size: str = "default", seed: int = 0, progress:
                              "width": cfg.width, "height": cfg.height,
                              "seed": stable_seed("synact", seed, name),
                              "actor_seed": stable_seed("synact-actor", seed, g)})
-    run_jobs(_render_job, jobs, workers=workers, progress=progress, desc="SynAct videos")
+    run_jobs(_render_job, jobs, workers=workers, progress=progress, desc="SynAct videos", unit="video")
     splits = out / "splits"
     splits.mkdir(parents=True, exist_ok=True)
     label = {a: i + 1 for i, a in enumerate(classes)}

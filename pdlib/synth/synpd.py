@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pdlib.jobs import run_jobs
 from pdlib.kinematics import Keypoints, keypoints_path
 from pdlib.synth.render import (
     FPS,
@@ -15,7 +16,6 @@ from pdlib.synth.render import (
     lighting,
     prepare_output,
     render_frames,
-    run_jobs,
     scenery,
     stable_seed,
     write_video,
@@ -289,7 +289,7 @@ def make_synpd(out: str | Path, size: str = "default", seed: int = 0, progress: 
              "seconds": float(v.seconds), "width": cfg.width, "height": cfg.height, "seed": int(v.seed),
              "patient_seed": stable_seed("synpd-patient", seed, v.patient),
              "exam_seed": stable_seed("synpd-exam", seed, v.exam)} for v in videos.itertuples()]
-    run_jobs(_render_job, jobs, workers=workers, progress=progress, desc="SynPD videos")
+    run_jobs(_render_job, jobs, workers=workers, progress=progress, desc="SynPD videos", unit="video")
     videos.drop(columns=["seconds", "seed"]).to_csv(out / "videos.csv", index=False)
     exams.to_csv(out / "exams.csv", index=False)
     truth.to_csv(out / "truth.csv", index=False)
