@@ -1,8 +1,9 @@
 """Notebooks 00 and 02 on datasets as users bring them: unusable videos among the rest, a PD4T folder with its
 official split. Both start from a smoke profile's SynPD data and SynAct-pretrained models (split 1, the one
-notebook 02 fine-tunes), made once here in this process by the library calls notebooks 00 and 01 make (not
-from tests/test_notebooks.py's full smoke run: under pytest-xdist this file runs on the other worker, beside
-it; nor by `pdlib reproduce`, whose two kernels cost ~30 s more: the notebooks themselves are that file's)."""
+notebook 02 fine-tunes), made once here in this process by the library calls notebooks 00 and 01 make: not
+taken from tests/test_notebooks.py's full smoke run (under pytest-xdist this file runs on the other worker,
+beside it), nor made by `pdlib reproduce` of notebooks 00 and 01 (two kernels, ~30 s more; test_notebooks.py
+runs those notebooks)."""
 
 import shutil
 from pathlib import Path
