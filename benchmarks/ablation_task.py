@@ -6,11 +6,14 @@ the default profile's recipe, next to the motion-energy probe on the same clips 
     python benchmarks/ablation_task.py --name xp16 --pretrain-epochs 16
     python benchmarks/ablation_task.py --name xw4x8 --frames 32 --window windows4
     python benchmarks/ablation_task.py --name kp25 --crop keypoints --crop-margin 0.25 --seed 0
+    python benchmarks/ablation_task.py --name base0 --settings tsa_synact i3d_synact
 
 The recipe is params/default.yaml's, read from it (r3d18 at width 0.25 with frame differences, 16 consecutive
 middle frames at 64x64, 6 epochs, lr 0.01, wd 0.01, seed 0); --frames, --window, --views, --crop,
 --crop-margin, --time-crop, --epochs, --lr and --seed change it (--crop keypoints: each clip cut to a square
-around the landmarks its task needs, `pdlib.boxes`; SynPD's true joints lie beside its videos).
+around the landmarks its task needs, `pdlib.boxes`; SynPD's true joints lie beside its videos). --settings
+names the deep rows (default TSA-SynAct; i3d_synact adds I3D, pretrained on SynAct split 1 by notebook 01's
+recipe the first time a run needs it); the probe and kinematics rows always run.
 The run lives in outputs/<name>, whose data/ and cache/ link to outputs/default (run
 `pdlib reproduce --profile default --only 00_dataset 01_pretraining` first). The pretrained model is the
 default profile's (linked), unless --pretrain-epochs N > 0 pretrains TSA on split 1 of SynAct for N epochs
@@ -65,6 +68,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=DEFAULT["seed"], help="the task-level training seed (the folds stay)")
     ap.add_argument("--pretrain-epochs", type=int, default=0, help="0: the default profile's pretrained models")
     ap.add_argument("--tasks", nargs="+", default=DEFAULT["tasks"])
+    ap.add_argument("--settings", nargs="+", default=["tsa_synact"], choices=["tsa_synact", "i3d_synact"],
+                    help="the deep rows trained (default: %(default)s); the probe and kinematics rows always run")
     a = ap.parse_args()
     layout = Layout(a.name)
     default = Layout("default")
@@ -84,7 +89,7 @@ def main() -> None:
                          weight_decay=DEFAULT["weight_decay"], seed=a.seed, time_crop=a.time_crop, progress=False)
     clip = ClipSpec(a.frames, DEFAULT["size"], a.window, a.crop, views=a.views, crop_margin=a.crop_margin)
     experiment = TaskExperiment(layout, clip, config, DEFAULT["task_model"], OPTIONS, folds_seed=DEFAULT["seed"])
-    results = {setting: experiment.run_setting(setting, a.tasks) for setting in ("tsa_synact", "probe", "kinematics")}
+    results = {setting: experiment.run_setting(setting, a.tasks) for setting in [*a.settings, "probe", "kinematics"]}
     if clip.crop == "keypoints":
         print(experiment.clips.attrs["whole"] or "every video cropped to its task's keypoints")
     t2 = time.perf_counter()
