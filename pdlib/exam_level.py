@@ -111,9 +111,10 @@ class CVResult:
 
     def scores(self) -> pd.DataFrame:
         """Per repeat: accuracy and MCC of the predictions pooled over the folds."""
-        rows = [{"repeat": r, "exams": len(g), **{k: v for k, v in binary_metrics(g["label"], g["pred"]).items()
-                                                  if k in ("acc", "mcc")}}
-                for r, g in self.predictions.groupby("repeat")]
+        rows = []
+        for repeat, g in self.predictions.groupby("repeat"):
+            m = binary_metrics(g["label"], g["pred"])
+            rows.append({"repeat": repeat, "exams": len(g), "acc": m["acc"], "mcc": m["mcc"]})
         return pd.DataFrame(rows)
 
     def summary(self) -> dict[str, float]:

@@ -134,17 +134,17 @@ def frame_aspect(table: pd.DataFrame) -> float | None:
     if min(start.min(), end.min()) < 0:  # a palm landmark never detected
         return None
     d = {c: wide[c].to_numpy()[:, end] - wide[c].to_numpy()[:, start] for c in cols}
-    dz2 = d["z"] ** 2 if "z" in d else 0.0
-    with np.errstate(divide="ignore", invalid="ignore"):  # (aspects, detections, segments) at once
-        log_len = 0.5 * np.log(d["x"] ** 2 + (d["y"] / ASPECT_GRID[:, None, None]) ** 2 + dz2)
-    if np.isfinite(log_len).all():  # the usual case: plain reductions, 3x faster than the NaN-aware ones
-        spread = np.sum(np.var(log_len - np.mean(log_len, 2, keepdims=True), 1), 1)
-    else:
-        log_len = np.where(np.isfinite(log_len), log_len, np.nan)
-        spread = np.nansum(np.nanvar(log_len - np.nanmean(log_len, 2, keepdims=True), 1), 1)
-    best = float(ASPECT_GRID[np.nanargmin(spread)])
+    dz2 = d["z"] ** 2 if "z" in d else np.zeros_like(d["x"])
+    # a palm with two landmarks on one point has a segment of no length under every aspect: left out
+    whole = ((d["x"] ** 2 + d["y"] ** 2 + dz2) > 0).all(1)
+    if whole.sum() < 30:
+        return None
+    d, dz2 = {c: v[whole] for c, v in d.items()}, dz2[whole]
+    log_len = 0.5 * np.log(d["x"] ** 2 + (d["y"] / ASPECT_GRID[:, None, None]) ** 2 + dz2)  # (aspects, palms, segs)
+    spread = np.sum(np.var(log_len - np.mean(log_len, 2, keepdims=True), 1), 1)
+    best = float(ASPECT_GRID[np.argmin(spread)])
     square = spread[np.argmin(np.abs(ASPECT_GRID - 1.0))]
-    if not np.nanmin(spread) < 0.5 * square or square < 1e-9:  # < 1e-9: rigid under every aspect (rounding)
+    if not spread.min() < 0.5 * square or square < 1e-9:  # < 1e-9: rigid under every aspect (rounding)
         return None
     common = min(COMMON_ASPECTS, key=lambda a: abs(np.log(a / best)))
     return common if abs(np.log(common / best)) < 0.03 else best

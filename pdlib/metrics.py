@@ -26,10 +26,10 @@ def binary_metrics(y_true, y_pred) -> dict[str, float]:
     y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
     if len(y_true) != len(y_pred) or not len(y_true):
         raise ValueError(f"binary_metrics: {len(y_true)} labels and {len(y_pred)} predictions")
-    classes, codes = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
-    k, n = len(classes), len(y_true)
+    classes, yt, yp = _classes_and_codes(y_true, y_pred)
+    k = len(classes)
     cm = np.zeros((k, k), dtype=np.int64)
-    np.add.at(cm, (codes[:n], codes[n:]), 1)
+    np.add.at(cm, (yt, yp), 1)
     hits, predicted, actual = np.diag(cm), cm.sum(0), cm.sum(1)
     precision = np.divide(hits, predicted, out=np.zeros(k), where=predicted > 0)
     recall = np.divide(hits, actual, out=np.zeros(k), where=actual > 0)
@@ -37,7 +37,7 @@ def binary_metrics(y_true, y_pred) -> dict[str, float]:
         precision, recall = (float(v[classes == 1][0]) if 1 in classes else 0.0 for v in (precision, recall))
     else:
         precision, recall = float(np.average(precision)), float(np.average(recall))
-    return {"acc": float(np.average(codes[:n] == codes[n:])), "precision": precision, "recall": recall,
+    return {"acc": float(np.average(yt == yp)), "precision": precision, "recall": recall,
             "mcc": float(mcc_from_confusion(cm))}
 
 
@@ -59,11 +59,17 @@ def mcc_from_confusion(cm: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, cov_tp / np.sqrt(np.where(denom > 0, denom, 1.0)), 0.0)
 
 
+def _classes_and_codes(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The union of classes in either, sorted, and both label arrays as codes 0..K-1 into it."""
+    y_true = np.asarray(y_true).ravel()
+    classes, codes = np.unique(np.concatenate([y_true, np.asarray(y_pred).ravel()]), return_inverse=True)
+    return classes, codes[:len(y_true)], codes[len(y_true):]
+
+
 def _codes(y_true, y_pred) -> tuple[np.ndarray, np.ndarray, int]:
-    """Labels as codes 0..K-1 over the union of classes, and K."""
-    classes, codes = np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]), return_inverse=True)
-    n = len(np.asarray(y_true))
-    return codes[:n], codes[n:], max(len(classes), 2)
+    """Labels as codes 0..K-1 over the union of classes, and K (at least 2, for a confusion matrix)."""
+    classes, yt, yp = _classes_and_codes(y_true, y_pred)
+    return yt, yp, max(len(classes), 2)
 
 
 def patient_bootstrap(statistic: Callable[[np.ndarray], np.ndarray], patients, n_boot: int = 2000,

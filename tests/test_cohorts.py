@@ -211,3 +211,10 @@ def test_the_frame_aspect_of_fractions_without_a_frame_size_is_estimated_from_th
     assert (det.width, det.height) == (1.0, 9 / 16) and not det.square and "estimated" in det.warnings[0]
     still = landmarks_csv(tmp_path / "still.landmarks.csv", tapping="")
     assert frame_aspect(pd.read_csv(still)) is None and read_landmarks(still, "hand").square
+    # a tracker's glitch: in a tenth of the frames two palm landmarks on one point (a segment of no length)
+    table = pd.read_csv(files[0])
+    frames = table["t"].unique()[::10]
+    glitch = table["t"].isin(frames) & (table["landmark"] == 5)
+    table.loc[glitch, ["x", "y", "z"]] = table.loc[table["t"].isin(frames) & (table["landmark"] == 0),
+                                                   ["x", "y", "z"]].to_numpy()
+    assert frame_aspect(table) == 16 / 9
