@@ -45,7 +45,7 @@ def _preprocess(args) -> int:
     spec = ClipSpec.from_params({"frames": args.frames or params["frames"], "size": args.size or params["size"],
                                  "clip_window": params.get("clip_window") if args.window is None else args.window,
                                  "clip_crop": args.crop or params.get("clip_crop", "manifest"),
-                                 "clip_crop_margin": params.get("clip_crop_margin", 0.25) if args.crop_margin is None
+                                 "clip_crop_margin": params["clip_crop_margin"] if args.crop_margin is None
                                  else args.crop_margin})
     cache = args.cache or Layout(args.profile).cache_dir
     return preprocess_main(args.dir, spec, cache, workers=args.workers)
