@@ -7,7 +7,8 @@ mean over an arm's seeds, the paired difference crop - whole (mean and sd over t
 seeds' probabilities averaged (an ensemble: out-of-fold still, at the cost of one training per seed). Then the
 epoch noise of the deep runs: per fold, the best epoch's MCC on the held-out fold against the last epoch's (the
 held-out fold is the test fold: the best epoch is not a result, its gap says how much one epoch moves the
-number). The 95% CIs are each run's own (ablation_task prints them).
+number). And how much the crop zooms: per task, the median box side at --margin against the whole-frame
+clip's side (the picture's centre square). The 95% CIs are each run's own (ablation_task prints them).
 """
 
 import argparse
@@ -16,9 +17,12 @@ import os
 import numpy as np
 import pandas as pd
 
+from pdlib.boxes import keypoint_boxes
+from pdlib.data.manifest import load_manifest
 from pdlib.layout import Layout
 from pdlib.metrics import binary_metrics
 from pdlib.params import load_params
+from pdlib.tracking import upright_size
 
 TASKS = load_params("default")["tasks"]
 KEY = ["video", "side"]
@@ -52,13 +56,30 @@ def epoch_noise(run: str, setting: str) -> tuple[float, float]:
     return float(np.mean([h["val_mcc"].iloc[-1] for h in hist])), float(np.mean([h["val_mcc"].max() for h in hist]))
 
 
+def zoom(margin: float) -> pd.DataFrame:
+    """Per task of the default profile's SynPD: the whole-frame clip's side, the keypoint boxes' median side at
+    `margin`, and their ratio (how many times larger the moving part is in the cropped clip)."""
+    videos, _ = load_manifest(Layout("default").synth_dir("synpd"))
+    rows = {}
+    for task in TASKS:
+        g = videos[videos["task"] == task]
+        boxes, _ = keypoint_boxes(g, None, margin)
+        side = float(min(upright_size(g["path"].iloc[0])))  # SynPD: one picture size a task
+        box = float(np.median([b[2] - b[0] for b in boxes if b is not None]))
+        rows[task] = {"whole_px": side, "box_px": box, "zoom": side / box}
+    return pd.DataFrame(rows).T
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--whole", nargs="+", required=True, help="ablation_task runs with the whole frame, one a seed")
     ap.add_argument("--crop", nargs="+", required=True, help="the keypoint-crop runs, the same seeds in order")
     ap.add_argument("--settings", nargs="+", default=["tsa_synact", "i3d_synact", "probe"])
+    ap.add_argument("--margin", type=float, default=0.1, help="the crop runs' --crop-margin (default: %(default)s)")
     a = ap.parse_args()
     pd.set_option("display.width", 160)
+    print(f"== the crop's zoom on SynPD at margin {a.margin}: whole-frame clip side / median box side (px)")
+    print(zoom(a.margin).round(2).to_string())
     for setting in a.settings:
         arms = {}
         for arm, names in (("whole", a.whole), ("crop", a.crop)):
