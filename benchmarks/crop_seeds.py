@@ -98,6 +98,7 @@ def main() -> None:
         table[("crop - whole", "mean")] = diff.mean(axis=1)
         table[("crop - whole", "sd")] = diff.std(axis=1) if len(pairs) > 1 else np.nan
         table.loc["average"] = table.mean()
+        table.loc["average", ("crop - whole", "sd")] = diff.mean().std() if len(pairs) > 1 else np.nan  # of the averages
         print(f"== {setting}: pooled MCC per task; paired: {', '.join(diff.columns) or 'none'}")
         print(table.round(3).to_string())
         print("average over tasks, per seed: crop - whole", diff.mean().round(3).tolist())
