@@ -21,10 +21,9 @@ from pdlib.boxes import keypoint_boxes
 from pdlib.data.manifest import load_manifest
 from pdlib.layout import Layout
 from pdlib.metrics import binary_metrics
-from pdlib.params import load_params
+from pdlib.tasks import TASKS
 from pdlib.tracking import upright_size
 
-TASKS = load_params("default")["tasks"]
 KEY = ["video", "side"]
 
 
@@ -77,6 +76,8 @@ def main() -> None:
     ap.add_argument("--settings", nargs="+", default=["tsa_synact", "i3d_synact", "probe"])
     ap.add_argument("--margin", type=float, default=0.1, help="the crop runs' --crop-margin (default: %(default)s)")
     a = ap.parse_args()
+    if len(a.whole) != len(a.crop):
+        ap.error(f"--whole names {len(a.whole)} runs and --crop {len(a.crop)}: one of each per seed, in the same order")
     pd.set_option("display.width", 160)
     print(f"== the crop's zoom on SynPD at margin {a.margin}: whole-frame clip side / median box side (px)")
     print(zoom(a.margin).round(2).to_string())
@@ -90,7 +91,7 @@ def main() -> None:
             print(f"== {setting}: not in both arms' runs ({', '.join(arms) or 'none'})")
             continue
         seeds = {arm: [c for c in t.columns if c != "ensemble"] for arm, t in arms.items()}
-        pairs = [(w, c) for w, c in zip(a.whole, a.crop) if w in seeds["whole"] and c in seeds["crop"]]
+        pairs = [(w, c) for w, c in zip(a.whole, a.crop, strict=True) if w in seeds["whole"] and c in seeds["crop"]]
         diff = pd.DataFrame({f"{c}-{w}": arms["crop"][c] - arms["whole"][w] for w, c in pairs})
         table = pd.concat(arms, axis=1)
         for arm, names in seeds.items():
@@ -98,7 +99,8 @@ def main() -> None:
         table[("crop - whole", "mean")] = diff.mean(axis=1)
         table[("crop - whole", "sd")] = diff.std(axis=1) if len(pairs) > 1 else np.nan
         table.loc["average"] = table.mean()
-        table.loc["average", ("crop - whole", "sd")] = diff.mean().std() if len(pairs) > 1 else np.nan  # of the averages
+        # the average row's sd: of the seeds' paired averages, not the mean of the tasks' sds
+        table.loc["average", ("crop - whole", "sd")] = diff.mean().std() if len(pairs) > 1 else np.nan
         print(f"== {setting}: pooled MCC per task; paired: {', '.join(diff.columns) or 'none'}")
         print(table.round(3).to_string())
         print("average over tasks, per seed: crop - whole", diff.mean().round(3).tolist())
